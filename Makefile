@@ -1,0 +1,33 @@
+# Karmo Admin tasks. Each target is one line and the same as CI runs.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV := python3 -m uv
+RUN := $(UV) run --frozen
+
+.PHONY: help install browsers demo test lint serve emulators worker
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install:  ## Install Python packages (uv, from uv.lock) and front-end packages (npm ci)
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+	npm ci --no-audit --no-fund --silent
+
+browsers:  ## Install Debian's chromium for the browser tests (once per machine)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+demo: install  ## Migrate, seed the sandbox, sync, create demo logins, serve on 127.0.0.1:8000
+	$(RUN) python manage.py demo
+
+test: install browsers  ## Run the whole test suite (DATABASE_URL picks the database)
+	$(RUN) pytest
+
+lint:  ## ruff check and format check
+	$(RUN) ruff check . && $(RUN) ruff format --check .
+
+serve: install  ## Serve the app on 127.0.0.1:8000 with a task worker
+	$(RUN) python manage.py demo --no-seed
+
+worker:  ## Run the background task worker
+	$(RUN) python manage.py db_worker

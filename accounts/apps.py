@@ -1,0 +1,12 @@
+"""App config for the mirror, its services and the console."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    """Karmo's one app: mirror, services, audit, approvals, API and console."""
+
+    name = "accounts"
+    verbose_name = "Customer access"

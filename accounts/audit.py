@@ -1,0 +1,202 @@
+"""The one writer of audit events, and the verifier of their hash chain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from accounts.context import current_context
+from accounts.models.audit import AuditEvent
+
+GENESIS_HASH = "0" * 64
+_PG_AUDIT_LOCK = 0x4B41524D4F  # any constant; serialises writers on PostgreSQL
+
+HASHED_FIELDS = (
+    "sequence",
+    "occurred_at",
+    "event_type",
+    "outcome",
+    "actor_id",
+    "actor_repr",
+    "token_id",
+    "via",
+    "target_type",
+    "target_id",
+    "target_repr",
+    "organization_external_id",
+    "user_external_id",
+    "reason",
+    "error_code",
+    "provider_request_id",
+    "before",
+    "after",
+    "data",
+    "client_ip",
+    "user_agent",
+    "request_id",
+    "correlation_id",
+    "prev_hash",
+)
+
+
+@dataclass
+class EventSpec:
+    """What to record; context fields (channel, address, request id) are filled in."""
+
+    event_type: str
+    outcome: str
+    actor: AbstractBaseUser | AnonymousUser | None = None
+    target: models.Model | None = None
+    reason: str = ""
+    error_code: str = ""
+    provider_request_id: str = ""
+    before: Any = None
+    after: Any = None
+    data: dict[str, Any] = field(default_factory=dict)
+    correlation_id: str = ""
+    via: str = ""
+
+
+def describe_target(target: models.Model | None) -> dict[str, str]:
+    """Type, id, repr and the provider ids of organization and user a target concerns."""
+    if target is None:
+        return {}
+    described = {
+        "target_type": target._meta.model_name or "",
+        "target_id": str(getattr(target, "external_id", "") or target.pk),
+        "target_repr": str(target)[:255],
+    }
+    organization = getattr(target, "organization", None)
+    if target._meta.model_name == "organization":
+        described["organization_external_id"] = target.external_id  # type: ignore[attr-defined]
+    elif organization is not None:
+        described["organization_external_id"] = organization.external_id
+    user = getattr(target, "user", None) or getattr(target, "provider_user", None)
+    if target._meta.model_name == "provideruser":
+        described["user_external_id"] = target.external_id  # type: ignore[attr-defined]
+    elif user is not None and hasattr(user, "external_id"):
+        described["user_external_id"] = user.external_id
+    membership = getattr(target, "membership", None)
+    if membership is not None:
+        described["organization_external_id"] = membership.organization.external_id
+        described["user_external_id"] = membership.user.external_id
+    return described
+
+
+def to_json(value: Any) -> Any:
+    """A value as it will read back from a JSON column (datetimes become strings)."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, default=str))
+
+
+def canonical(event: AuditEvent) -> str:
+    """The event's canonical JSON: sorted keys, no whitespace, UTF-8."""
+    payload: dict[str, Any] = {}
+    for name in HASHED_FIELDS:
+        value = getattr(event, name)
+        if isinstance(value, datetime):
+            value = value.astimezone(timezone.UTC).isoformat(timespec="microseconds")
+        payload[name] = value
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def compute_hash(event: AuditEvent) -> str:
+    """SHA-256 over the previous hash and the event's canonical JSON."""
+    return hashlib.sha256((event.prev_hash + canonical(event)).encode()).hexdigest()
+
+
+def _lock_chain() -> tuple[int, str]:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_AUDIT_LOCK])
+    last = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
+    return last if last else (0, GENESIS_HASH)
+
+
+def _build(spec: EventSpec, sequence: int, prev_hash: str) -> AuditEvent:
+    context = current_context()
+    actor = spec.actor if spec.actor is not None and spec.actor.is_authenticated else None
+    event = AuditEvent(
+        sequence=sequence,
+        occurred_at=timezone.now(),
+        event_type=spec.event_type,
+        outcome=spec.outcome,
+        actor=actor,
+        actor_repr=actor.get_username() if actor is not None else "",
+        token_id=context.token_id,
+        via=spec.via or context.via,
+        reason=spec.reason,
+        error_code=spec.error_code,
+        provider_request_id=spec.provider_request_id,
+        before=to_json(spec.before),
+        after=to_json(spec.after),
+        data=to_json(spec.data) or {},
+        client_ip=context.client_ip,
+        user_agent=context.user_agent,
+        request_id=context.request_id,
+        correlation_id=spec.correlation_id,
+        prev_hash=prev_hash,
+        **describe_target(spec.target),
+    )
+    event.hash = compute_hash(event)
+    return event
+
+
+def record_events(specs: Iterable[EventSpec]) -> list[AuditEvent]:
+    """Append several events in one transaction, chained in order."""
+    specs = list(specs)
+    if not specs:
+        return []
+    with transaction.atomic():
+        sequence, prev_hash = _lock_chain()
+        events = []
+        for spec in specs:
+            sequence += 1
+            event = _build(spec, sequence, prev_hash)
+            prev_hash = event.hash
+            events.append(event)
+        return AuditEvent.objects.bulk_create(events)
+
+
+def record_event(**kwargs: Any) -> AuditEvent:
+    """Append one event; keyword arguments are EventSpec's fields."""
+    return record_events([EventSpec(**kwargs)])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The result of walking the chain."""
+
+    ok: bool
+    count: int
+    broken_at: int | None = None
+    problem: str = ""
+
+
+def verify_chain(chunk_size: int = 2000) -> Verification:
+    """Walk every event in order; report the first missing, altered or misplaced link."""
+    expected_sequence = 1
+    prev_hash = GENESIS_HASH
+    count = 0
+    for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=chunk_size):
+        if event.sequence != expected_sequence:
+            return Verification(
+                False, count, expected_sequence, f"event #{expected_sequence} is missing"
+            )
+        if event.prev_hash != prev_hash:
+            return Verification(False, count, event.sequence, "previous-hash link does not match")
+        if compute_hash(event) != event.hash:
+            return Verification(False, count, event.sequence, "content does not match its hash")
+        prev_hash = event.hash
+        expected_sequence += 1
+        count += 1
+    return Verification(True, count)

@@ -1,0 +1,38 @@
+"""Middleware that fills the audit context for each request."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from accounts.context import audit_context
+from accounts.models.audit import Channel
+
+
+def _channel(path: str) -> str:
+    if path.startswith("/api/"):
+        return Channel.API
+    if path.startswith("/admin/"):
+        return Channel.ADMIN
+    return Channel.CONSOLE
+
+
+class AuditContextMiddleware:
+    """Record channel, client address, user agent and a request id for audit events."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        with audit_context(
+            via=_channel(request.path),
+            client_ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.headers.get("User-Agent", "")[:255],
+            request_id=request_id,
+        ):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response

@@ -1,0 +1,34 @@
+"""Models, re-exported from their modules."""
+
+from __future__ import annotations
+
+from accounts.models.approvals import ReactivationRequest, RequestStatus, TargetType
+from accounts.models.audit import AuditEvent, Channel, Outcome
+from accounts.models.mirror import (
+    MembershipRole,
+    MirrorStatus,
+    Organization,
+    OrganizationMembership,
+    OrganizationRole,
+    ProviderUser,
+    SyncRun,
+)
+from accounts.models.tokens import ApiToken, IdempotencyRecord
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Channel",
+    "IdempotencyRecord",
+    "MembershipRole",
+    "MirrorStatus",
+    "Organization",
+    "OrganizationMembership",
+    "OrganizationRole",
+    "Outcome",
+    "ProviderUser",
+    "ReactivationRequest",
+    "RequestStatus",
+    "SyncRun",
+    "TargetType",
+]

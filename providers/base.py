@@ -1,0 +1,137 @@
+"""The provider interface: what every access provider adapter offers and returns."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+
+class Status(enum.StrEnum):
+    """Normalised lifecycle status shared by every provider."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    PENDING = "pending"
+
+
+class Capability(enum.StrEnum):
+    """One operation a provider may or may not support."""
+
+    LIST_ORGANIZATIONS = "list_organizations"
+    LIST_USERS = "list_users"
+    LIST_MEMBERSHIPS = "list_memberships"
+    LIST_ROLES = "list_roles"
+    REACTIVATE_MEMBERSHIP = "reactivate_membership"
+    DEACTIVATE_MEMBERSHIP = "deactivate_membership"
+    ACTIVATE_USER = "activate_user"
+    DEACTIVATE_USER = "deactivate_user"
+    REACTIVATE_ORGANIZATION = "reactivate_organization"
+    DEACTIVATE_ORGANIZATION = "deactivate_organization"
+    UPSERT_ORGANIZATION_ROLE = "upsert_organization_role"
+    SET_MEMBERSHIP_ROLES = "set_membership_roles"
+    CREATE_USER = "create_user"
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """An organization (tenant) as the provider returns it."""
+
+    id: str
+    name: str
+    status: Status = Status.ACTIVE
+    raw_status: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person as the provider returns them; not a staff login."""
+
+    id: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    status: Status = Status.ACTIVE
+    raw_status: str = ""
+    email_verified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A user's membership of one organization, with its role slugs."""
+
+    id: str
+    organization_id: str
+    user_id: str
+    status: Status
+    raw_status: str = ""
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """A role; `organization_id` is empty for environment-wide roles."""
+
+    id: str
+    slug: str
+    name: str
+    organization_id: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Result[T]:
+    """The answer to a state-changing call, with the provider's request id."""
+
+    value: T
+    request_id: str = ""
+    changed: bool = True
+
+
+class Provider(Protocol):
+    """One access provider. Adapters translate its wire format to these dataclasses."""
+
+    name: ClassVar[str]
+    capabilities: frozenset[Capability]
+    unsupported_reasons: dict[Capability, str]
+
+    def list_organizations(self) -> Iterator[Organization]: ...
+
+    def list_users(self) -> Iterator[User]: ...
+
+    def list_memberships(self) -> Iterator[Membership]: ...
+
+    def list_roles(self) -> Iterator[Role]: ...
+
+    def get_organization(self, organization_id: str) -> Organization: ...
+
+    def get_user(self, user_id: str) -> User: ...
+
+    def get_membership(self, membership_id: str) -> Membership: ...
+
+    def reactivate_membership(self, membership: Membership) -> Result[Membership]: ...
+
+    def deactivate_membership(self, membership: Membership) -> Result[Membership]: ...
+
+    def activate_user(self, user_id: str) -> Result[User]: ...
+
+    def deactivate_user(self, user_id: str) -> Result[User]: ...
+
+    def reactivate_organization(self, organization_id: str) -> Result[Organization]: ...
+
+    def deactivate_organization(self, organization_id: str) -> Result[Organization]: ...
+
+    def upsert_organization_role(
+        self, organization_id: str, slug: str, name: str, description: str = ""
+    ) -> Result[Role]: ...
+
+    def set_membership_roles(
+        self, membership: Membership, roles: tuple[str, ...]
+    ) -> Result[Membership]: ...
+
+    def create_user(
+        self, email: str, first_name: str = "", last_name: str = ""
+    ) -> Result[User]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,271 @@
+"""A small WSGI framework for provider emulators, and a loopback server for them."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import socketserver
+import struct
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+
+from providers.emulators.faults import DropConnection, Faults
+
+Handler = Callable[..., "Response"]
+
+
+@dataclass
+class Request:
+    """What an emulator handler sees of one HTTP request."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The decoded JSON body; raises ValueError when it is not JSON."""
+        return json.loads(self.body or b"{}")
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """The first value of a query parameter."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Response:
+    """A JSON answer (or raw bytes) with status and headers."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+
+
+class HTTPError(Exception):
+    """Raised by handlers to answer with the provider's error shape."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+class EmulatorApp:
+    """Base WSGI app: routing, auth, fault switches and a control endpoint.
+
+    Subclasses fill `routes`, implement `authenticate` and `error_body`, and keep their
+    state in a `providers.emulators.state.Store`.
+    """
+
+    name = "emulator"
+
+    def __init__(self) -> None:
+        self.faults = Faults()
+        self.request_count = 0
+        self._count_lock = threading.Lock()
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        for method, pattern, handler in self.routes():
+            self._routes.append((method, re.compile(f"^{pattern}$"), handler))
+
+    def routes(self) -> Iterable[tuple[str, str, Handler]]:
+        """(method, path regex with named groups, handler) triples."""
+        return ()
+
+    def authenticate(self, request: Request) -> None:
+        """Raise HTTPError when the request's credentials are wrong."""
+
+    def error_body(self, request: Request, error: HTTPError, request_id: str) -> Any:
+        """The provider's JSON error body for an HTTPError."""
+        return {"code": error.code, "message": error.message}
+
+    def reset(self) -> None:
+        """Forget injected faults (subclasses also reset their state)."""
+        self.faults.reset()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        request = self._read(environ)
+        response = self.dispatch(request)
+        if response.raw is not None:
+            payload = response.raw
+        elif response.body is None:
+            payload = b""
+        else:
+            payload = json.dumps(response.body).encode()
+        headers = {"Content-Type": "application/json", **response.headers}
+        headers["Content-Length"] = str(len(payload))
+        reason = REASONS.get(response.status, "Unknown")
+        start_response(f"{response.status} {reason}", list(headers.items()))
+        return [payload]
+
+    def dispatch(self, request: Request) -> Response:
+        """Answer one request, applying faults first."""
+        request_id = f"req-{uuid.uuid4().hex[:20]}"
+        if request.path == "/__emulator__/faults":
+            return self._control(request)
+        with self._count_lock:
+            self.request_count += 1
+        try:
+            response = self._faulted(request, request_id)
+            if response is None:
+                self.authenticate(request)
+                response = self._route(request)
+        except HTTPError as error:
+            response = Response(error.status, self.error_body(request, error, request_id))
+        response.headers.setdefault("X-Request-ID", request_id)
+        return response
+
+    def _faulted(self, request: Request, request_id: str) -> Response | None:
+        fault = self.faults.next_fault()
+        if fault is None:
+            return None
+        kind, value = fault
+        if kind == "drop":
+            raise DropConnection
+        if kind == "status":
+            raise HTTPError(value, "server_error", "Injected failure.")
+        if kind == "rate":
+            error = HTTPError(429, "rate_limit_exceeded", "Too many requests.")
+            body = self.error_body(request, error, request_id)
+            return Response(429, body, {"Retry-After": value})
+        return Response(200, raw=b'{"data": [')
+
+    def _route(self, request: Request) -> Response:
+        allowed = False
+        for method, pattern, handler in self._routes:
+            match = pattern.match(request.path)
+            if match is None:
+                continue
+            if method != request.method:
+                allowed = True
+                continue
+            return handler(request, **match.groupdict())
+        if allowed:
+            raise HTTPError(405, "method_not_allowed", "Method not allowed.")
+        raise HTTPError(404, "not_found", "Not found.")
+
+    def _control(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.reset()
+        elif request.method == "POST":
+            self.faults.configure(request.json())
+        return Response(200, {"requests": self.request_count})
+
+    @staticmethod
+    def _read(environ: dict[str, Any]) -> Request:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        return Request(
+            method=environ["REQUEST_METHOD"].upper(),
+            path=environ.get("PATH_INFO", "/"),
+            query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
+            headers=headers,
+            body=body,
+        )
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def handle(self) -> None:
+        self.raw_requestline = self.rfile.readline(65537)
+        if not self.parse_request():
+            return
+        handler = _DroppingServerHandler(
+            self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True
+        )
+        handler.request_handler = self
+        try:
+            handler.run(self.server.get_app())
+        except DropConnection:
+            self._reset_connection()
+
+    def _reset_connection(self) -> None:
+        # SO_LINGER 0 turns close() into a TCP reset: the client sees a dropped connection.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+
+
+class _DroppingServerHandler(ServerHandler):
+    def handle_error(self) -> None:
+        if isinstance(self._current_exc(), DropConnection):
+            raise DropConnection
+        super().handle_error()
+
+    @staticmethod
+    def _current_exc() -> BaseException | None:
+        import sys
+
+        return sys.exc_info()[1]
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+@dataclass
+class RunningEmulator:
+    """An emulator served on loopback in a background thread."""
+
+    app: EmulatorApp
+    url: str
+    _server: WSGIServer
+    _thread: threading.Thread
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve_in_thread(app: EmulatorApp, host: str = "127.0.0.1", port: int = 0) -> RunningEmulator:
+    """Serve `app` on host:port (0 picks a free port) and return once it accepts connections."""
+    server = _ThreadingWSGIServer((host, port), _QuietHandler)
+    server.set_app(app)
+    thread = threading.Thread(target=server.serve_forever, name=f"{app.name}-emulator", daemon=True)
+    thread.start()
+    bound_host, bound_port = server.server_address[:2]
+    url = f"http://{bound_host}:{bound_port}"
+    with socket.create_connection((bound_host, bound_port), timeout=5):
+        pass
+    return RunningEmulator(app=app, url=url, _server=server, _thread=thread)

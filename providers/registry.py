@@ -1,0 +1,74 @@
+"""Builds the configured provider from settings, at call time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from providers.base import Provider
+from providers.errors import ProviderNotConfigured
+from providers.http import RetryPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStatus:
+    """What the console header says about the provider."""
+
+    name: str
+    configured: bool
+    reason: str = ""
+
+
+def retry_policy() -> RetryPolicy:
+    """The retry policy from settings."""
+    return RetryPolicy(
+        max_retries=settings.KARMO_PROVIDER_MAX_RETRIES,
+        retry_after_cap=settings.KARMO_PROVIDER_RETRY_AFTER_CAP,
+    )
+
+
+def _build_workos() -> Provider:
+    from providers.workos import WorkOSProvider
+
+    if not settings.WORKOS_API_KEY:
+        raise ProviderNotConfigured("WORKOS_API_KEY is not set")
+    return WorkOSProvider(
+        api_key=settings.WORKOS_API_KEY,
+        base_url=settings.WORKOS_BASE_URL,
+        timeout=settings.KARMO_PROVIDER_TIMEOUT,
+        retry=retry_policy(),
+    )
+
+
+def _build_sandbox() -> Provider:
+    from providers.sandbox import build_sandbox_provider
+
+    return build_sandbox_provider()
+
+
+BUILDERS: dict[str, Callable[[], Provider]] = {
+    "sandbox": _build_sandbox,
+    "workos": _build_workos,
+}
+
+
+def get_provider() -> Provider:
+    """The provider named by KARMO_PROVIDER; raises ProviderNotConfigured if it cannot be built."""
+    name = settings.KARMO_PROVIDER
+    builder = BUILDERS.get(name)
+    if builder is None:
+        raise ProviderNotConfigured(f"unknown provider {name!r}")
+    return builder()
+
+
+def provider_status() -> ProviderStatus:
+    """Whether the configured provider can be used, without calling it."""
+    name = settings.KARMO_PROVIDER
+    try:
+        provider = get_provider()
+    except ProviderNotConfigured as exc:
+        return ProviderStatus(name=name, configured=False, reason=exc.message)
+    provider.close()
+    return ProviderStatus(name=name, configured=True)

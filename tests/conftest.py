@@ -1,0 +1,39 @@
+"""Shared fixtures: staff users per role; emulator fixtures live in tests/fixtures/."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
+
+pytest_plugins = ["tests.fixtures.workos", "tests.fixtures.stytch", "tests.fixtures.zitadel"]
+
+
+def make_staff(username: str, group_name: str) -> User:
+    """A staff login in one of the role groups."""
+    user = User.objects.create_user(username, f"{username}@karmo.example", "pw-for-tests-1")
+    user.is_staff = True
+    user.save()
+    user.groups.add(Group.objects.get(name=group_name))
+    return user
+
+
+@pytest.fixture
+def help_desk(db) -> User:
+    return make_staff("hana.helpdesk", HELP_DESK)
+
+
+@pytest.fixture
+def manager(db) -> User:
+    return make_staff("max.manager", MANAGER)
+
+
+@pytest.fixture
+def other_manager(db) -> User:
+    return make_staff("mia.manager", MANAGER)
+
+
+@pytest.fixture
+def auditor(db) -> User:
+    return make_staff("ada.auditor", AUDITOR)
