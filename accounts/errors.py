@@ -78,6 +78,15 @@ class ErrorCode(enum.Enum):
     )
     PROVIDER_UNAVAILABLE = ("50304002", "The access provider could not be reached.")
     PROVIDER_AUTH_FAILED = ("50304003", "The access provider refused Karmo's credentials.")
+    INVALID_CURSOR = (
+        "40000005",
+        "The cursor is not valid for this list; start from the first page.",
+    )
+    INVALID_IDEMPOTENCY_KEY = ("40000006", "An Idempotency-Key is 1 to 255 printable characters.")
+    IDEMPOTENCY_IN_PROGRESS = (
+        "40907002",
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+    )
 
     @property
     def code(self) -> str:
