@@ -1,0 +1,264 @@
+"""The WorkOS adapter: organizations, AuthKit users, memberships and organization roles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from providers.base import Capability, Membership, Organization, Result, Role, Status, User
+from providers.errors import (
+    ProviderAPIError,
+    ProviderConflict,
+    ProviderNotFound,
+    ProviderUnsupported,
+    error_for_status,
+)
+from providers.http import ProviderHTTP, RetryPolicy
+
+DEFAULT_BASE_URL = "https://api.workos.com"
+PAGE_SIZE = 100
+ALL_STATUSES = "active,inactive,pending"
+MEMBERSHIPS = "/user_management/organization_memberships"
+# WorkOS answers 400 for these; they are state preconditions, not malformed requests.
+PRECONDITION_CODES = frozenset(
+    {
+        "cannot_reactivate_pending_organization_membership",
+        "cannot_deactivate_pending_organization_membership",
+        "organization_membership_already_exists",
+    }
+)
+UNSUPPORTED: dict[Capability, str] = {
+    Capability.ACTIVATE_USER: "WorkOS users have no status; access is switched per membership.",
+    Capability.DEACTIVATE_USER: "WorkOS users have no status; access is switched per membership.",
+    Capability.REACTIVATE_ORGANIZATION: "WorkOS organizations cannot be deactivated, only deleted.",
+    Capability.DEACTIVATE_ORGANIZATION: "WorkOS organizations cannot be deactivated, only deleted.",
+}
+
+
+def parse_error(response: httpx.Response, body: Any) -> ProviderAPIError:
+    """Map WorkOS's `{"code", "message"[, "errors"]}` body (or OAuth-style keys) to an error."""
+    data = body if isinstance(body, dict) else {}
+    code = str(data.get("code") or data.get("error") or "")
+    message = str(
+        data.get("message") or data.get("error_description") or response.reason_phrase or code
+    )
+    if errors := data.get("errors"):
+        fields = ", ".join(
+            f"{e.get('field')}: {e.get('code')}" for e in errors if isinstance(e, dict)
+        )
+        message = f"{message} ({fields})" if fields else message
+    error_class = ProviderConflict if code in PRECONDITION_CODES else None
+    return (error_class or error_for_status(response.status_code))(
+        message,
+        status_code=response.status_code,
+        code=code,
+        request_id=response.headers.get("x-request-id", ""),
+        body=body,
+    )
+
+
+class WorkOSProvider:
+    """The Provider protocol over WorkOS's REST API."""
+
+    name: ClassVar[str] = "workos"
+    capabilities = frozenset(Capability) - frozenset(UNSUPPORTED)
+    unsupported_reasons = UNSUPPORTED
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.http = ProviderHTTP(
+            base_url=base_url or DEFAULT_BASE_URL,
+            provider=self.name,
+            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
+            timeout=timeout,
+            retry=retry,
+            error_parser=parse_error,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        """Release the HTTP connection pool."""
+        self.http.close()
+
+    # Listing ----------------------------------------------------------------------------
+
+    def _pages(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[dict]:
+        """Every object of a cursor-paginated list, fetched lazily page by page."""
+        query = {"limit": str(PAGE_SIZE), "order": "desc", **(params or {})}
+        while True:
+            data = self.http.request("GET", path, params=query).data
+            yield from data["data"]
+            after = data.get("list_metadata", {}).get("after")
+            if not after or not data["data"]:
+                return
+            query["after"] = after
+
+    def list_organizations(self) -> Iterator[Organization]:
+        """Every organization."""
+        return (_organization(o) for o in self._pages("/organizations"))
+
+    def list_users(self) -> Iterator[User]:
+        """Every AuthKit user."""
+        return (_user(u) for u in self._pages("/user_management/users"))
+
+    def list_memberships(self) -> Iterator[Membership]:
+        """Every membership in every status, organization by organization."""
+        for org in self._pages("/organizations"):
+            params = {"organization_id": org["id"], "statuses": ALL_STATUSES}
+            yield from (_membership(m) for m in self._pages(MEMBERSHIPS, params))
+
+    def list_roles(self) -> Iterator[Role]:
+        """Environment roles once, then each organization's own roles."""
+        for role in self.http.request("GET", "/authorization/roles").data["data"]:
+            yield _role(role, "")
+        for org in self._pages("/organizations"):
+            roles = self.http.request("GET", _roles_path(org["id"])).data["data"]
+            yield from (_role(r, org["id"]) for r in roles if r.get("type") == "OrganizationRole")
+
+    def get_organization(self, organization_id: str) -> Organization:
+        """One organization by id."""
+        return _organization(self.http.request("GET", f"/organizations/{organization_id}").data)
+
+    def get_user(self, user_id: str) -> User:
+        """One user by id."""
+        return _user(self.http.request("GET", f"/user_management/users/{user_id}").data)
+
+    def get_membership(self, membership_id: str) -> Membership:
+        """One membership by id."""
+        return _membership(self.http.request("GET", f"{MEMBERSHIPS}/{membership_id}").data)
+
+    # Changes ----------------------------------------------------------------------------
+
+    def reactivate_membership(self, membership: Membership) -> Result[Membership]:
+        """inactive -> active keeping its roles; already active is a no-op."""
+        return self._transition(membership.id, Status.ACTIVE, "reactivate")
+
+    def deactivate_membership(self, membership: Membership) -> Result[Membership]:
+        """active -> inactive; already inactive is a no-op."""
+        return self._transition(membership.id, Status.INACTIVE, "deactivate")
+
+    def _transition(self, membership_id: str, target: Status, verb: str) -> Result[Membership]:
+        current = self.http.request("GET", f"{MEMBERSHIPS}/{membership_id}")
+        if current.data["status"] == target:
+            return Result(_membership(current.data), current.request_id, changed=False)
+        answer = self.http.request("PUT", f"{MEMBERSHIPS}/{membership_id}/{verb}")
+        return Result(_membership(answer.data), answer.request_id)
+
+    def set_membership_roles(
+        self, membership: Membership, roles: tuple[str, ...]
+    ) -> Result[Membership]:
+        """Replace the membership's role set."""
+        path = f"{MEMBERSHIPS}/{membership.id}"
+        current = self.http.request("GET", path)
+        if _slugs(current.data) == tuple(roles):
+            return Result(_membership(current.data), current.request_id, changed=False)
+        answer = self.http.request("PUT", path, json={"role_slugs": list(roles)})
+        return Result(_membership(answer.data), answer.request_id)
+
+    def upsert_organization_role(
+        self, organization_id: str, slug: str, name: str, description: str = ""
+    ) -> Result[Role]:
+        """Create the organization role, or update its name and description."""
+        path = _roles_path(organization_id)
+        try:
+            current = self.http.request("GET", f"{path}/{slug}")
+        except ProviderNotFound:
+            body = {"slug": slug, "name": name, "description": description or None}
+            try:
+                answer = self.http.request("POST", path, json=body)
+            except ProviderConflict:
+                pass  # Created concurrently; fall through to update it.
+            else:
+                return Result(_role(answer.data, organization_id), answer.request_id)
+        else:
+            if current.data.get("type") != "OrganizationRole":
+                raise ProviderConflict(
+                    f"{slug} is an environment role, not an organization role",
+                    code="environment_role",
+                    request_id=current.request_id,
+                )
+            if (current.data["name"], current.data.get("description") or "") == (
+                name,
+                description,
+            ):
+                return Result(
+                    _role(current.data, organization_id), current.request_id, changed=False
+                )
+        changes = {"name": name, "description": description or None}
+        answer = self.http.request("PATCH", f"{path}/{slug}", json=changes, idempotent=True)
+        return Result(_role(answer.data, organization_id), answer.request_id)
+
+    def create_user(self, email: str, first_name: str = "", last_name: str = "") -> Result[User]:
+        """Create an AuthKit user (not retried once sent: a create is not idempotent)."""
+        body = {"email": email, "first_name": first_name or None, "last_name": last_name or None}
+        answer = self.http.request("POST", "/user_management/users", json=body)
+        return Result(_user(answer.data), answer.request_id)
+
+    def activate_user(self, user_id: str) -> Result[User]:
+        """Unsupported: WorkOS users have no status."""
+        raise ProviderUnsupported(UNSUPPORTED[Capability.ACTIVATE_USER])
+
+    def deactivate_user(self, user_id: str) -> Result[User]:
+        """Unsupported: WorkOS users have no status."""
+        raise ProviderUnsupported(UNSUPPORTED[Capability.DEACTIVATE_USER])
+
+    def reactivate_organization(self, organization_id: str) -> Result[Organization]:
+        """Unsupported: WorkOS organizations are only ever deleted."""
+        raise ProviderUnsupported(UNSUPPORTED[Capability.REACTIVATE_ORGANIZATION])
+
+    def deactivate_organization(self, organization_id: str) -> Result[Organization]:
+        """Unsupported: WorkOS organizations are only ever deleted."""
+        raise ProviderUnsupported(UNSUPPORTED[Capability.DEACTIVATE_ORGANIZATION])
+
+
+def _roles_path(organization_id: str) -> str:
+    return f"/authorization/organizations/{organization_id}/roles"
+
+
+def _organization(data: dict[str, Any]) -> Organization:
+    return Organization(id=data["id"], name=data["name"])
+
+
+def _user(data: dict[str, Any]) -> User:
+    return User(
+        id=data["id"],
+        email=data["email"],
+        first_name=data.get("first_name") or "",
+        last_name=data.get("last_name") or "",
+        email_verified=bool(data.get("email_verified")),
+    )
+
+
+def _slugs(data: dict[str, Any]) -> tuple[str, ...]:
+    roles = data.get("roles") or ([data["role"]] if data.get("role") else [])
+    return tuple(role["slug"] for role in roles)
+
+
+def _membership(data: dict[str, Any]) -> Membership:
+    return Membership(
+        id=data["id"],
+        organization_id=data["organization_id"],
+        user_id=data["user_id"],
+        status=Status(data["status"]),
+        raw_status=data["status"],
+        roles=_slugs(data),
+    )
+
+
+def _role(data: dict[str, Any], organization_id: str) -> Role:
+    return Role(
+        id=data["id"],
+        slug=data["slug"],
+        name=data["name"],
+        organization_id=organization_id,
+        description=data.get("description") or "",
+    )
