@@ -66,6 +66,8 @@ def get_provider() -> Provider:
 def provider_status() -> ProviderStatus:
     """Whether the configured provider can be used, without calling it."""
     name = settings.KARMO_PROVIDER
+    if name == "sandbox":
+        name = f"sandbox ({settings.KARMO_SANDBOX_FLAVOR})"
     try:
         provider = get_provider()
     except ProviderNotConfigured as exc:
