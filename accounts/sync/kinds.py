@@ -1,0 +1,141 @@
+"""What sync knows about each mirrored kind: where it comes from and what is compared."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+
+from accounts.models import Organization, OrganizationMembership, OrganizationRole, ProviderUser
+from providers import base
+
+# Values compared and written: plain field values, references as the referenced row's
+# provider id, and a membership's role slugs as a sorted tuple.
+Values = dict[str, Any]
+
+REFERENCED: dict[str, type[models.Model]] = {"organization": Organization, "user": ProviderUser}
+
+
+def _clip(model: type[models.Model], name: str, value: str) -> str:
+    """Cut a string to its column's length so an odd provider value cannot fail a batch."""
+    max_length = model._meta.get_field(name).max_length
+    return value[:max_length] if max_length else value
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One mirrored kind: its model, provider listing and compared values."""
+
+    noun: str
+    plural: str
+    model: type[models.Model]
+    fields: tuple[str, ...]
+    refs: tuple[str, ...]
+    listing: Callable[[base.Provider], Iterator[Any]]
+    to_values: Callable[[Any], Values]
+
+    def queryset(self, provider_key: str) -> models.QuerySet:
+        """This kind's rows of one provider, with what `current` reads joined in."""
+        columns = [
+            "pk",
+            "external_id",
+            "synced_at",
+            "removed_at",
+            *self.fields,
+            *(f"{ref}__external_id" for ref in self.refs),
+        ]
+        queryset = self.model.objects.filter(provider=provider_key)
+        if self.refs:
+            queryset = queryset.select_related(*self.refs)
+        return queryset.only(*columns)
+
+    def current(self, row: models.Model, roles: tuple[str, ...] | None) -> Values:
+        """The stored row in the shape of `to_values`."""
+        values = {name: getattr(row, name) for name in self.fields}
+        for ref in self.refs:
+            target = getattr(row, ref)
+            values[ref] = target.external_id if target is not None else ""
+        if self.noun == "membership":
+            values["roles"] = roles or ()
+        return values
+
+
+def _organization(item: base.Organization) -> Values:
+    return {
+        "name": _clip(Organization, "name", item.name),
+        "status": str(item.status),
+        "raw_status": _clip(Organization, "raw_status", item.raw_status),
+    }
+
+
+def _user(item: base.User) -> Values:
+    return {
+        "email": _clip(ProviderUser, "email", item.email),
+        "first_name": _clip(ProviderUser, "first_name", item.first_name),
+        "last_name": _clip(ProviderUser, "last_name", item.last_name),
+        "email_verified": bool(item.email_verified),
+        "status": str(item.status),
+        "raw_status": _clip(ProviderUser, "raw_status", item.raw_status),
+    }
+
+
+def _membership(item: base.Membership) -> Values:
+    return {
+        "status": str(item.status),
+        "raw_status": _clip(OrganizationMembership, "raw_status", item.raw_status),
+        "organization": item.organization_id,
+        "user": item.user_id,
+        "roles": tuple(sorted({slug[:64] for slug in item.roles})),
+    }
+
+
+def _role(item: base.Role) -> Values:
+    return {
+        "slug": _clip(OrganizationRole, "slug", item.slug),
+        "name": _clip(OrganizationRole, "name", item.name),
+        "description": _clip(OrganizationRole, "description", item.description),
+        "organization": item.organization_id or "",
+    }
+
+
+ORGANIZATIONS = Kind(
+    noun="organization",
+    plural="organizations",
+    model=Organization,
+    fields=("name", "status", "raw_status"),
+    refs=(),
+    listing=lambda provider: provider.list_organizations(),
+    to_values=_organization,
+)
+USERS = Kind(
+    noun="user",
+    plural="users",
+    model=ProviderUser,
+    fields=("email", "first_name", "last_name", "email_verified", "status", "raw_status"),
+    refs=(),
+    listing=lambda provider: provider.list_users(),
+    to_values=_user,
+)
+MEMBERSHIPS = Kind(
+    noun="membership",
+    plural="memberships",
+    model=OrganizationMembership,
+    fields=("status", "raw_status"),
+    refs=("organization", "user"),
+    listing=lambda provider: provider.list_memberships(),
+    to_values=_membership,
+)
+ROLES = Kind(
+    noun="role",
+    plural="roles",
+    model=OrganizationRole,
+    fields=("slug", "name", "description"),
+    refs=("organization",),
+    listing=lambda provider: provider.list_roles(),
+    to_values=_role,
+)
+
+# Referenced kinds come first so a batch of memberships or roles finds its rows.
+KINDS = (ORGANIZATIONS, USERS, MEMBERSHIPS, ROLES)

@@ -1,0 +1,257 @@
+"""Sync runs: start one (now or as a task), record its life in SyncRun and the audit log."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.tasks import task
+from django.utils import timezone
+
+from accounts.audit import record_event
+from accounts.context import audit_context
+from accounts.errors import ErrorCode, KarmoError, from_provider_error
+from accounts.models import Channel, Outcome, SyncRun
+from accounts.permissions import START_SYNC
+from accounts.sync.engine import Syncer
+from providers.base import Provider
+from providers.errors import ProviderError
+from providers.registry import get_provider
+
+logger = logging.getLogger("karmo.sync")
+
+ACTIVE_STATES = (SyncRun.State.QUEUED, SyncRun.State.RUNNING)
+# A run still queued or running after this long lost its worker; it no longer blocks new runs.
+STALE_AFTER = timedelta(hours=6)
+_PG_SYNC_LOCK = 0x4B53594E43
+
+Progress = Callable[[SyncRun], None]
+
+
+class RequestCounter:
+    """Counts the HTTP requests an adapter sends, through its client's event hooks."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.count = 0
+        http = getattr(provider, "http", None)
+        self._hooks = getattr(getattr(http, "client", None), "event_hooks", None)
+        if self._hooks is not None:
+            self._hooks["request"].append(self._on_request)
+
+    def _on_request(self, request: object) -> None:
+        self.count += 1
+
+    @property
+    def available(self) -> bool:
+        """Whether this adapter's requests can be counted."""
+        return self._hooks is not None
+
+
+def _provider_key() -> str:
+    return settings.KARMO_PROVIDER
+
+
+def _claim(*, actor: AbstractBaseUser | None, state: str) -> SyncRun:
+    """Create a run unless one is active for this provider (serialised, so two never start)."""
+    key = _provider_key()
+    now = timezone.now()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_SYNC_LOCK])
+        SyncRun.objects.filter(
+            provider=key, state__in=ACTIVE_STATES, queued_at__lt=now - STALE_AFTER
+        ).update(state=SyncRun.State.FAILED, finished_at=now, errors="abandoned: no progress")
+        active = SyncRun.objects.filter(provider=key, state__in=ACTIVE_STATES).first()
+        if active is not None:
+            raise KarmoError(
+                ErrorCode.STATE_CONFLICT,
+                f"A sync from {key} is already {active.state} (run {active.pk}); "
+                "wait for it to finish.",
+                meta={"syncRun": active.pk, "provider": key},
+            )
+        return SyncRun.objects.create(
+            provider=key,
+            state=state,
+            started_by=actor if actor is not None and actor.is_authenticated else None,
+            started_at=now if state == SyncRun.State.RUNNING else None,
+        )
+
+
+def abandon_active_runs(*, reason: str) -> int:
+    """Mark this provider's queued or running syncs failed (for a worker that died)."""
+    return SyncRun.objects.filter(provider=_provider_key(), state__in=ACTIVE_STATES).update(
+        state=SyncRun.State.FAILED, finished_at=timezone.now(), errors=reason
+    )
+
+
+def _refused(actor: AbstractBaseUser | None, error: KarmoError) -> None:
+    record_event(
+        event_type="sync.requested",
+        outcome=Outcome.DENIED,
+        actor=actor,
+        error_code=error.code.code,
+        reason=error.message,
+    )
+
+
+def run_sync(
+    *,
+    actor: AbstractBaseUser | None = None,
+    run: SyncRun | None = None,
+    progress: Progress | None = None,
+    provider: Provider | None = None,
+    batch_size: int | None = None,
+) -> SyncRun:
+    """Run a full sync now; with `run`, carry out that queued run. Returns the finished run.
+
+    Provider failures end the run `failed` (recorded, not raised); other errors also
+    fail the run and are re-raised. Raises KarmoError when another sync is active.
+    """
+    if run is None:
+        try:
+            run = _claim(actor=actor, state=SyncRun.State.RUNNING)
+        except KarmoError as error:
+            _refused(actor, error)
+            raise
+    elif not SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).update(
+        state=SyncRun.State.RUNNING, started_at=timezone.now()
+    ):
+        run.refresh_from_db()
+        return run
+    run.refresh_from_db()
+    actor = actor or run.started_by
+    correlation_id = str(uuid.uuid4())
+    started = time.monotonic()
+    own_provider = provider is None
+    syncer: Syncer | None = None
+    try:
+        record_event(
+            event_type="sync.started",
+            outcome=Outcome.ATTEMPTED,
+            actor=actor,
+            target=run,
+            correlation_id=correlation_id,
+            data={"sync_run": run.pk, "provider": run.provider},
+        )
+        if provider is None:
+            provider = get_provider()
+        syncer = Syncer(
+            provider=provider, run=run, actor=actor, progress=progress, batch_size=batch_size
+        )
+        syncer.correlation_id = correlation_id
+        syncer.sync_all()
+    except Exception as exc:
+        _fail(run, exc, syncer, actor, correlation_id, time.monotonic() - started)
+        if not isinstance(exc, ProviderError):
+            raise
+        return run
+    finally:
+        if own_provider and provider is not None:
+            provider.close()
+    run.state = SyncRun.State.SUCCEEDED
+    run.phase = "done"
+    run.finished_at = timezone.now()
+    run.errors = "\n".join(syncer.error_lines)
+    run.save()
+    record_event(
+        event_type="sync.finished",
+        outcome=Outcome.SUCCEEDED,
+        actor=actor,
+        target=run,
+        correlation_id=correlation_id,
+        data=_summary(run, time.monotonic() - started),
+    )
+    return run
+
+
+def _summary(run: SyncRun, seconds: float) -> dict[str, Any]:
+    return {
+        "sync_run": run.pk,
+        "provider": run.provider,
+        "seen": run.seen,
+        "created": run.created,
+        "updated": run.updated,
+        "removed": run.removed,
+        "unchanged": run.unchanged,
+        "seconds": round(seconds, 3),
+    }
+
+
+def _fail(
+    run: SyncRun,
+    exc: Exception,
+    syncer: Syncer | None,
+    actor: AbstractBaseUser | None,
+    correlation_id: str,
+    seconds: float,
+) -> None:
+    if isinstance(exc, ProviderError):
+        error = from_provider_error(exc, run.provider)
+        code, message, request_id = error.code.code, error.message, exc.request_id
+    else:
+        logger.exception("sync %s failed", run.pk)
+        code, message, request_id = (
+            ErrorCode.INTERNAL_ERROR.code,
+            f"{type(exc).__name__}: {exc}",
+            "",
+        )
+    lines = [f"[{code}] {message}", *(syncer.error_lines if syncer else [])]
+    run.state = SyncRun.State.FAILED
+    run.finished_at = timezone.now()
+    run.errors = "\n".join(lines)
+    run.save()
+    record_event(
+        event_type="sync.failed",
+        outcome=Outcome.FAILED,
+        actor=actor,
+        target=run,
+        error_code=code,
+        reason=message,
+        provider_request_id=request_id,
+        correlation_id=correlation_id,
+        data=_summary(run, seconds),
+    )
+
+
+@task()
+def sync_provider_task(run_id: int) -> dict[str, Any]:
+    """Carry out a queued sync run in the task worker."""
+    with audit_context(via=Channel.TASK):
+        run = run_sync(run=SyncRun.objects.get(pk=run_id))
+    return {"sync_run": run.pk, "state": run.state}
+
+
+def start_sync(*, actor: AbstractBaseUser) -> SyncRun:
+    """Queue a full sync as a background task; refuses without permission or while one is active."""
+    if not actor.has_perm(START_SYNC):
+        error = KarmoError(ErrorCode.PERMISSION_DENIED)
+        _refused(actor, error)
+        raise error
+    try:
+        run = _claim(actor=actor, state=SyncRun.State.QUEUED)
+    except KarmoError as error:
+        _refused(actor, error)
+        raise
+    record_event(
+        event_type="sync.requested",
+        outcome=Outcome.REQUESTED,
+        actor=actor,
+        target=run,
+        data={"sync_run": run.pk, "provider": run.provider},
+    )
+    try:
+        result = sync_provider_task.enqueue(run.pk)
+    except Exception as exc:
+        _fail(run, exc, None, actor, "", 0.0)
+        raise
+    SyncRun.objects.filter(pk=run.pk).update(task_id=str(result.id)[:64])
+    run.refresh_from_db()
+    return run

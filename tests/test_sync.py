@@ -1,0 +1,265 @@
+"""Full sync against the WorkOS emulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.errors import ErrorCode, KarmoError
+from accounts.models import (
+    AuditEvent,
+    MembershipRole,
+    MirrorStatus,
+    Organization,
+    OrganizationMembership,
+    OrganizationRole,
+    Outcome,
+    ProviderUser,
+    SyncRun,
+)
+from accounts.sync import PkSet, start_sync, sync_provider_task
+from accounts.sync import run_sync as _run_sync
+from providers.emulators.seed import demo_dataset
+from providers.workos import WorkOSProvider
+from tests.fixtures.flavors import FAST_RETRY, TEST_TIMEOUT
+
+pytestmark = pytest.mark.django_db
+
+MIRROR_TABLES = (
+    "accounts_organization",
+    "accounts_provideruser",
+    "accounts_organizationmembership",
+    "accounts_membershiprole",
+    "accounts_organizationrole",
+)
+WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+
+
+def run_sync(provider, **kwargs) -> SyncRun:
+    return _run_sync(provider=provider, batch_size=kwargs.pop("batch_size", 25), **kwargs)
+
+
+def mirror_writes(queries) -> list[str]:
+    return [
+        q["sql"]
+        for q in queries
+        if WRITE.match(q["sql"]) and any(f'"{table}"' in q["sql"] for table in MIRROR_TABLES)
+    ]
+
+
+def record_events_of(run: SyncRun) -> list[AuditEvent]:
+    return [e for e in AuditEvent.objects.filter(via="sync") if e.data.get("sync_run") == run.pk]
+
+
+def test_first_sync_mirrors_the_whole_dataset(workos_provider):
+    data = demo_dataset()
+    progress: list[tuple[str, int]] = []
+
+    run = run_sync(workos_provider, progress=lambda r: progress.append((r.phase, r.seen)))
+
+    assert run.state == SyncRun.State.SUCCEEDED, run.errors
+    assert Organization.objects.count() == len(data.organizations)
+    assert ProviderUser.objects.count() == len(data.people)
+    assert OrganizationMembership.objects.count() == len(data.memberships)
+    assert OrganizationRole.objects.count() == len(data.roles)
+    assert MembershipRole.objects.count() == sum(len(m.roles) for m in data.memberships)
+    total = len(data.organizations) + len(data.people) + len(data.memberships) + len(data.roles)
+    assert (run.created, run.updated, run.removed, run.unchanged) == (total, 0, 0, 0)
+    assert run.seen == total
+    statuses = set(OrganizationMembership.objects.values_list("status", flat=True))
+    assert statuses == set(MirrorStatus.values)
+    assert [phase for phase, _ in progress][:1] == ["organizations"]
+    assert {"users", "memberships", "roles"} <= {phase for phase, _ in progress}
+    assert progress[-1][1] == total
+    assert len(record_events_of(run)) == total
+    types = list(
+        AuditEvent.objects.filter(event_type__startswith="sync.").values_list(
+            "event_type", flat=True
+        )
+    )
+    assert sorted(types) == ["sync.finished", "sync.started"]
+
+
+def test_second_sync_writes_no_mirror_row_and_no_record_event(workos_provider):
+    first = run_sync(workos_provider)
+    stamps = dict(OrganizationMembership.objects.values_list("pk", "updated_at"))
+    events_before = AuditEvent.objects.count()
+
+    with CaptureQueriesContext(connection) as captured:
+        second = run_sync(workos_provider)
+
+    assert second.state == SyncRun.State.SUCCEEDED
+    assert (second.created, second.updated, second.removed) == (0, 0, 0)
+    assert second.unchanged == first.created
+    assert mirror_writes(captured.captured_queries) == []
+    assert dict(OrganizationMembership.objects.values_list("pk", "updated_at")) == stamps
+    assert record_events_of(second) == []
+    assert AuditEvent.objects.count() == events_before + 2  # sync.started and sync.finished
+
+
+@pytest.mark.parametrize("phase", ["first", "repeat"])
+def test_sync_statements_do_not_grow_with_rows(workos_provider, workos_emulator, settings, phase):
+    counts = []
+    for people in (72, 144):
+        settings.KARMO_PROVIDER = f"sandbox-{people}"  # a fresh mirror for each size
+        workos_emulator.app.reset(demo_dataset(people=people))
+        if phase == "repeat":
+            run_sync(workos_provider, batch_size=1000)
+        with CaptureQueriesContext(connection) as captured:
+            run = run_sync(workos_provider, batch_size=1000)
+        assert run.seen > people
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_membership_changed_at_the_provider_is_updated_with_before_and_after(workos_provider):
+    run_sync(workos_provider)
+    membership = (
+        OrganizationMembership.objects.filter(status=MirrorStatus.ACTIVE)
+        .exclude(roles__slug="org-admin")
+        .first()
+    )
+    remote = workos_provider.get_membership(membership.external_id)
+    workos_provider.deactivate_membership(remote)
+    workos_provider.set_membership_roles(remote, ("org-admin",))
+    untouched = OrganizationMembership.objects.exclude(pk=membership.pk).values_list(
+        "pk", "updated_at"
+    )
+    stamps = dict(untouched)
+
+    run = run_sync(workos_provider)
+
+    assert (run.created, run.updated, run.removed) == (0, 1, 0)
+    membership.refresh_from_db()
+    assert membership.status == MirrorStatus.INACTIVE
+    assert membership.role_slugs == ["org-admin"]
+    assert dict(untouched) == stamps
+    [event] = record_events_of(run)
+    assert event.event_type == "membership.sync_updated"
+    assert event.target_id == membership.external_id
+    assert event.organization_external_id == membership.organization.external_id
+    assert event.before["status"] == "active"
+    assert event.after == {"status": "inactive", "raw_status": "inactive", "roles": ["org-admin"]}
+    assert set(event.before) == set(event.after)
+
+
+def test_record_removed_at_the_provider_gets_removed_at_and_comes_back(
+    workos_provider, workos_emulator
+):
+    run_sync(workos_provider)
+    membership = OrganizationMembership.objects.order_by("pk").first()
+    store = workos_emulator.app.store
+    document = store.get("membership", membership.external_id)
+    store.delete("membership", membership.external_id)
+
+    run = run_sync(workos_provider)
+
+    assert (run.created, run.updated, run.removed) == (0, 0, 1)
+    membership.refresh_from_db()
+    assert membership.removed_at is not None
+    [event] = record_events_of(run)
+    assert event.event_type == "membership.sync_removed"
+    assert event.before == {"removed_at": None}
+    assert OrganizationMembership.objects.present().count() == len(demo_dataset().memberships) - 1
+
+    store.insert(
+        "membership",
+        membership.external_id,
+        document,
+        parent=document["organization_id"],
+        ref=document["user_id"],
+    )
+    back = run_sync(workos_provider)
+    membership.refresh_from_db()
+    assert membership.removed_at is None
+    assert (back.updated, back.removed) == (1, 0)
+    [event] = record_events_of(back)
+    assert event.event_type == "membership.sync_restored"
+    assert event.after == {"removed_at": None}
+
+
+def test_provider_failure_fails_the_run_with_an_audit_event(workos_emulator):
+    provider = WorkOSProvider(
+        api_key="sk_wrong", base_url=workos_emulator.url, timeout=TEST_TIMEOUT, retry=FAST_RETRY
+    )
+    try:
+        run = run_sync(provider)
+    finally:
+        provider.close()
+
+    assert run.state == SyncRun.State.FAILED
+    assert ErrorCode.PROVIDER_AUTH_FAILED.code in run.errors
+    assert run.finished_at is not None
+    event = AuditEvent.objects.get(event_type="sync.failed")
+    assert event.outcome == Outcome.FAILED
+    assert event.error_code == ErrorCode.PROVIDER_AUTH_FAILED.code
+    assert event.target_id == str(run.pk)
+    assert Organization.objects.count() == 0
+
+
+def test_failure_mid_stream_marks_nothing_removed(workos_provider, workos_emulator):
+    run_sync(workos_provider)
+    workos_emulator.app.faults.configure({"fail": [503] * 10})
+
+    run = run_sync(workos_provider)
+
+    assert run.state == SyncRun.State.FAILED
+    assert ErrorCode.PROVIDER_UNAVAILABLE.code in run.errors
+    assert OrganizationMembership.objects.filter(removed_at__isnull=False).count() == 0
+
+
+def test_second_sync_is_refused_while_one_is_active(workos_provider, manager):
+    active = SyncRun.objects.create(provider="sandbox", state=SyncRun.State.RUNNING)
+
+    with pytest.raises(KarmoError) as refused:
+        run_sync(workos_provider, actor=manager)
+
+    assert refused.value.code is ErrorCode.STATE_CONFLICT
+    assert f"run {active.pk}" in refused.value.message
+    assert SyncRun.objects.count() == 1
+    denied = AuditEvent.objects.get(event_type="sync.requested")
+    assert denied.outcome == Outcome.DENIED
+
+
+def test_start_sync_runs_the_task(workos_provider, workos_emulator, manager, settings, tmp_path):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    settings.KARMO_SANDBOX_URL = workos_emulator.url
+
+    run = start_sync(actor=manager)
+
+    assert run.state == SyncRun.State.SUCCEEDED, run.errors
+    assert run.task_id
+    assert run.started_by == manager
+    assert OrganizationMembership.objects.count() == len(demo_dataset().memberships)
+    started = AuditEvent.objects.get(event_type="sync.started")
+    assert (started.via, started.actor) == ("task", manager)
+    assert AuditEvent.objects.filter(event_type="sync.requested", outcome="requested").exists()
+
+
+def test_task_skips_a_run_that_is_not_queued(workos_provider):
+    run = SyncRun.objects.create(provider="sandbox", state=SyncRun.State.SUCCEEDED)
+
+    result = sync_provider_task.call(run.pk)
+
+    assert result == {"sync_run": run.pk, "state": "succeeded"}
+    assert not AuditEvent.objects.filter(event_type="sync.started").exists()
+
+
+def test_help_desk_cannot_start_a_sync(help_desk):
+    with pytest.raises(KarmoError) as refused:
+        start_sync(actor=help_desk)
+
+    assert refused.value.code is ErrorCode.PERMISSION_DENIED
+    assert not SyncRun.objects.exists()
+    assert AuditEvent.objects.get(event_type="sync.requested").outcome == Outcome.DENIED
+
+
+def test_pk_set_holds_exactly_what_was_added():
+    seen = PkSet()
+    for pk in (1, 8, 9, 4095, 100_000):
+        seen.add(pk)
+    assert [pk for pk in range(100_002) if pk in seen] == [1, 8, 9, 4095, 100_000]
+    assert "1" not in seen
