@@ -1,0 +1,114 @@
+"""The shared HTTP layer: Retry-After parsing and honouring, and when calls are retried."""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from providers.emulators.workos import EMULATOR_API_KEY
+from providers.errors import ProviderUnavailable
+from providers.http import ProviderHTTP, RetryPolicy, parse_retry_after
+
+pytestmark = pytest.mark.django_db
+
+
+def http_date(offset: timedelta) -> str:
+    return email.utils.format_datetime(datetime.now(UTC) + offset, usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("5", 5.0),
+        ("0.5", 0.5),
+        ("120", 30.0),
+        ("-3", 0.0),
+        ("", None),
+        (None, None),
+        ("soon", None),
+    ],
+)
+def test_parse_retry_after_reads_seconds_and_caps_them(header, expected):
+    assert parse_retry_after(header, cap=30.0) == expected
+
+
+def test_parse_retry_after_reads_an_http_date():
+    assert 8.0 <= parse_retry_after(http_date(timedelta(seconds=10)), cap=30.0) <= 10.0
+    assert parse_retry_after(http_date(timedelta(hours=1)), cap=30.0) == 30.0
+    assert parse_retry_after(http_date(timedelta(seconds=-60)), cap=30.0) == 0.0
+
+
+@pytest.fixture
+def make_http(workos_provider, workos_emulator):
+    clients: list[ProviderHTTP] = []
+
+    def make(policy: RetryPolicy, base_url: str = workos_emulator.url) -> ProviderHTTP:
+        http = ProviderHTTP(
+            base_url=base_url,
+            provider="workos",
+            headers={"Authorization": f"Bearer {EMULATOR_API_KEY}"},
+            timeout=1.0,
+            retry=policy,
+        )
+        clients.append(http)
+        return http
+
+    yield make
+    for http in clients:
+        http.close()
+
+
+@pytest.mark.parametrize(("header", "cap", "expected"), [("0.4", 5.0, 0.4), ("30", 0.3, 0.3)])
+def test_backoff_waits_as_long_as_retry_after_says_up_to_the_cap(
+    make_http, workos_emulator, header, cap, expected
+):
+    http = make_http(
+        RetryPolicy(
+            max_retries=1, wait_initial=0.01, wait_max=0.01, wait_jitter=0.0, retry_after_cap=cap
+        )
+    )
+    workos_emulator.app.faults.configure(
+        {"rate_limit": {"limit": 1, "window": 0.2, "retry_after": header}}
+    )
+    http.request("GET", "/organizations")
+
+    started = time.monotonic()
+    answer = http.request("GET", "/organizations")
+    waited = time.monotonic() - started
+
+    assert answer.status_code == 200
+    assert expected <= waited < expected + 0.5
+
+
+def test_post_is_retried_when_the_connection_was_never_made(make_http, caplog):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    http = make_http(
+        RetryPolicy(max_retries=2, wait_initial=0.01, wait_max=0.01, wait_jitter=0.0),
+        f"http://127.0.0.1:{port}",
+    )
+
+    with pytest.raises(ProviderUnavailable, match="cannot connect"):
+        http.request("POST", "/user_management/users", json={"email": "a@b.example"})
+
+    assert [r.getMessage() for r in caplog.records].count("stamina.retry_scheduled") == 2
+
+
+def test_post_the_provider_makes_idempotent_is_retried_after_a_server_error(
+    make_http, workos_emulator
+):
+    http = make_http(RetryPolicy(max_retries=2, wait_initial=0.01, wait_max=0.01, wait_jitter=0.0))
+    workos_emulator.app.faults.configure({"fail": [503]})
+    before = workos_emulator.app.request_count
+
+    answer = http.request(
+        "POST", "/user_management/users", json={"email": "safe@http.example"}, idempotent=True
+    )
+
+    assert answer.status_code == 201
+    assert workos_emulator.app.request_count - before == 2
