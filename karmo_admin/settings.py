@@ -159,6 +159,7 @@ ZITADEL_USE_V3ALPHA = env.bool("ZITADEL_USE_V3ALPHA", default=False)
 
 KARMO_REQUEST_EXPIRY_HOURS = env.int("KARMO_REQUEST_EXPIRY_HOURS", default=72)
 KARMO_SYNC_BATCH_SIZE = env.int("KARMO_SYNC_BATCH_SIZE", default=1000)
+KARMO_API_RATE_LIMIT = env.int("KARMO_API_RATE_LIMIT", default=600)  # per token per minute
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,136 @@
+"""The NinjaAPI at /api/v1/: routers, auth, rate limit, idempotency, errors, OpenAPI 3.1."""
+
+from __future__ import annotations
+
+import copy
+from http import HTTPStatus
+from typing import Any
+
+from ninja import NinjaAPI
+
+from accounts.api import audit_events, orgs, requests, users
+from accounts.api.auth import BearerAuth, in_token_context
+from accounts.api.docs import OfflineDocs
+from accounts.api.errors import install_error_handlers
+from accounts.api.idempotency import OPENAPI_PARAMETER, WRITE_METHODS, idempotent, remember_answer
+from accounts.api.parser import JSONParser
+from accounts.api.schemas import ErrorEnvelope
+from accounts.api.throttle import TokenRateThrottle
+from accounts.errors import ErrorCode
+
+# Error statuses every operation documents, with the product's own descriptions.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    409: "CONFLICT",
+    422: "UNPROCESSABLE_ENTITY",
+    429: "Configured access provider rate limited the request.",
+    500: "INTERNAL_SERVER_ERROR",
+    503: "Access-management provider is not configured for this environment.",
+}
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+DESCRIPTION = (
+    "Automation for Karmo Admin. Authenticate with `Authorization: Bearer <token>`; a token "
+    "acts with its staff user's permissions. Every non-2xx answer is the error envelope with an "
+    "8-digit Karmo code (HTTP status, domain, case). Writes accept an `Idempotency-Key` header."
+)
+
+
+def error_examples(status: int) -> dict[str, Any]:
+    """One example envelope per catalogue code with this HTTP status."""
+    return {
+        code.name: {
+            "summary": code.message,
+            "value": {
+                "status": code.http_status.name,
+                "code": code.code,
+                "message": code.message,
+                "meta": {},
+                "errors": [],
+            },
+        }
+        for code in ErrorCode
+        if code.http_status == status
+    }
+
+
+class KarmoAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI document also describes every error answer, once per prefix."""
+
+    _schemas: dict[str, dict[str, Any]]
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        """ninja's document, completed with the envelope, examples and Idempotency-Key."""
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        cache = self.__dict__.setdefault("_schemas", {})
+        if path_prefix not in cache:
+            schema = super().get_openapi_schema(path_prefix=path_prefix)
+            cache[path_prefix] = complete_schema(dict(schema))
+        return copy.deepcopy(cache[path_prefix])
+
+
+def complete_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the error envelope to every operation, and the Idempotency-Key header to writes."""
+    envelope = ErrorEnvelope.model_json_schema(
+        by_alias=True, ref_template="#/components/schemas/{model}"
+    )
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {}).update(envelope.pop("$defs", {}))
+    components["schemas"]["ErrorEnvelope"] = envelope
+    shared = components.setdefault("responses", {})
+    for status, description in ERROR_DESCRIPTIONS.items():
+        answer: dict[str, Any] = {
+            "description": description,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/ErrorEnvelope"},
+                    "examples": error_examples(status),
+                }
+            },
+        }
+        if status in (429, 503):
+            answer["headers"] = RETRY_AFTER_HEADER
+        shared[HTTPStatus(status).name] = answer
+    for path_item in schema["paths"].values():
+        for method, operation in path_item.items():
+            responses = operation.setdefault("responses", {})
+            for status in ERROR_DESCRIPTIONS:
+                ref = f"#/components/responses/{HTTPStatus(status).name}"
+                responses[status] = {"$ref": ref}
+            if method.upper() in WRITE_METHODS:
+                operation.setdefault("parameters", []).append(OPENAPI_PARAMETER)
+    return schema
+
+
+def build_api() -> NinjaAPI:
+    """A fresh API instance with every router mounted."""
+    api = KarmoAPI(
+        title="Karmo Admin API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        urls_namespace="api-v1",
+        auth=BearerAuth(),
+        throttle=[TokenRateThrottle()],
+        parser=JSONParser(),
+        docs=OfflineDocs(),
+    )
+    install_error_handlers(api)
+    api.add_decorator(in_token_context, mode="operation")
+    api.add_decorator(idempotent, mode="operation")
+    api.add_decorator(remember_answer, mode="view")
+    for module in (orgs, users, requests, audit_events):
+        api.add_router("", module.router)
+    return api
+
+
+api = build_api()

@@ -1,0 +1,69 @@
+"""The audit log, newest first, with the console's filters (auditors and managers)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from accounts.api.auth import require
+from accounts.api.pagination import PageQuery, paginate
+from accounts.api.schemas import AuditEventList, AuditEventOut, Instant
+from accounts.models import AuditEvent, Channel, Outcome
+from accounts.permissions import VIEW_AUDIT
+
+router = Router(tags=["Audit events"], by_alias=True)
+
+
+class AuditFilters(Schema):
+    """Filters of listAuditEvents; each narrows the list further."""
+
+    event_type: str | None = Field(
+        None,
+        alias="eventType",
+        max_length=64,
+        description="An action ('membership.reactivated') or a noun prefix ('membership').",
+    )
+    outcome: Outcome | None = None
+    via: Channel | None = None
+    actor: str | None = Field(None, max_length=150, description="Staff username.")
+    org_id: str | None = Field(None, alias="orgId", max_length=128)
+    user_id: str | None = Field(None, alias="userId", max_length=128)
+    target_type: str | None = Field(None, alias="targetType", max_length=32)
+    target_id: str | None = Field(None, alias="targetId", max_length=128)
+    correlation_id: str | None = Field(None, alias="correlationId", max_length=36)
+    since: Instant | None = Field(None, description="Events at or after this time.")
+    until: Instant | None = Field(None, description="Events before this time.")
+
+
+@router.get("/audit-events", response=AuditEventList, operation_id="listAuditEvents")
+def list_audit_events(
+    request: HttpRequest, page: PageQuery, filters: Query[AuditFilters]
+) -> AuditEventList:
+    """Audit events, newest first."""
+    require(request, VIEW_AUDIT)
+    events = AuditEvent.objects.all()
+    if filters.event_type:
+        if "." in filters.event_type:
+            events = events.filter(event_type=filters.event_type)
+        else:
+            events = events.filter(event_type__startswith=f"{filters.event_type}.")
+    exact = {
+        "outcome": filters.outcome,
+        "via": filters.via,
+        "actor_repr": filters.actor,
+        "organization_external_id": filters.org_id,
+        "user_external_id": filters.user_id,
+        "target_type": filters.target_type,
+        "target_id": filters.target_id,
+        "correlation_id": filters.correlation_id,
+    }
+    events = events.filter(**{field: value for field, value in exact.items() if value})
+    if filters.since:
+        events = events.filter(occurred_at__gte=filters.since)
+    if filters.until:
+        events = events.filter(occurred_at__lt=filters.until)
+    found = paginate(events, kind="audit", order=("sequence",), params=page, descending=True)
+    return AuditEventList(
+        data=[AuditEventOut.of(e) for e in found.items], next_cursor=found.next_cursor
+    )

@@ -1,0 +1,69 @@
+"""Find mirrored records by the provider ids in API paths, or answer 404 with a precise code."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from accounts.errors import ErrorCode, KarmoError
+from accounts.models import (
+    MembershipRole,
+    Organization,
+    OrganizationMembership,
+    ProviderUser,
+    ReactivationRequest,
+)
+
+
+def memberships() -> QuerySet[OrganizationMembership]:
+    """Present memberships with what MembershipOut reads, in three queries per page."""
+    return (
+        OrganizationMembership.objects.present()
+        .select_related("organization", "user")
+        .prefetch_related(Prefetch("roles", queryset=MembershipRole.objects.order_by("slug")))
+    )
+
+
+def requests() -> QuerySet[ReactivationRequest]:
+    """Requests with what ReactivationRequestOut reads."""
+    return ReactivationRequest.objects.select_related(
+        "organization",
+        "provider_user",
+        "membership__organization",
+        "membership__user",
+        "requested_by",
+        "decided_by",
+    )
+
+
+def get_organization(org_id: str) -> Organization:
+    """The present organization with this provider id."""
+    org = Organization.objects.present().filter(external_id=org_id).order_by("-synced_at").first()
+    if org is None:
+        raise KarmoError(ErrorCode.ORGANIZATION_NOT_FOUND, meta={"orgId": org_id})
+    return org
+
+
+def get_user(user_id: str) -> ProviderUser:
+    """The present provider user with this provider id."""
+    user = ProviderUser.objects.present().filter(external_id=user_id).order_by("-synced_at").first()
+    if user is None:
+        raise KarmoError(ErrorCode.USER_NOT_FOUND, meta={"userId": user_id})
+    return user
+
+
+def get_membership(org_id: str, user_id: str) -> OrganizationMembership:
+    """The present membership of user `user_id` in organization `org_id`."""
+    org = get_organization(org_id)
+    user = get_user(user_id)
+    membership = memberships().filter(organization=org, user=user).first()
+    if membership is None:
+        raise KarmoError(ErrorCode.MEMBERSHIP_NOT_FOUND, meta={"orgId": org_id, "userId": user_id})
+    return membership
+
+
+def get_request(request_id: int) -> ReactivationRequest:
+    """The reactivation request with this id."""
+    found = requests().filter(pk=request_id).first()
+    if found is None:
+        raise KarmoError(ErrorCode.REQUEST_NOT_FOUND, meta={"requestId": request_id})
+    return found

@@ -1,0 +1,193 @@
+"""Organizations, their memberships and roles; reactivation and role changes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from django.http import HttpRequest
+from ninja import Path, Query, Router, Schema
+from pydantic import Field
+
+from accounts import services
+from accounts.api import lookups
+from accounts.api.auth import require
+from accounts.api.pagination import PageQuery, paginate
+from accounts.api.schemas import (
+    ORG_ID_DOC,
+    ORG_ID_EXAMPLE,
+    ROLE_SLUG_DOC,
+    ROLE_SLUG_PATTERN,
+    USER_ID_DOC,
+    USER_ID_EXAMPLE,
+    Lifecycle,
+    MembershipList,
+    MembershipOut,
+    MembershipRolesIn,
+    OrganizationList,
+    OrganizationOut,
+    RoleIdOut,
+    RoleIn,
+    RoleList,
+    RoleOut,
+)
+from accounts.models import Organization, OrganizationRole
+
+REACTIVATED_EXAMPLE = {
+    "orgId": ORG_ID_EXAMPLE,
+    "userId": USER_ID_EXAMPLE,
+    "roles": ["org-admin"],
+    "status": "active",
+}
+
+
+def success_doc(description: str, example: dict[str, Any]) -> dict[str, Any]:
+    """openapi_extra giving a 200 answer the product docs' description and example."""
+    return {
+        "responses": {
+            200: {"description": description, "content": {"application/json": {"example": example}}}
+        }
+    }
+
+
+router = Router(tags=["Organizations"], by_alias=True)
+
+OrgId = Annotated[str, Path(alias="orgId", description=ORG_ID_DOC, examples=[ORG_ID_EXAMPLE])]
+UserId = Annotated[str, Path(alias="userId", description=USER_ID_DOC, examples=[USER_ID_EXAMPLE])]
+RoleSlug = Annotated[
+    str,
+    Path(
+        alias="roleSlug",
+        description=ROLE_SLUG_DOC,
+        pattern=ROLE_SLUG_PATTERN,
+        max_length=64,
+        examples=["org-admin"],
+    ),
+]
+
+
+class OrganizationFilters(Schema):
+    """Filters of listOrganizations."""
+
+    status: Lifecycle | None = None
+
+
+class MembershipFilters(Schema):
+    """Filters of listMemberships."""
+
+    status: Lifecycle | None = None
+    role: str | None = Field(None, max_length=64, description="Only memberships holding it.")
+
+
+@router.get("/orgs", response=OrganizationList, operation_id="listOrganizations")
+def list_organizations(
+    request: HttpRequest, page: PageQuery, filters: Query[OrganizationFilters]
+) -> OrganizationList:
+    """List organizations by name."""
+    require(request, "accounts.view_organization")
+    orgs = Organization.objects.present()
+    if filters.status:
+        orgs = orgs.filter(status=filters.status)
+    found = paginate(orgs, kind="orgs", order=("name", "pk"), params=page)
+    return OrganizationList(
+        data=[OrganizationOut.of(o) for o in found.items], next_cursor=found.next_cursor
+    )
+
+
+@router.get("/orgs/{orgId}", response=OrganizationOut, operation_id="getOrganization")
+def get_organization(request: HttpRequest, org_id: OrgId) -> OrganizationOut:
+    """One organization."""
+    require(request, "accounts.view_organization")
+    return OrganizationOut.of(lookups.get_organization(org_id))
+
+
+@router.get("/orgs/{orgId}/memberships", response=MembershipList, operation_id="listMemberships")
+def list_memberships(
+    request: HttpRequest, org_id: OrgId, page: PageQuery, filters: Query[MembershipFilters]
+) -> MembershipList:
+    """The organization's memberships, by the member's email."""
+    require(request, "accounts.view_organizationmembership")
+    org = lookups.get_organization(org_id)
+    found_memberships = lookups.memberships().filter(organization=org)
+    if filters.status:
+        found_memberships = found_memberships.filter(status=filters.status)
+    if filters.role:
+        found_memberships = found_memberships.filter(roles__slug=filters.role)
+    found = paginate(
+        found_memberships, kind=f"memberships:{org.pk}", order=("user__email", "pk"), params=page
+    )
+    return MembershipList(
+        data=[MembershipOut.of(m) for m in found.items], next_cursor=found.next_cursor
+    )
+
+
+@router.get("/orgs/{orgId}/users/{userId}", response=MembershipOut, operation_id="getMembership")
+def get_membership(request: HttpRequest, org_id: OrgId, user_id: UserId) -> MembershipOut:
+    """A user's membership of the organization."""
+    require(request, "accounts.view_organizationmembership")
+    return MembershipOut.of(lookups.get_membership(org_id, user_id))
+
+
+@router.get("/orgs/{orgId}/roles", response=RoleList, operation_id="listOrganizationRoles")
+def list_roles(request: HttpRequest, org_id: OrgId, page: PageQuery) -> RoleList:
+    """The organization's own roles, by slug."""
+    require(request, "accounts.view_organizationrole")
+    org = lookups.get_organization(org_id)
+    roles = OrganizationRole.objects.present().filter(organization=org)
+    found = paginate(roles, kind=f"roles:{org.pk}", order=("slug", "pk"), params=page)
+    return RoleList(data=[RoleOut.of(r) for r in found.items], next_cursor=found.next_cursor)
+
+
+@router.post(
+    "/orgs/{orgId}/users/{userId}/reactivate",
+    response=MembershipOut,
+    operation_id="reactivateMembership",
+    summary="Reactivate organization membership for user",
+    openapi_extra=success_doc("Membership reactivated", REACTIVATED_EXAMPLE),
+)
+def reactivate_membership(request: HttpRequest, org_id: OrgId, user_id: UserId) -> MembershipOut:
+    """Reactivate an inactive membership at the provider (managers; help desk must request it)."""
+    membership = lookups.get_membership(org_id, user_id)
+    services.reactivate_membership(actor=request.auth.user, membership=membership)
+    return MembershipOut.of(lookups.get_membership(org_id, user_id))
+
+
+@router.put(
+    "/orgs/{orgId}/roles/{roleSlug}",
+    response=RoleIdOut,
+    operation_id="upsertOrganizationRole",
+    summary="Create or update an organization role",
+    openapi_extra=success_doc("Created or updated role id", {"id": "role_01HXYZ"}),
+)
+def upsert_role(
+    request: HttpRequest, org_id: OrgId, role_slug: RoleSlug, body: RoleIn
+) -> RoleIdOut:
+    """Create the role, or rename it if the organization already has it."""
+    org = lookups.get_organization(org_id)
+    change = services.upsert_organization_role(
+        actor=request.auth.user, organization=org, slug=role_slug, name=body.name
+    )
+    return RoleIdOut(id=change.target.external_id)
+
+
+@router.put(
+    "/orgs/{orgId}/users/{userId}/roles",
+    response=MembershipOut,
+    operation_id="setMembershipRoles",
+)
+def set_roles(
+    request: HttpRequest, org_id: OrgId, user_id: UserId, body: MembershipRolesIn
+) -> MembershipOut:
+    """Replace the membership's roles with exactly these slugs."""
+    membership = lookups.get_membership(org_id, user_id)
+    services.set_membership_roles(actor=request.auth.user, membership=membership, roles=body.roles)
+    return MembershipOut.of(lookups.get_membership(org_id, user_id))
+
+
+@router.post(
+    "/orgs/{orgId}/reactivate", response=OrganizationOut, operation_id="reactivateOrganization"
+)
+def reactivate_organization(request: HttpRequest, org_id: OrgId) -> OrganizationOut:
+    """Reactivate an inactive organization (managers; help desk must request it)."""
+    org = lookups.get_organization(org_id)
+    change = services.reactivate_organization(actor=request.auth.user, organization=org)
+    return OrganizationOut.of(change.target)

@@ -1,0 +1,143 @@
+"""Reactivation requests: ask, list, read, approve, reject, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from django.db.models import Model
+from django.http import HttpRequest
+from ninja import Path, Query, Router, Schema
+from ninja.responses import Status
+from pydantic import Field
+
+from accounts import approvals
+from accounts.api import lookups
+from accounts.api.auth import require
+from accounts.api.pagination import PageQuery, paginate
+from accounts.api.schemas import (
+    ReactivationRequestIn,
+    ReactivationRequestList,
+    ReactivationRequestOut,
+    RejectIn,
+)
+from accounts.errors import ErrorCode, FieldError, KarmoError
+
+router = Router(tags=["Reactivation requests"], by_alias=True)
+
+RequestId = Annotated[int, Path(alias="requestId", ge=1, le=2**63 - 1)]
+
+
+class RequestFilters(Schema):
+    """Filters of listReactivationRequests."""
+
+    status: (
+        Literal["pending", "approved", "executed", "failed", "rejected", "expired", "cancelled"]
+        | None
+    ) = None
+    target_type: Literal["membership", "user", "organization"] | None = Field(
+        None, alias="targetType"
+    )
+
+
+def _target(body: ReactivationRequestIn) -> Model:
+    needed = {
+        "membership": ("org_id", "user_id"),
+        "user": ("user_id",),
+        "organization": ("org_id",),
+    }[body.target_type]
+    pointers = {"org_id": "/orgId", "user_id": "/userId"}
+    missing = [
+        FieldError(f"is required for a {body.target_type}", pointers[name])
+        for name in needed
+        if not getattr(body, name)
+    ]
+    if missing:
+        raise KarmoError(ErrorCode.VALIDATION_FAILED, errors=missing)
+    if body.target_type == "membership":
+        return lookups.get_membership(body.org_id or "", body.user_id or "")
+    if body.target_type == "user":
+        return lookups.get_user(body.user_id or "")
+    return lookups.get_organization(body.org_id or "")
+
+
+@router.post(
+    "/reactivation-requests",
+    response={201: ReactivationRequestOut},
+    operation_id="createReactivationRequest",
+)
+def create_request(
+    request: HttpRequest, body: ReactivationRequestIn
+) -> Status[ReactivationRequestOut]:
+    """Ask a manager to reactivate an inactive membership, user or organization."""
+    created = approvals.request_reactivation(
+        actor=request.auth.user, target=_target(body), reason=body.reason
+    )
+    return Status(201, ReactivationRequestOut.of(lookups.get_request(created.pk)))
+
+
+@router.get(
+    "/reactivation-requests",
+    response=ReactivationRequestList,
+    operation_id="listReactivationRequests",
+)
+def list_requests(
+    request: HttpRequest, page: PageQuery, filters: Query[RequestFilters]
+) -> ReactivationRequestList:
+    """Requests, newest first."""
+    require(request, "accounts.view_reactivationrequest")
+    found_requests = lookups.requests()
+    if filters.status:
+        found_requests = found_requests.filter(status=filters.status)
+    if filters.target_type:
+        found_requests = found_requests.filter(target_type=filters.target_type)
+    found = paginate(found_requests, kind="requests", order=("pk",), params=page, descending=True)
+    return ReactivationRequestList(
+        data=[ReactivationRequestOut.of(r) for r in found.items], next_cursor=found.next_cursor
+    )
+
+
+@router.get(
+    "/reactivation-requests/{requestId}",
+    response=ReactivationRequestOut,
+    operation_id="getReactivationRequest",
+)
+def get_request(request: HttpRequest, request_id: RequestId) -> ReactivationRequestOut:
+    """One request."""
+    require(request, "accounts.view_reactivationrequest")
+    return ReactivationRequestOut.of(lookups.get_request(request_id))
+
+
+@router.post(
+    "/reactivation-requests/{requestId}/approve",
+    response=ReactivationRequestOut,
+    operation_id="approveReactivationRequest",
+)
+def approve(request: HttpRequest, request_id: RequestId) -> ReactivationRequestOut:
+    """Approve someone else's pending request and carry it out (managers)."""
+    found = lookups.get_request(request_id)
+    approvals.approve_request(actor=request.auth.user, request=found)
+    return ReactivationRequestOut.of(lookups.get_request(request_id))
+
+
+@router.post(
+    "/reactivation-requests/{requestId}/reject",
+    response=ReactivationRequestOut,
+    operation_id="rejectReactivationRequest",
+)
+def reject(request: HttpRequest, request_id: RequestId, body: RejectIn) -> ReactivationRequestOut:
+    """Reject a pending request with a comment (managers)."""
+    found = lookups.get_request(request_id)
+    approvals.reject_request(actor=request.auth.user, request=found, comment=body.comment)
+    return ReactivationRequestOut.of(lookups.get_request(request_id))
+
+
+@router.post(
+    "/reactivation-requests/{requestId}/cancel",
+    response=ReactivationRequestOut,
+    operation_id="cancelReactivationRequest",
+)
+def cancel(request: HttpRequest, request_id: RequestId) -> ReactivationRequestOut:
+    """Withdraw one's own pending request."""
+    found = lookups.get_request(request_id)
+    approvals.cancel_request(actor=request.auth.user, request=found)
+    return ReactivationRequestOut.of(lookups.get_request(request_id))

@@ -1,0 +1,345 @@
+"""Request and response bodies of the JSON API (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from ninja import Field, Schema
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, StringConstraints, field_validator
+from pydantic.alias_generators import to_camel
+
+from accounts.models import (
+    AuditEvent,
+    Organization,
+    OrganizationMembership,
+    OrganizationRole,
+    ProviderUser,
+    ReactivationRequest,
+)
+
+ORG_ID_DOC = (
+    "Provider tenant or organization identifier. In WorkOS mode this is the WorkOS "
+    "organization id, for example org_123."
+)
+USER_ID_DOC = "Provider user identifier returned by createUser or listUsers."
+ROLE_SLUG_DOC = (
+    "Organization role slug. Must start with 'org-' followed by lowercase letters, numbers, "
+    "hyphens, or underscores."
+)
+ROLE_SLUG_PATTERN = r"^org-[a-z0-9_-]+$"
+ORG_ID_EXAMPLE = "org_123"
+USER_ID_EXAMPLE = "user_01J7C4Q8QABCD1234XYZ"
+
+Lifecycle = Literal["active", "inactive", "pending"]
+ProviderId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=48)]
+RoleKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of range") from exc
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ApiSchema(Schema):
+    """camelCase aliases on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class InputSchema(ApiSchema):
+    """A request body: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldErrorOut(ApiSchema):
+    """One offending value."""
+
+    detail: str = Field(description="Human-readable detail for the specific field error.")
+    pointer: str = Field(description="JSON pointer to the offending value.", examples=["/email"])
+
+
+class ErrorEnvelope(ApiSchema):
+    """The body of every non-2xx answer."""
+
+    status: str = Field(description="The HTTP status name.", examples=["UNPROCESSABLE_ENTITY"])
+    code: str = Field(
+        description="Karmo 8-digit error code.", pattern=r"^\d{8}$", examples=["42203001"]
+    )
+    message: str = Field(description="Human-readable message.")
+    meta: dict[str, Any] = Field(description="Domain-level metadata emitted by the service.")
+    errors: list[FieldErrorOut]
+
+
+class OrganizationOut(ApiSchema):
+    """An organization (tenant) at the provider."""
+
+    id: str = Field(description=ORG_ID_DOC, examples=[ORG_ID_EXAMPLE])
+    name: str
+    status: Lifecycle
+
+    @classmethod
+    def of(cls, org: Organization) -> OrganizationOut:
+        """From the mirror."""
+        return cls(id=org.external_id, name=org.name, status=org.status)
+
+
+class UserOut(ApiSchema):
+    """A person at the provider."""
+
+    id: str = Field(description=USER_ID_DOC, examples=[USER_ID_EXAMPLE])
+    email: str
+    first_name: str
+    last_name: str
+    status: Lifecycle
+
+    @classmethod
+    def of(cls, user: ProviderUser) -> UserOut:
+        """From the mirror."""
+        return cls(
+            id=user.external_id,
+            email=user.email,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            status=user.status,
+        )
+
+
+class MembershipOut(ApiSchema):
+    """A user's membership of one organization."""
+
+    org_id: str = Field(description=ORG_ID_DOC, examples=[ORG_ID_EXAMPLE])
+    user_id: str = Field(description=USER_ID_DOC, examples=[USER_ID_EXAMPLE])
+    roles: list[str] = Field(
+        description="Role slugs currently assigned to this user's organization membership.",
+        examples=[["org-admin"]],
+    )
+    status: Lifecycle = Field(
+        description="Current membership lifecycle status returned by the configured access "
+        "provider.",
+        examples=["active"],
+    )
+
+    @classmethod
+    def of(cls, membership: OrganizationMembership) -> MembershipOut:
+        """From the mirror (roles prefetched or not)."""
+        return cls(
+            org_id=membership.organization.external_id,
+            user_id=membership.user.external_id,
+            roles=membership.role_slugs,
+            status=membership.status,
+        )
+
+
+class RoleOut(ApiSchema):
+    """An organization role."""
+
+    id: str
+    slug: str
+    name: str
+
+    @classmethod
+    def of(cls, role: OrganizationRole) -> RoleOut:
+        """From the mirror."""
+        return cls(id=role.external_id, slug=role.slug, name=role.name)
+
+
+class RoleIdOut(ApiSchema):
+    """The provider's id of a role just created or updated."""
+
+    id: str = Field(
+        description="Provider role identifier returned after the organization role is created "
+        "or updated.",
+        examples=["role_01HXYZ"],
+    )
+
+
+class RoleIn(InputSchema):
+    """The role's display name."""
+
+    name: RoleName = Field(
+        description="Human-readable organization role name shown in the configured access "
+        "provider.",
+        examples=["Organization Admin"],
+    )
+
+
+class MembershipRolesIn(InputSchema):
+    """The complete set of role slugs a membership should hold."""
+
+    roles: list[RoleKey] = Field(max_length=50, examples=[["org-admin", "org-billing"]])
+
+
+class UserIn(InputSchema):
+    """A person to create at the provider."""
+
+    email: str = Field(max_length=254, examples=["ada@customer.example"])
+    first_name: str = Field(default="", max_length=150)
+    last_name: str = Field(default="", max_length=150)
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, value: str) -> str:
+        try:
+            validate_email(value)
+        except DjangoValidationError as exc:
+            raise ValueError("is not a valid email address") from exc
+        return value
+
+
+class ReactivationRequestIn(InputSchema):
+    """What to reactivate and why; a membership needs orgId and userId."""
+
+    target_type: Literal["membership", "user", "organization"]
+    org_id: ProviderId | None = Field(default=None, description=ORG_ID_DOC)
+    user_id: ProviderId | None = Field(default=None, description=USER_ID_DOC)
+    reason: Text
+
+
+class RejectIn(InputSchema):
+    """Why the request is rejected."""
+
+    comment: Text
+
+
+class ReactivationRequestOut(ApiSchema):
+    """A request to restore access, decided by a manager."""
+
+    id: int
+    target_type: Literal["membership", "user", "organization"]
+    org_id: str | None
+    user_id: str | None
+    status: Literal["pending", "approved", "executed", "failed", "rejected", "expired", "cancelled"]
+    reason: str
+    requested_by: str
+    created_at: datetime
+    expires_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    comment: str
+    error_code: str | None
+
+    @classmethod
+    def of(cls, request: ReactivationRequest) -> ReactivationRequestOut:
+        """From the model (related rows selected)."""
+        org = request.organization or (request.membership and request.membership.organization)
+        user = request.provider_user or (request.membership and request.membership.user)
+        return cls(
+            id=request.pk,
+            target_type=request.target_type,
+            org_id=org.external_id if org else None,
+            user_id=user.external_id if user else None,
+            status=request.status,
+            reason=request.reason,
+            requested_by=request.requested_by.get_username(),
+            created_at=request.created_at,
+            expires_at=request.expires_at,
+            decided_by=request.decided_by.get_username() if request.decided_by else None,
+            decided_at=request.decided_at,
+            comment=request.decision_comment,
+            error_code=request.error_code or None,
+        )
+
+
+class AuditEventOut(ApiSchema):
+    """One audit-log entry."""
+
+    sequence: int
+    occurred_at: datetime
+    event_type: str
+    outcome: str
+    actor: str
+    token_id: int | None
+    via: str
+    target_type: str
+    target_id: str
+    target_repr: str
+    org_id: str
+    user_id: str
+    reason: str
+    error_code: str
+    provider_request_id: str
+    correlation_id: str
+    request_id: str
+    before: Any
+    after: Any
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> AuditEventOut:
+        """From the log."""
+        return cls(
+            sequence=event.sequence,
+            occurred_at=event.occurred_at,
+            event_type=event.event_type,
+            outcome=event.outcome,
+            actor=event.actor_repr,
+            token_id=event.token_id,
+            via=event.via,
+            target_type=event.target_type,
+            target_id=event.target_id,
+            target_repr=event.target_repr,
+            org_id=event.organization_external_id,
+            user_id=event.user_external_id,
+            reason=event.reason,
+            error_code=event.error_code,
+            provider_request_id=event.provider_request_id,
+            correlation_id=event.correlation_id,
+            request_id=event.request_id,
+            before=event.before,
+            after=event.after,
+        )
+
+
+NEXT_CURSOR_DOC = "Opaque cursor for the next page; null on the last page."
+
+
+class OrganizationList(ApiSchema):
+    """A page of organizations."""
+
+    data: list[OrganizationOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DOC)
+
+
+class UserList(ApiSchema):
+    """A page of users."""
+
+    data: list[UserOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DOC)
+
+
+class MembershipList(ApiSchema):
+    """A page of memberships."""
+
+    data: list[MembershipOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DOC)
+
+
+class RoleList(ApiSchema):
+    """A page of roles."""
+
+    data: list[RoleOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DOC)
+
+
+class ReactivationRequestList(ApiSchema):
+    """A page of reactivation requests."""
+
+    data: list[ReactivationRequestOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DOC)
+
+
+class AuditEventList(ApiSchema):
+    """A page of audit events, newest first."""
+
+    data: list[AuditEventOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DOC)

@@ -1,0 +1,81 @@
+"""Provider users: list, get, create, activate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from django.http import HttpRequest
+from ninja import Path, Query, Router, Schema
+from ninja.responses import Status
+from pydantic import Field
+
+from accounts import services
+from accounts.api import lookups
+from accounts.api.auth import require
+from accounts.api.pagination import PageQuery, paginate
+from accounts.api.schemas import (
+    ORG_ID_DOC,
+    USER_ID_DOC,
+    USER_ID_EXAMPLE,
+    Lifecycle,
+    UserIn,
+    UserList,
+    UserOut,
+)
+from accounts.models import OrganizationMembership, ProviderUser
+
+router = Router(tags=["Users"], by_alias=True)
+
+UserId = Annotated[str, Path(alias="userId", description=USER_ID_DOC, examples=[USER_ID_EXAMPLE])]
+
+
+class UserFilters(Schema):
+    """Filters of listUsers."""
+
+    email: str | None = Field(None, max_length=254, description="Exact email, any case.")
+    org_id: str | None = Field(None, alias="orgId", max_length=128, description=ORG_ID_DOC)
+    status: Lifecycle | None = None
+
+
+@router.get("/users", response=UserList, operation_id="listUsers")
+def list_users(request: HttpRequest, page: PageQuery, filters: Query[UserFilters]) -> UserList:
+    """List provider users by email."""
+    require(request, "accounts.view_provideruser")
+    users = ProviderUser.objects.present()
+    if filters.email:
+        users = users.filter(email__iexact=filters.email)
+    if filters.org_id:
+        members = OrganizationMembership.objects.present().filter(
+            organization__external_id=filters.org_id
+        )
+        users = users.filter(pk__in=members.values("user_id"))
+    if filters.status:
+        users = users.filter(status=filters.status)
+    found = paginate(users, kind="users", order=("email", "pk"), params=page)
+    return UserList(data=[UserOut.of(u) for u in found.items], next_cursor=found.next_cursor)
+
+
+@router.get("/users/{userId}", response=UserOut, operation_id="getUser")
+def get_user(request: HttpRequest, user_id: UserId) -> UserOut:
+    """One provider user."""
+    require(request, "accounts.view_provideruser")
+    return UserOut.of(lookups.get_user(user_id))
+
+
+@router.post("/users", response={201: UserOut}, operation_id="createUser")
+def create_user(request: HttpRequest, body: UserIn) -> Status[UserOut]:
+    """Create a user at the provider."""
+    change = services.create_user(
+        actor=request.auth.user,
+        email=body.email,
+        first_name=body.first_name,
+        last_name=body.last_name,
+    )
+    return Status(201, UserOut.of(change.target))
+
+
+@router.post("/users/{userId}/activate", response=UserOut, operation_id="activateUser")
+def activate_user(request: HttpRequest, user_id: UserId) -> UserOut:
+    """Activate an inactive user (managers; help desk must request it)."""
+    change = services.activate_user(actor=request.auth.user, user=lookups.get_user(user_id))
+    return UserOut.of(change.target)
