@@ -1,0 +1,337 @@
+"""Reactivation requests: asked for by help desk, decided by a manager, executed by the service."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+from django.tasks import task
+from django.utils import timezone
+
+from accounts import notifications, permissions
+from accounts.context import audit_context
+from accounts.errors import ErrorCode, FieldError, KarmoError
+from accounts.models import (
+    Channel,
+    MirrorStatus,
+    Organization,
+    OrganizationMembership,
+    Outcome,
+    ProviderUser,
+    ReactivationRequest,
+    RequestStatus,
+    TargetType,
+)
+from accounts.services.flow import Actor, Call, deny, require, start_call
+from accounts.services.lifecycle import (
+    ACTIVATE_USER,
+    REACTIVATE_MEMBERSHIP,
+    REACTIVATE_ORGANIZATION,
+    change_status,
+)
+
+TARGETS = {
+    OrganizationMembership: (TargetType.MEMBERSHIP, "membership", REACTIVATE_MEMBERSHIP),
+    ProviderUser: (TargetType.USER, "provider_user", ACTIVATE_USER),
+    Organization: (TargetType.ORGANIZATION, "organization", REACTIVATE_ORGANIZATION),
+}
+BY_TYPE = {target_type: (model, field, op) for model, (target_type, field, op) in TARGETS.items()}
+
+
+def request_state(request: ReactivationRequest) -> dict[str, Any]:
+    """What the audit log keeps of a request."""
+    return {
+        "status": request.status,
+        "target": request.target_key,
+        "requested_by": request.requested_by_id,
+        "expires_at": request.expires_at.isoformat(),
+        "decided_by": request.decided_by_id,
+        "error_code": request.error_code,
+    }
+
+
+def target_of(request: ReactivationRequest) -> Model:
+    """The mirror row a request names, freshly read."""
+    model, field, _ = BY_TYPE[TargetType(request.target_type)]
+    return model.objects.get(pk=getattr(request, f"{field}_id"))
+
+
+def _call(actor: Actor, request: ReactivationRequest, via: str) -> Call:
+    return Call(actor, via, request.correlation_id, {"request": request.pk})
+
+
+def request_reactivation(
+    *, actor: Actor, target: Model, reason: str, via: str = ""
+) -> ReactivationRequest:
+    """Ask a manager to reactivate an inactive membership, user or organization."""
+    event_type = "request.created"
+    call = start_call(actor, via=via)
+    reason = (reason or "").strip()
+    require(call, permissions.REQUEST_REACTIVATION, event_type, target)
+    if type(target) not in TARGETS:
+        raise deny(call, event_type, ErrorCode.BAD_REQUEST, message="This cannot be reactivated.")
+    if not reason:
+        errors = [FieldError(ErrorCode.REASON_REQUIRED.message, "/reason")]
+        raise deny(call, event_type, ErrorCode.REASON_REQUIRED, target=target, errors=errors)
+    if target.status == MirrorStatus.PENDING and isinstance(target, OrganizationMembership):
+        raise deny(
+            call, event_type, ErrorCode.PENDING_CANNOT_REACTIVATE, target=target, reason=reason
+        )
+    if target.status != MirrorStatus.INACTIVE:
+        raise deny(
+            call,
+            event_type,
+            ErrorCode.STATE_CONFLICT,
+            message=f"Only an inactive target can be reactivated; this one is {target.status}.",
+            target=target,
+            reason=reason,
+        )
+    target_type, field, _ = TARGETS[type(target)]
+    request = ReactivationRequest(
+        target_type=target_type,
+        requested_by=actor,
+        reason=reason,
+        expires_at=timezone.now() + timedelta(hours=settings.KARMO_REQUEST_EXPIRY_HOURS),
+        correlation_id=call.correlation_id,
+        **{field: target},
+    )
+    try:
+        with transaction.atomic():
+            request.save()
+            call.event(
+                event_type=event_type,
+                outcome=Outcome.REQUESTED,
+                target=request,
+                reason=reason,
+                after=request_state(request),
+                data={"request": request.pk},
+            )
+            notifications.request_created(request)
+    except IntegrityError:
+        existing = ReactivationRequest.objects.open().filter(target_key=request.target_key).first()
+        raise deny(
+            call,
+            event_type,
+            ErrorCode.OPEN_REQUEST_EXISTS,
+            target=target,
+            reason=reason,
+            data={"open_request": existing.pk if existing else None},
+        ) from None
+    return request
+
+
+def approve_request(
+    *, actor: Actor, request: ReactivationRequest, via: str = ""
+) -> ReactivationRequest:
+    """Approve a pending request and carry it out; exactly one of concurrent approvals wins."""
+    event_type = "request.approved"
+    call = _call(actor, request, via)
+    _check_decider(call, event_type, request)
+    now = timezone.now()
+    with transaction.atomic():
+        # The conditional UPDATE is the claim: only one transaction sees the row still pending.
+        won = ReactivationRequest.objects.filter(
+            pk=request.pk, status=RequestStatus.PENDING, expires_at__gt=now
+        ).update(status=RequestStatus.APPROVED, decided_by=actor, decided_at=now)
+        if won:
+            request.refresh_from_db()
+            call.event(
+                event_type=event_type,
+                outcome=Outcome.SUCCEEDED,
+                target=request,
+                reason=request.reason,
+                after=request_state(request),
+            )
+    if not won:
+        raise _not_pending(call, event_type, request, now)
+    return _execute(call, request)
+
+
+def reject_request(
+    *, actor: Actor, request: ReactivationRequest, comment: str, via: str = ""
+) -> ReactivationRequest:
+    """Reject a pending request with a comment for the requester."""
+    event_type = "request.rejected"
+    call = _call(actor, request, via)
+    _check_decider(call, event_type, request)
+    comment = (comment or "").strip()
+    if not comment:
+        errors = [FieldError(ErrorCode.COMMENT_REQUIRED.message, "/comment")]
+        raise deny(call, event_type, ErrorCode.COMMENT_REQUIRED, target=request, errors=errors)
+    now = timezone.now()
+    with transaction.atomic():
+        won = ReactivationRequest.objects.filter(
+            pk=request.pk, status=RequestStatus.PENDING, expires_at__gt=now
+        ).update(
+            status=RequestStatus.REJECTED,
+            decided_by=actor,
+            decided_at=now,
+            decision_comment=comment,
+        )
+        if won:
+            request.refresh_from_db()
+            call.event(
+                event_type=event_type,
+                outcome=Outcome.SUCCEEDED,
+                target=request,
+                reason=comment,
+                after=request_state(request),
+            )
+            notifications.request_decided(request)
+    if not won:
+        raise _not_pending(call, event_type, request, now)
+    return request
+
+
+def cancel_request(
+    *, actor: Actor, request: ReactivationRequest, via: str = ""
+) -> ReactivationRequest:
+    """Withdraw one's own pending request."""
+    event_type = "request.cancelled"
+    call = _call(actor, request, via)
+    if actor is None or request.requested_by_id != actor.pk:
+        raise deny(
+            call,
+            event_type,
+            ErrorCode.PERMISSION_DENIED,
+            message="Only the requester can cancel a request.",
+            target=request,
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        won = ReactivationRequest.objects.filter(
+            pk=request.pk, status=RequestStatus.PENDING
+        ).update(status=RequestStatus.CANCELLED, decided_at=now)
+        if won:
+            request.refresh_from_db()
+            call.event(
+                event_type=event_type,
+                outcome=Outcome.SUCCEEDED,
+                target=request,
+                after=request_state(request),
+            )
+    if not won:
+        raise _not_pending(call, event_type, request, now)
+    return request
+
+
+def retry_request(
+    *, actor: Actor, request: ReactivationRequest, via: str = ""
+) -> ReactivationRequest:
+    """Carry out an approved request whose execution failed, without a new request."""
+    event_type = "request.retried"
+    call = _call(actor, request, via)
+    require(call, permissions.APPROVE_REQUESTS, event_type, request)
+    with transaction.atomic():
+        won = ReactivationRequest.objects.filter(pk=request.pk, status=RequestStatus.FAILED).update(
+            status=RequestStatus.APPROVED, error_code="", error_message=""
+        )
+        if won:
+            request.refresh_from_db()
+            call.event(
+                event_type=event_type,
+                outcome=Outcome.SUCCEEDED,
+                target=request,
+                after=request_state(request),
+            )
+    if not won:
+        request.refresh_from_db()
+        raise deny(
+            call,
+            event_type,
+            ErrorCode.STATE_CONFLICT,
+            message=f"Only a failed request can be retried; this one is {request.status}.",
+            target=request,
+        )
+    return _execute(call, request)
+
+
+def expire_requests(*, now: datetime | None = None) -> int:
+    """Close pending requests past their expiry; they are never executed. Returns how many."""
+    now = now or timezone.now()
+    expired = 0
+    due = ReactivationRequest.objects.pending().filter(expires_at__lte=now)
+    for pk in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            if not ReactivationRequest.objects.filter(
+                pk=pk, status=RequestStatus.PENDING, expires_at__lte=now
+            ).update(status=RequestStatus.EXPIRED, decided_at=now):
+                continue
+            request = ReactivationRequest.objects.get(pk=pk)
+            _call(None, request, "").event(
+                event_type="request.expired",
+                outcome=Outcome.SUCCEEDED,
+                target=request,
+                after=request_state(request),
+            )
+            notifications.request_decided(request)
+            expired += 1
+    return expired
+
+
+@task
+def expire_requests_task() -> int:
+    """The expiry sweep as a Django task."""
+    with audit_context(via=Channel.TASK):
+        return expire_requests()
+
+
+def finish_request(
+    call: Call, request: ReactivationRequest, error: KarmoError | None, changed: bool = True
+) -> ReactivationRequest:
+    """Mark an approved request executed or failed, record it and tell the requester."""
+    with transaction.atomic():
+        request = ReactivationRequest.objects.select_for_update().get(pk=request.pk)
+        if error is None:
+            request.status = RequestStatus.EXECUTED
+            request.executed_at = timezone.now()
+            request.error_code = request.error_message = ""
+        else:
+            request.status = RequestStatus.FAILED
+            request.error_code = error.code.code
+            request.error_message = error.message
+        request.save(update_fields=["status", "executed_at", "error_code", "error_message"])
+        call.event(
+            event_type="request.executed" if error is None else "request.failed",
+            outcome=Outcome.SUCCEEDED if error is None else Outcome.FAILED,
+            target=request,
+            error_code=request.error_code,
+            after=request_state(request),
+            data={"changed": changed} if error is None else {"message": error.message},
+        )
+        notifications.request_decided(request)
+    return request
+
+
+def _execute(call: Call, request: ReactivationRequest) -> ReactivationRequest:
+    _, _, op = BY_TYPE[TargetType(request.target_type)]
+    try:
+        change = change_status(op, call, target_of(request), request.reason)
+    except KarmoError as error:
+        return finish_request(call, request, error)
+    return finish_request(call, request, None, change.changed)
+
+
+def _check_decider(call: Call, event_type: str, request: ReactivationRequest) -> None:
+    require(call, permissions.APPROVE_REQUESTS, event_type, request)
+    if call.actor is not None and request.requested_by_id == call.actor.pk:
+        raise deny(call, event_type, ErrorCode.SELF_APPROVAL, target=request)
+
+
+def _not_pending(
+    call: Call, event_type: str, request: ReactivationRequest, now: datetime
+) -> KarmoError:
+    request.refresh_from_db()
+    if request.status == RequestStatus.PENDING and request.expires_at <= now:
+        return deny(call, event_type, ErrorCode.REQUEST_EXPIRED, target=request)
+    return deny(
+        call,
+        event_type,
+        ErrorCode.ALREADY_DECIDED,
+        message=f"This request is already {request.status}.",
+        target=request,
+        data={"status": request.status},
+    )

@@ -1,0 +1,31 @@
+"""Every state change Karmo makes, one function each; nothing else asks a provider to change."""
+
+from __future__ import annotations
+
+from accounts.services.flow import Change, provider_change_returned
+from accounts.services.lifecycle import (
+    activate_user,
+    deactivate_membership,
+    deactivate_organization,
+    deactivate_user,
+    reactivate_membership,
+    reactivate_organization,
+)
+from accounts.services.roles import set_membership_roles, upsert_organization_role
+from accounts.services.users import create_user, refresh_organization, refresh_user
+
+__all__ = [
+    "Change",
+    "activate_user",
+    "create_user",
+    "deactivate_membership",
+    "deactivate_organization",
+    "deactivate_user",
+    "provider_change_returned",
+    "reactivate_membership",
+    "reactivate_organization",
+    "refresh_organization",
+    "refresh_user",
+    "set_membership_roles",
+    "upsert_organization_role",
+]

@@ -1,0 +1,227 @@
+"""The one flow every state change follows: check, record the attempt, call, record the outcome."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models, transaction
+from django.dispatch import Signal
+
+from accounts.audit import record_event
+from accounts.errors import ErrorCode, FieldError, KarmoError, from_provider_error
+from accounts.models import Outcome
+from providers.base import Capability, Provider, Result
+from providers.errors import ProviderError, ProviderNotConfigured
+from providers.registry import get_provider
+
+type Actor = AbstractBaseUser | AnonymousUser | None
+
+# Sent after a state-changing provider call returned and before the mirror is updated
+# (sender: the event type; kwargs: result, correlation_id). An extension point for metrics,
+# and what the reconcile test uses to end a process between the two steps.
+provider_change_returned = Signal()
+
+
+@dataclass(frozen=True, slots=True)
+class Change[T]:
+    """What a service did: the updated mirror row and whether the provider changed anything."""
+
+    target: T
+    changed: bool
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Who acts, through what channel, under which correlation id, with what extra audit data."""
+
+    actor: Actor
+    via: str = ""
+    correlation_id: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def event(self, **kwargs: Any) -> None:
+        """Record an event on behalf of this call."""
+        data = {**self.data, **kwargs.pop("data", {})}
+        record_event(
+            actor=self.actor,
+            via=self.via,
+            correlation_id=self.correlation_id,
+            data=data,
+            **kwargs,
+        )
+
+
+def new_correlation_id() -> str:
+    """A fresh id tying together the events of one change."""
+    return str(uuid.uuid4())
+
+
+def start_call(
+    actor: Actor,
+    *,
+    via: str = "",
+    correlation_id: str = "",
+    request: models.Model | None = None,
+) -> Call:
+    """The Call for one service invocation; `request` is the approval it executes, if any."""
+    data: dict[str, Any] = {"request": request.pk} if request is not None else {}
+    return Call(actor, via, correlation_id or new_correlation_id(), data)
+
+
+def has_perm(actor: Actor, permission: str) -> bool:
+    """Whether the actor (None for the system) holds a permission."""
+    return actor is not None and actor.is_active and actor.has_perm(permission)
+
+
+def deny(
+    call: Call,
+    event_type: str,
+    code: ErrorCode,
+    *,
+    target: models.Model | None = None,
+    message: str | None = None,
+    errors: list[FieldError] | None = None,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+) -> KarmoError:
+    """Record a denied attempt and return the error to raise."""
+    error = KarmoError(code, message, errors=errors)
+    details: dict[str, Any] = {"message": error.message, **(data or {})}
+    if errors:
+        details["errors"] = [{"detail": e.detail, "pointer": e.pointer} for e in errors]
+    call.event(
+        event_type=event_type,
+        outcome=Outcome.DENIED,
+        target=target,
+        error_code=code.code,
+        reason=reason,
+        data=details,
+    )
+    return error
+
+
+def require(
+    call: Call, permission: str, event_type: str, target: models.Model | None = None
+) -> None:
+    """Raise (after recording the denial) unless the actor holds the permission."""
+    if not has_perm(call.actor, permission):
+        raise deny(
+            call,
+            event_type,
+            ErrorCode.PERMISSION_DENIED,
+            target=target,
+            data={"permission": permission},
+        )
+
+
+def noop[T: models.Model](
+    call: Call, event_type: str, target: T, state: Any, reason: str = ""
+) -> Change[T]:
+    """Record that nothing needed doing; no provider call is made."""
+    call.event(
+        event_type=event_type,
+        outcome=Outcome.NOOP,
+        target=target,
+        reason=reason,
+        before=state,
+        after=state,
+    )
+    return Change(target, False, call.correlation_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One state-changing provider call and how its answer lands in the mirror."""
+
+    event_type: str
+    capability: Capability
+    target: models.Model | None
+    call: Callable[[Provider], Result[Any]]
+    # Runs inside the outcome's transaction: (mirror provider key, answer) -> updated row.
+    apply: Callable[[str, Any], models.Model]
+    snapshot: Callable[[Any], Any]
+    before: Any = None
+    reason: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def open_provider(call: Call, step: Step) -> Provider:
+    """The configured provider, after checking it offers the step's capability."""
+    try:
+        provider = get_provider()
+    except ProviderNotConfigured as exc:
+        error = from_provider_error(exc, "")
+        _failed(call, step, error, data={"message": error.message})
+        raise error from exc
+    if step.capability not in provider.capabilities:
+        provider.close()
+        why = provider.unsupported_reasons.get(step.capability) or str(step.capability)
+        error = KarmoError(
+            ErrorCode.UNSUPPORTED_BY_PROVIDER,
+            f"{ErrorCode.UNSUPPORTED_BY_PROVIDER.message} ({provider.name}: {why})",
+            meta={"provider": provider.name, "capability": str(step.capability)},
+        )
+        _failed(call, step, error, data={"message": error.message, "provider": provider.name})
+        raise error
+    return provider
+
+
+def run(call: Call, step: Step) -> Change[Any]:
+    """Record the attempt, call the provider outside any transaction, then record the outcome."""
+    provider = open_provider(call, step)
+    data = {**step.data, "provider": provider.name}
+    attempt = record_event(
+        event_type=step.event_type,
+        outcome=Outcome.ATTEMPTED,
+        actor=call.actor,
+        via=call.via,
+        correlation_id=call.correlation_id,
+        target=step.target,
+        reason=step.reason,
+        before=step.before,
+        data={**call.data, **data},
+    )
+    data["attempt"] = attempt.sequence
+    try:
+        result = step.call(provider)
+    except ProviderError as exc:
+        error = from_provider_error(exc, provider.name)
+        _failed(call, step, error, data={**data, "message": error.message})
+        raise error from exc
+    finally:
+        provider.close()
+    provider_change_returned.send(
+        sender=step.event_type, result=result, correlation_id=call.correlation_id
+    )
+    with transaction.atomic():
+        row = step.apply(settings.KARMO_PROVIDER, result.value)
+        call.event(
+            event_type=step.event_type,
+            outcome=Outcome.SUCCEEDED,
+            target=row,
+            reason=step.reason,
+            provider_request_id=result.request_id,
+            before=step.before,
+            after=step.snapshot(row),
+            data={**data, "changed": result.changed},
+        )
+    return Change(row, result.changed, call.correlation_id)
+
+
+def _failed(call: Call, step: Step, error: KarmoError, *, data: dict[str, Any]) -> None:
+    call.event(
+        event_type=step.event_type,
+        outcome=Outcome.FAILED,
+        target=step.target,
+        reason=step.reason,
+        error_code=error.code.code,
+        provider_request_id=error.provider_request_id,
+        before=step.before,
+        data={**step.data, **data},
+    )

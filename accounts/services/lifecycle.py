@@ -1,0 +1,218 @@
+"""Reactivating and deactivating memberships, users and organizations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.db import models
+
+from accounts import permissions
+from accounts.errors import ErrorCode
+from accounts.models import (
+    MirrorStatus,
+    Organization,
+    OrganizationMembership,
+    ProviderUser,
+    ReactivationRequest,
+)
+from accounts.services import mirroring
+from accounts.services.flow import Actor, Call, Change, Step, deny, has_perm, noop, run, start_call
+from providers.base import Capability, Provider, Result
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One lifecycle operation: the status it leads to and how to ask the provider for it."""
+
+    event_type: str
+    capability: Capability
+    permission: str
+    wanted: MirrorStatus
+    call: Callable[[Provider, Any], Result[Any]]
+    save: Callable[[int, Any], models.Model]
+    snapshot: Callable[[Any], Any]
+
+
+REACTIVATE_MEMBERSHIP = StatusChange(
+    "membership.reactivated",
+    Capability.REACTIVATE_MEMBERSHIP,
+    permissions.REACTIVATE_DIRECTLY,
+    MirrorStatus.ACTIVE,
+    lambda p, row: p.reactivate_membership(mirroring.as_provider_membership(row)),
+    mirroring.save_membership,
+    mirroring.membership_state,
+)
+DEACTIVATE_MEMBERSHIP = StatusChange(
+    "membership.deactivated",
+    Capability.DEACTIVATE_MEMBERSHIP,
+    permissions.DEACTIVATE_ACCESS,
+    MirrorStatus.INACTIVE,
+    lambda p, row: p.deactivate_membership(mirroring.as_provider_membership(row)),
+    mirroring.save_membership,
+    mirroring.membership_state,
+)
+ACTIVATE_USER = StatusChange(
+    "user.activated",
+    Capability.ACTIVATE_USER,
+    permissions.REACTIVATE_DIRECTLY,
+    MirrorStatus.ACTIVE,
+    lambda p, row: p.activate_user(row.external_id),
+    mirroring.save_user,
+    mirroring.user_state,
+)
+DEACTIVATE_USER = StatusChange(
+    "user.deactivated",
+    Capability.DEACTIVATE_USER,
+    permissions.DEACTIVATE_ACCESS,
+    MirrorStatus.INACTIVE,
+    lambda p, row: p.deactivate_user(row.external_id),
+    mirroring.save_user,
+    mirroring.user_state,
+)
+REACTIVATE_ORGANIZATION = StatusChange(
+    "organization.reactivated",
+    Capability.REACTIVATE_ORGANIZATION,
+    permissions.REACTIVATE_DIRECTLY,
+    MirrorStatus.ACTIVE,
+    lambda p, row: p.reactivate_organization(row.external_id),
+    mirroring.save_organization,
+    mirroring.organization_state,
+)
+DEACTIVATE_ORGANIZATION = StatusChange(
+    "organization.deactivated",
+    Capability.DEACTIVATE_ORGANIZATION,
+    permissions.DEACTIVATE_ACCESS,
+    MirrorStatus.INACTIVE,
+    lambda p, row: p.deactivate_organization(row.external_id),
+    mirroring.save_organization,
+    mirroring.organization_state,
+)
+STATUS_CHANGES = {
+    op.event_type: op
+    for op in (
+        REACTIVATE_MEMBERSHIP,
+        DEACTIVATE_MEMBERSHIP,
+        ACTIVATE_USER,
+        DEACTIVATE_USER,
+        REACTIVATE_ORGANIZATION,
+        DEACTIVATE_ORGANIZATION,
+    )
+}
+
+
+def change_status(op: StatusChange, call: Call, target: Any, reason: str) -> Change[Any]:
+    """Check, then move one target to the operation's status through the provider."""
+    reason = (reason or "").strip()
+    if not has_perm(call.actor, op.permission):
+        code = ErrorCode.PERMISSION_DENIED
+        if op.wanted == MirrorStatus.ACTIVE and has_perm(
+            call.actor, permissions.REQUEST_REACTIVATION
+        ):
+            code = ErrorCode.APPROVAL_REQUIRED
+        raise deny(call, op.event_type, code, target=target, reason=reason)
+    before = op.snapshot(target)
+    if target.status == op.wanted and target.removed_at is None:
+        return noop(call, op.event_type, target, before, reason)
+    if isinstance(target, OrganizationMembership) and target.status == MirrorStatus.PENDING:
+        code = (
+            ErrorCode.PENDING_CANNOT_REACTIVATE
+            if op.wanted == MirrorStatus.ACTIVE
+            else ErrorCode.STATE_CONFLICT
+        )
+        raise deny(call, op.event_type, code, target=target, reason=reason)
+    if "request" not in call.data:
+        call = replace(call, data={**call.data, "direct": True})
+    step = Step(
+        event_type=op.event_type,
+        capability=op.capability,
+        target=target,
+        call=lambda provider: op.call(provider, target),
+        apply=lambda _name, value: op.save(target.pk, value),
+        snapshot=op.snapshot,
+        before=before,
+        reason=reason,
+    )
+    return run(call, step)
+
+
+def reactivate_membership(
+    *,
+    actor: Actor,
+    membership: OrganizationMembership,
+    reason: str = "",
+    via: str = "",
+    correlation_id: str = "",
+    request: ReactivationRequest | None = None,
+) -> Change[OrganizationMembership]:
+    """Reactivate an inactive membership (managers; help desk must request it)."""
+    call = start_call(actor, via=via, correlation_id=correlation_id, request=request)
+    return change_status(REACTIVATE_MEMBERSHIP, call, membership, reason)
+
+
+def deactivate_membership(
+    *,
+    actor: Actor,
+    membership: OrganizationMembership,
+    reason: str = "",
+    via: str = "",
+    correlation_id: str = "",
+) -> Change[OrganizationMembership]:
+    """Deactivate an active membership."""
+    call = start_call(actor, via=via, correlation_id=correlation_id)
+    return change_status(DEACTIVATE_MEMBERSHIP, call, membership, reason)
+
+
+def activate_user(
+    *,
+    actor: Actor,
+    user: ProviderUser,
+    reason: str = "",
+    via: str = "",
+    correlation_id: str = "",
+    request: ReactivationRequest | None = None,
+) -> Change[ProviderUser]:
+    """Activate an inactive provider user."""
+    call = start_call(actor, via=via, correlation_id=correlation_id, request=request)
+    return change_status(ACTIVATE_USER, call, user, reason)
+
+
+def deactivate_user(
+    *,
+    actor: Actor,
+    user: ProviderUser,
+    reason: str = "",
+    via: str = "",
+    correlation_id: str = "",
+) -> Change[ProviderUser]:
+    """Deactivate an active provider user."""
+    call = start_call(actor, via=via, correlation_id=correlation_id)
+    return change_status(DEACTIVATE_USER, call, user, reason)
+
+
+def reactivate_organization(
+    *,
+    actor: Actor,
+    organization: Organization,
+    reason: str = "",
+    via: str = "",
+    correlation_id: str = "",
+    request: ReactivationRequest | None = None,
+) -> Change[Organization]:
+    """Reactivate an inactive organization."""
+    call = start_call(actor, via=via, correlation_id=correlation_id, request=request)
+    return change_status(REACTIVATE_ORGANIZATION, call, organization, reason)
+
+
+def deactivate_organization(
+    *,
+    actor: Actor,
+    organization: Organization,
+    reason: str = "",
+    via: str = "",
+    correlation_id: str = "",
+) -> Change[Organization]:
+    """Deactivate an active organization."""
+    call = start_call(actor, via=via, correlation_id=correlation_id)
+    return change_status(DEACTIVATE_ORGANIZATION, call, organization, reason)
