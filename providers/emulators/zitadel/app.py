@@ -75,12 +75,6 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
     def error_body(self, request: Request, error: HTTPError, request_id: str) -> Any:
         return wire.error_body(request.path, error)
 
-    def dispatch(self, request: Request) -> Response:
-        response = super().dispatch(request)
-        # ZITADEL Cloud's rate limiter sends no Retry-After; clients back off on their own.
-        response.headers.pop("Retry-After", None)
-        return response
-
     def reset(self, dataset: Dataset | None = None) -> None:
         """Reload demo data (or `dataset`) in ZITADEL's shapes and switch faults off."""
         super().reset()

@@ -18,6 +18,11 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 ERROR_DETAIL = "type.googleapis.com/zitadel.v1.ErrorDetail"
 EQUALS = "TEXT_QUERY_METHOD_EQUALS"
+AUTHZ_STATES = {
+    "active": "STATE_ACTIVE",
+    "inactive": "STATE_INACTIVE",
+    "pending": "STATE_UNSPECIFIED",
+}
 # gRPC status codes by their Connect names, with the HTTP status ZITADEL answers them with.
 GRPC_CODES = {
     "unknown": (2, 500),
@@ -182,8 +187,9 @@ def load(store: Store, data: Dataset) -> None:
     """Write `data` into an empty store in ZITADEL's shapes.
 
     The first organization owns the project; the others get a project grant with the role keys
-    their memberships and organization roles use. ZITADEL has no pending membership, so a
-    pending one becomes an active authorization (an invited user's grant).
+    their memberships and organization roles use. ZITADEL has no pending authorization: to keep
+    the product's pending memberships visible, they are stored as `STATE_UNSPECIFIED` (a
+    deliberate deviation; real ZITADEL only returns STATE_ACTIVE or STATE_INACTIVE).
     """
     ids = (str(ID_BASE + n * 4096 + n % 7) for n in range(1, 10**9))
     orgs = {
@@ -226,7 +232,7 @@ def load(store: Store, data: Dataset) -> None:
             "projectId": PROJECT_ID,
             "organizationId": org_id,
             "userId": user_id,
-            "state": "STATE_INACTIVE" if m.status == "inactive" else "STATE_ACTIVE",
+            "state": AUTHZ_STATES[m.status],
             "roleKeys": list(m.roles),
         }
         rows.append((authz_id, authz, org_id, user_id))

@@ -1,0 +1,343 @@
+"""ZITADEL adapter: v2 user/organization REST, v1 management org reactivate, v2 authorizations
+and project roles/grants over Connect paths; v3alpha user activate only when asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any, ClassVar
+
+import httpx
+from django.conf import settings
+
+from providers import zitadel_wire as wire
+from providers.base import Capability, Membership, Organization, Result, Role, Status, User
+from providers.errors import (
+    ProviderConflict,
+    ProviderNotConfigured,
+    ProviderNotFound,
+    ProviderUnsupported,
+)
+from providers.http import Answer, ProviderHTTP, RetryPolicy
+
+CONNECT_HEADERS = {"Connect-Protocol-Version": "1"}
+AUTHZ = "/zitadel.authorization.v2.AuthorizationService/"
+PROJECT = "/zitadel.project.v2.ProjectService/"
+ORG_ROLE_PREFIX = "org-"
+NO_PROJECT = "ZITADEL_PROJECT_ID is not set: ZITADEL roles belong to a project"
+
+
+class ZitadelProvider:
+    """ZITADEL over httpx with a personal access token; memberships are v2 authorizations.
+
+    Organization roles are project roles (of `project_id`) named `org-…`: the project's owner
+    organization may hand out all of them, any other organization those in its project grant.
+    ZITADEL roles have no description; the role's display `group` carries it.
+    """
+
+    name: ClassVar[str] = "zitadel"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        project_id: str = "",
+        use_v3alpha: bool = False,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        page_size: int = 1000,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.project_id = project_id
+        self.use_v3alpha = use_v3alpha
+        self.page_size = page_size
+        self._owner_org = ""
+        self.http = ProviderHTTP(
+            base_url=base_url,
+            provider=self.name,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=timeout,
+            retry=retry,
+            error_parser=wire.parse_error,
+            transport=transport,
+        )
+        self.unsupported_reasons: dict[Capability, str] = {}
+        if not project_id:
+            self.unsupported_reasons = {
+                Capability.LIST_ROLES: NO_PROJECT,
+                Capability.UPSERT_ORGANIZATION_ROLE: NO_PROJECT,
+            }
+        self.capabilities = frozenset(Capability) - set(self.unsupported_reasons)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.http.close()
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _post(self, path: str, body: dict[str, Any], *, idempotent: bool, **kw: Any) -> Answer:
+        return self.http.request("POST", path, json=body, idempotent=idempotent, **kw)
+
+    def _connect(self, procedure: str, body: dict[str, Any], *, idempotent: bool) -> Answer:
+        return self._post(procedure, body, idempotent=idempotent, headers=CONNECT_HEADERS)
+
+    def _pages(
+        self, path: str, body: dict[str, Any], key: str, *, connect: bool = False
+    ) -> Iterator[Any]:
+        """Every item of an offset-paged list, in ascending creation order."""
+        offset = 0
+        while True:
+            window = {"offset": str(offset), "limit": self.page_size, "asc": True}
+            if connect:
+                answer = self._connect(path, {**body, "pagination": window}, idempotent=True)
+                total = answer.data.get("pagination", {}).get("totalResult", "0")
+            else:
+                answer = self._post(path, {**body, "query": window}, idempotent=True)
+                total = answer.data.get("details", {}).get("totalResult", "0")
+            items = answer.data.get(key) or []
+            yield from items
+            offset += len(items)
+            if not items or offset >= int(total):
+                return
+
+    def _require(self, capability: Capability) -> None:
+        if capability not in self.capabilities:
+            raise ProviderUnsupported(self.unsupported_reasons[capability])
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def list_organizations(self) -> Iterator[Organization]:
+        for item in self._pages("/v2/organizations/_search", {}, "result"):
+            yield wire.organization(item)
+
+    def list_users(self) -> Iterator[User]:
+        body = {"queries": [{"typeQuery": {"type": "TYPE_HUMAN"}}]}
+        for item in self._pages("/v2/users", body, "result"):
+            yield wire.user(item)
+
+    def list_memberships(self) -> Iterator[Membership]:
+        filters = [{"projectId": {"id": self.project_id}}] if self.project_id else []
+        for item in self._pages(
+            AUTHZ + "ListAuthorizations", {"filters": filters}, "authorizations", connect=True
+        ):
+            yield wire.membership(item)
+
+    def list_roles(self) -> Iterator[Role]:
+        self._require(Capability.LIST_ROLES)
+        roles = {
+            r["key"]: r
+            for r in self._pages(
+                PROJECT + "ListProjectRoles",
+                {"projectId": self.project_id},
+                "projectRoles",
+                connect=True,
+            )
+        }
+        holders = {self._owner(): list(roles)}
+        grants = {"filters": [{"inProjectIdsFilter": {"projectIds": [self.project_id]}}]}
+        for grant in self._pages(
+            PROJECT + "ListProjectGrants", grants, "projectGrants", connect=True
+        ):
+            holders[grant["grantedOrganizationId"]] = grant.get("grantedRoleKeys") or []
+        for key, role in roles.items():
+            if not key.startswith(ORG_ROLE_PREFIX):
+                yield Role(
+                    id=key,
+                    slug=key,
+                    name=role.get("displayName", ""),
+                    description=role.get("group", ""),
+                )
+        for org_id, keys in holders.items():
+            for key in keys:
+                if key.startswith(ORG_ROLE_PREFIX) and key in roles:
+                    yield wire.org_role(org_id, roles[key])
+
+    def get_organization(self, organization_id: str) -> Organization:
+        body = {"queries": [{"idQuery": {"id": organization_id}}], "query": {"limit": 1}}
+        answer = self._post("/v2/organizations/_search", body, idempotent=True)
+        if not answer.data.get("result"):
+            raise wire.not_found("organization", organization_id, answer)
+        return wire.organization(answer.data["result"][0])
+
+    def get_user(self, user_id: str) -> User:
+        return wire.user(self.http.request("GET", f"/v2/users/{user_id}").data["user"])
+
+    def get_membership(self, membership_id: str) -> Membership:
+        body = {
+            "filters": [{"authorizationIds": {"ids": [membership_id]}}],
+            "pagination": {"limit": 1},
+        }
+        answer = self._connect(AUTHZ + "ListAuthorizations", body, idempotent=True)
+        if not answer.data.get("authorizations"):
+            raise wire.not_found("authorization", membership_id, answer)
+        return wire.membership(answer.data["authorizations"][0])
+
+    # -- state changes -----------------------------------------------------------------------
+
+    def _set_authorization(self, membership: Membership, active: bool) -> Result[Membership]:
+        """Authorization (de)activation is idempotent in ZITADEL, so it may be retried."""
+        current = self.get_membership(membership.id)
+        target = Status.ACTIVE if active else Status.INACTIVE
+        if current.status == target:
+            return Result(current, changed=False)
+        method = "ActivateAuthorization" if active else "DeactivateAuthorization"
+        answer = self._connect(AUTHZ + method, {"id": membership.id}, idempotent=True)
+        raw = "STATE_ACTIVE" if active else "STATE_INACTIVE"
+        return Result(replace(current, status=target, raw_status=raw), answer.request_id)
+
+    def reactivate_membership(self, membership: Membership) -> Result[Membership]:
+        return self._set_authorization(membership, active=True)
+
+    def deactivate_membership(self, membership: Membership) -> Result[Membership]:
+        return self._set_authorization(membership, active=False)
+
+    def activate_user(self, user_id: str) -> Result[User]:
+        """v2 ReactivateUser (not idempotent: a user not inactive is a precondition failure)."""
+        if not self.use_v3alpha:
+            answer = self._post(f"/v2/users/{user_id}/reactivate", {}, idempotent=False)
+            return Result(self.get_user(user_id), answer.request_id)
+        try:
+            answer = self._post(
+                f"/resources/v3alpha/users/{user_id}/_activate", {}, idempotent=False
+            )
+        except ProviderNotFound as exc:
+            # v3alpha says "not found" for a user that exists but is not deactivated.
+            user = self.get_user(user_id)
+            raise ProviderConflict(
+                f"User is not inactive (state {user.raw_status})",
+                status_code=exc.status_code,
+                code=exc.code,
+                request_id=exc.request_id,
+                body=exc.body,
+            ) from exc
+        return Result(self.get_user(user_id), answer.request_id)
+
+    def deactivate_user(self, user_id: str) -> Result[User]:
+        answer = self._post(f"/v2/users/{user_id}/deactivate", {}, idempotent=False)
+        return Result(self.get_user(user_id), answer.request_id)
+
+    def _set_organization(self, organization_id: str, action: str) -> Result[Organization]:
+        """v1 management `orgs/me/_reactivate|_deactivate`, the org named by x-zitadel-orgid."""
+        answer = self._post(
+            f"/management/v1/orgs/me/{action}",
+            {},
+            idempotent=False,
+            headers={"x-zitadel-orgid": organization_id},
+        )
+        return Result(self.get_organization(organization_id), answer.request_id)
+
+    def reactivate_organization(self, organization_id: str) -> Result[Organization]:
+        return self._set_organization(organization_id, "_reactivate")
+
+    def deactivate_organization(self, organization_id: str) -> Result[Organization]:
+        return self._set_organization(organization_id, "_deactivate")
+
+    def _owner(self) -> str:
+        if not self._owner_org:
+            answer = self._connect(
+                PROJECT + "GetProject", {"projectId": self.project_id}, idempotent=True
+            )
+            self._owner_org = answer.data["project"]["organizationId"]
+        return self._owner_org
+
+    def upsert_organization_role(
+        self, organization_id: str, slug: str, name: str, description: str = ""
+    ) -> Result[Role]:
+        """Upsert the project role, then make sure the organization may hand it out."""
+        self._require(Capability.UPSERT_ORGANIZATION_ROLE)
+        self.get_organization(organization_id)
+        project = {"projectId": self.project_id, "roleKey": slug}
+        role = {**project, "displayName": name, "group": description}
+        found = self._connect(
+            PROJECT + "ListProjectRoles",
+            {"projectId": self.project_id, "filters": [{"roleKeyFilter": {"key": slug}}]},
+            idempotent=True,
+        )
+        existing = (found.data.get("projectRoles") or [None])[0]
+        answer, changed = found, True
+        if existing is None:
+            answer = self._connect(PROJECT + "AddProjectRole", role, idempotent=False)
+        elif (existing.get("displayName"), existing.get("group", "")) != (name, description):
+            answer = self._connect(PROJECT + "UpdateProjectRole", role, idempotent=True)
+        else:
+            changed = False
+        if organization_id != self._owner():
+            granted = self._grant_role(organization_id, slug)
+            answer, changed = granted or answer, changed or granted is not None
+        value = wire.org_role(
+            organization_id, {"key": slug, "displayName": name, "group": description}
+        )
+        return Result(value, answer.request_id, changed)
+
+    def _grant_role(self, organization_id: str, slug: str) -> Answer | None:
+        """Add `slug` to the organization's project grant (created if missing); None if held."""
+        body = {
+            "filters": [
+                {"grantedOrganizationIdFilter": {"id": organization_id}},
+                {"inProjectIdsFilter": {"projectIds": [self.project_id]}},
+            ]
+        }
+        grants = list(
+            self._pages(PROJECT + "ListProjectGrants", body, "projectGrants", connect=True)
+        )
+        grant = {"projectId": self.project_id, "grantedOrganizationId": organization_id}
+        if not grants:
+            return self._connect(
+                PROJECT + "CreateProjectGrant", {**grant, "roleKeys": [slug]}, idempotent=False
+            )
+        keys = grants[0].get("grantedRoleKeys") or []
+        if slug in keys:
+            return None
+        # UpdateProjectGrant replaces the whole list, so a repeat is harmless.
+        return self._connect(
+            PROJECT + "UpdateProjectGrant", {**grant, "roleKeys": [*keys, slug]}, idempotent=True
+        )
+
+    def set_membership_roles(
+        self, membership: Membership, roles: tuple[str, ...]
+    ) -> Result[Membership]:
+        """UpdateAuthorization replaces the role keys, so a repeat is harmless."""
+        current = self.get_membership(membership.id)
+        if set(current.roles) == set(roles):
+            return Result(current, changed=False)
+        body = {"id": membership.id, "roleKeys": list(roles)}
+        answer = self._connect(AUTHZ + "UpdateAuthorization", body, idempotent=True)
+        return Result(replace(current, roles=tuple(roles)), answer.request_id)
+
+    def create_user(self, email: str, first_name: str = "", last_name: str = "") -> Result[User]:
+        """AddHumanUser in the caller's organization; the user still has to initialise.
+
+        ZITADEL requires both names, so the email's local part stands in for a missing one.
+        """
+        local = email.split("@", 1)[0]
+        profile = {"givenName": first_name or local, "familyName": last_name or local}
+        body = {"username": email, "profile": profile, "email": {"email": email}}
+        answer = self._post("/v2/users/human", body, idempotent=False)
+        user = User(
+            id=answer.data["userId"],
+            email=email,
+            first_name=profile["givenName"],
+            last_name=profile["familyName"],
+            status=Status.PENDING,
+            raw_status="USER_STATE_INITIAL",
+        )
+        return Result(user, answer.request_id)
+
+
+def from_settings() -> ZitadelProvider:
+    """The adapter from ZITADEL_* settings; raises ProviderNotConfigured without domain or token."""
+    from providers.registry import retry_policy
+
+    missing = [n for n in ("ZITADEL_DOMAIN", "ZITADEL_TOKEN") if not getattr(settings, n)]
+    if missing:
+        raise ProviderNotConfigured(f"{' and '.join(missing)} not set")
+    domain = settings.ZITADEL_DOMAIN.rstrip("/")
+    return ZitadelProvider(
+        base_url=domain if "://" in domain else f"https://{domain}",
+        token=settings.ZITADEL_TOKEN,
+        project_id=settings.ZITADEL_PROJECT_ID,
+        use_v3alpha=settings.ZITADEL_USE_V3ALPHA,
+        timeout=settings.KARMO_PROVIDER_TIMEOUT,
+        retry=retry_policy(),
+    )

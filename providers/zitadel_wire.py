@@ -1,0 +1,119 @@
+"""ZITADEL's wire format for the adapter: gRPC/Connect error bodies, states, documents."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from providers.base import Membership, Organization, Role, Status, User
+from providers.errors import (
+    ProviderAPIError,
+    ProviderAuthError,
+    ProviderConflict,
+    ProviderNotFound,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+    error_for_status,
+)
+from providers.http import Answer
+
+GRPC_ERRORS: dict[int, type[ProviderAPIError]] = {
+    3: ProviderRejected,  # INVALID_ARGUMENT
+    5: ProviderNotFound,  # NOT_FOUND
+    6: ProviderConflict,  # ALREADY_EXISTS
+    7: ProviderAuthError,  # PERMISSION_DENIED
+    8: ProviderRateLimited,  # RESOURCE_EXHAUSTED
+    9: ProviderConflict,  # FAILED_PRECONDITION: the object's state forbids the change
+    12: ProviderRejected,  # UNIMPLEMENTED
+    14: ProviderUnavailable,  # UNAVAILABLE
+    16: ProviderAuthError,  # UNAUTHENTICATED
+}
+CONNECT_CODES = {
+    "invalid_argument": 3,
+    "not_found": 5,
+    "already_exists": 6,
+    "permission_denied": 7,
+    "resource_exhausted": 8,
+    "failed_precondition": 9,
+    "unimplemented": 12,
+    "internal": 13,
+    "unavailable": 14,
+    "unauthenticated": 16,
+}
+ERROR_ID = re.compile(r"\s*\(([A-Za-z0-9]+-[\w-]+)\)$")
+USER_STATUS = {"USER_STATE_ACTIVE": Status.ACTIVE, "USER_STATE_INITIAL": Status.PENDING}
+# Real ZITADEL answers STATE_ACTIVE or STATE_INACTIVE; any other state is not yet in effect.
+AUTHZ_STATUS = {"STATE_ACTIVE": Status.ACTIVE, "STATE_INACTIVE": Status.INACTIVE}
+
+
+def parse_error(response: httpx.Response, body: Any) -> ProviderAPIError:
+    """Map a REST `{"code": int, "message", "details"}` or Connect `{"code": "snake"}` body."""
+    data = body if isinstance(body, dict) else {}
+    raw_code = data.get("code")
+    grpc = CONNECT_CODES.get(raw_code) if isinstance(raw_code, str) else raw_code
+    message = str(data.get("message") or response.reason_phrase or "ZITADEL error")
+    details = data.get("details") if isinstance(data.get("details"), list) else []
+    error_id = next((d["id"] for d in details if isinstance(d, dict) and d.get("id")), "")
+    if match := ERROR_ID.search(message):
+        error_id = error_id or match.group(1)
+        message = message[: match.start()]
+    status = response.status_code
+    cls = error_for_status(status) if status == 429 or status >= 500 else None
+    cls = cls or GRPC_ERRORS.get(grpc if isinstance(grpc, int) else -1) or error_for_status(status)
+    code = error_id or (raw_code if isinstance(raw_code, str) else str(raw_code or status))
+    return cls(message, status_code=status, code=code, body=body)
+
+
+def not_found(what: str, object_id: str, answer: Answer) -> ProviderNotFound:
+    return ProviderNotFound(
+        f"{what} {object_id} not found",
+        status_code=404,
+        code="not_found",
+        request_id=answer.request_id,
+    )
+
+
+def organization(item: dict[str, Any]) -> Organization:
+    state = item.get("state", "")
+    status = Status.ACTIVE if state == "ORGANIZATION_STATE_ACTIVE" else Status.INACTIVE
+    return Organization(id=item["id"], name=item.get("name", ""), status=status, raw_status=state)
+
+
+def user(item: dict[str, Any]) -> User:
+    human = item.get("human") or {}
+    profile, email = human.get("profile") or {}, human.get("email") or {}
+    state = item.get("state", "")
+    return User(
+        id=item["userId"],
+        email=email.get("email") or item.get("username", ""),
+        first_name=profile.get("givenName", ""),
+        last_name=profile.get("familyName", ""),
+        status=USER_STATUS.get(state, Status.INACTIVE),
+        raw_status=state,
+        email_verified=bool(email.get("isVerified")),
+    )
+
+
+def membership(item: dict[str, Any]) -> Membership:
+    state = item.get("state", "")
+    return Membership(
+        id=item["id"],
+        organization_id=item["organization"]["id"],
+        user_id=item["user"]["id"],
+        status=AUTHZ_STATUS.get(state, Status.PENDING),
+        raw_status=state,
+        roles=tuple(role["key"] for role in item.get("roles") or []),
+    )
+
+
+def org_role(organization_id: str, role: dict[str, Any]) -> Role:
+    return Role(
+        id=f"{organization_id}:{role['key']}",
+        slug=role["key"],
+        name=role.get("displayName", ""),
+        organization_id=organization_id,
+        description=role.get("group", ""),
+    )
