@@ -42,6 +42,12 @@ def _build_workos() -> Provider:
     )
 
 
+def _build_zitadel() -> Provider:
+    from providers.zitadel import from_settings
+
+    return from_settings()
+
+
 def _build_sandbox() -> Provider:
     from providers.sandbox import build_sandbox_provider
 
@@ -51,6 +57,7 @@ def _build_sandbox() -> Provider:
 BUILDERS: dict[str, Callable[[], Provider]] = {
     "sandbox": _build_sandbox,
     "workos": _build_workos,
+    "zitadel": _build_zitadel,
 }
 
 
