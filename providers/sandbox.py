@@ -80,8 +80,28 @@ def _build_workos() -> Provider:
     return mark_sandbox(provider, "workos", transport)
 
 
+def _build_zitadel() -> Provider:
+    from providers.emulators.zitadel import DEFAULT_TOKEN, PROJECT_ID, ZitadelEmulator
+    from providers.registry import retry_policy
+    from providers.zitadel import ZitadelProvider
+
+    options = {"token": DEFAULT_TOKEN, "project_id": PROJECT_ID, "retry": retry_policy()}
+    if settings.KARMO_SANDBOX_URL:
+        provider = ZitadelProvider(
+            base_url=settings.KARMO_SANDBOX_URL, timeout=settings.KARMO_PROVIDER_TIMEOUT, **options
+        )
+        return mark_sandbox(provider, "zitadel", None)
+    store = sandbox_store("zitadel")
+    app = ZitadelEmulator(store=store, token=DEFAULT_TOKEN)
+    seed_once(app, store)
+    transport = SandboxTransport(app, store)
+    provider = ZitadelProvider(base_url=SANDBOX_HOST, transport=transport, **options)
+    return mark_sandbox(provider, "zitadel", transport)
+
+
 FLAVORS: dict[str, Callable[[], Provider]] = {
     "workos": _build_workos,
+    "zitadel": _build_zitadel,
 }
 
 
