@@ -48,6 +48,21 @@ def _build_zitadel() -> Provider:
     return from_settings()
 
 
+def _build_stytch() -> Provider:
+    from providers.stytch import StytchProvider
+
+    if not (settings.STYTCH_PROJECT_ID and settings.STYTCH_SECRET):
+        raise ProviderNotConfigured("STYTCH_PROJECT_ID and STYTCH_SECRET must both be set")
+    return StytchProvider(
+        project_id=settings.STYTCH_PROJECT_ID,
+        secret=settings.STYTCH_SECRET,
+        environment=settings.STYTCH_ENVIRONMENT,
+        base_url=settings.STYTCH_BASE_URL,
+        timeout=settings.KARMO_PROVIDER_TIMEOUT,
+        retry=retry_policy(),
+    )
+
+
 def _build_sandbox() -> Provider:
     from providers.sandbox import build_sandbox_provider
 
@@ -57,6 +72,7 @@ def _build_sandbox() -> Provider:
 BUILDERS: dict[str, Callable[[], Provider]] = {
     "sandbox": _build_sandbox,
     "workos": _build_workos,
+    "stytch": _build_stytch,
     "zitadel": _build_zitadel,
 }
 

@@ -80,6 +80,34 @@ def _build_workos() -> Provider:
     return mark_sandbox(provider, "workos", transport)
 
 
+def _build_stytch() -> Provider:
+    from providers.emulators.stytch import PROJECT_ID, SECRET, StytchEmulator
+    from providers.registry import retry_policy
+    from providers.stytch import StytchProvider
+
+    if settings.KARMO_SANDBOX_URL:
+        provider = StytchProvider(
+            project_id=PROJECT_ID,
+            secret=SECRET,
+            base_url=settings.KARMO_SANDBOX_URL,
+            timeout=settings.KARMO_PROVIDER_TIMEOUT,
+            retry=retry_policy(),
+        )
+        return mark_sandbox(provider, "stytch", None)
+    store = sandbox_store("stytch")
+    app = StytchEmulator(store=store, project_id=PROJECT_ID, secret=SECRET)
+    seed_once(app, store)
+    transport = SandboxTransport(app, store)
+    provider = StytchProvider(
+        project_id=PROJECT_ID,
+        secret=SECRET,
+        base_url=SANDBOX_HOST,
+        retry=retry_policy(),
+        transport=transport,
+    )
+    return mark_sandbox(provider, "stytch", transport)
+
+
 def _build_zitadel() -> Provider:
     from providers.emulators.zitadel import DEFAULT_TOKEN, PROJECT_ID, ZitadelEmulator
     from providers.registry import retry_policy
@@ -101,6 +129,7 @@ def _build_zitadel() -> Provider:
 
 FLAVORS: dict[str, Callable[[], Provider]] = {
     "workos": _build_workos,
+    "stytch": _build_stytch,
     "zitadel": _build_zitadel,
 }
 

@@ -34,12 +34,18 @@ from providers.emulators.stytch.documents import (
 )
 
 Doc = dict[str, Any]
+_TOO_MANY = ("too_many_requests", "Too many requests have been made.")
 _GENERIC_ERRORS = {
-    "rate_limit_exceeded": ("too_many_requests", "Too many requests have been made."),
-    "server_error": ("internal_server_error", "Oops, something seems to have gone wrong."),
+    "rate_limit_exceeded": _TOO_MANY,
     "not_found": ("route_not_found", "The requested route does not exist."),
     "method_not_allowed": ("method_not_allowed", "This method is not allowed on this route."),
 }
+# Injected failures ("server_error") take the error_type Stytch uses for their status.
+_BY_STATUS = {
+    429: _TOO_MANY,
+    503: ("server_unavailable", "The service is temporarily unavailable."),
+}
+_SERVER_ERROR = ("internal_server_error", "Oops, something seems to have gone wrong.")
 
 
 class StytchEmulator(EmulatorApp):
@@ -60,9 +66,6 @@ class StytchEmulator(EmulatorApp):
         self.secret = secret
         self.environment = environment
         super().__init__()
-        with self.store.transaction():
-            if self.store.get_meta("seeded") is None:
-                load_dataset(self.store, demo_dataset(), environment)
 
     def routes(self) -> Iterable[tuple[str, str, Handler]]:
         """Stytch's B2B admin paths."""
@@ -98,7 +101,10 @@ class StytchEmulator(EmulatorApp):
 
     def error_body(self, request: Request, error: HTTPError, request_id: str) -> Any:
         """Stytch's error shape, with the request id in the body."""
-        error_type, message = _GENERIC_ERRORS.get(error.code, (error.code, error.message))
+        if error.code == "server_error":
+            error_type, message = _BY_STATUS.get(error.status, _SERVER_ERROR)
+        else:
+            error_type, message = _GENERIC_ERRORS.get(error.code, (error.code, error.message))
         return {
             "status_code": error.status,
             "request_id": self._request_id(),
@@ -118,6 +124,7 @@ class StytchEmulator(EmulatorApp):
     def reset(self, dataset: Dataset | None = None) -> None:
         """Forget faults and reload the demo data (or `dataset`)."""
         super().reset()
+        self.request_count = 0
         with self.store.transaction():
             self.store.clear()
             load_dataset(self.store, dataset or demo_dataset(), self.environment)

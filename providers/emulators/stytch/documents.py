@@ -235,4 +235,3 @@ def load_dataset(store: Store, data: Dataset, environment: str) -> None:
         )
         rows.append((member_id, doc, doc["organization_id"], person.email.lower()))
     store.insert_many("member", rows)
-    store.set_meta("seeded", "stytch")
