@@ -40,8 +40,6 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
             **self.access_procedures(),
         }
         super().__init__()
-        if self.store.get_meta("seeded") is None:
-            self.reset()
 
     def routes(self) -> Iterable[tuple[str, str, Handler]]:
         user = r"/v2/users/(?P<userId>\d+)"

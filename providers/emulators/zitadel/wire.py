@@ -248,7 +248,6 @@ def load(store: Store, data: Dataset) -> None:
     )
     store.set_meta("owner_org", owner)
     store.set_meta("next_id", str(len(orgs) + len(users) + len(rows) + 1))
-    store.set_meta("seeded", "1")
 
 
 def new_id(store: Store) -> str:
