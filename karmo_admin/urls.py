@@ -13,3 +13,7 @@ urlpatterns = [
     path("api/", include("accounts.api.urls")),
     path("", include("accounts.urls")),
 ]
+
+# Django's own 400 and 500 answers are the API's error envelope under /api/.
+handler400 = "accounts.api.errors.bad_request"
+handler500 = "accounts.api.errors.server_error"

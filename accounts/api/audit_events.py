@@ -36,7 +36,12 @@ class AuditFilters(Schema):
     until: Instant | None = Field(None, description="Events before this time.")
 
 
-@router.get("/audit-events", response=AuditEventList, operation_id="listAuditEvents")
+@router.get(
+    "/audit-events",
+    response=AuditEventList,
+    operation_id="listAuditEvents",
+    summary="List audit events",
+)
 def list_audit_events(
     request: HttpRequest, page: PageQuery, filters: Query[AuditFilters]
 ) -> AuditEventList:

@@ -12,6 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.urls import URLPattern, URLResolver
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
@@ -142,7 +144,31 @@ def enveloped(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespon
     return wrapper
 
 
+def enveloped_patterns(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLResolver]:
+    """The same URL patterns, each view wrapped by `enveloped`."""
+    return [
+        URLPattern(p.pattern, enveloped(p.callback), p.default_args, p.name)
+        if isinstance(p, URLPattern)
+        else p
+        for p in patterns
+    ]
+
+
 @csrf_exempt
 def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     """Any URL under /api/ that names nothing."""
     return error_response(KarmoError(ErrorCode.NOT_FOUND))
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's handler400: the envelope under /api/, Django's own page elsewhere."""
+    if request.path.startswith("/api/"):
+        return error_response(KarmoError(ErrorCode.BAD_REQUEST))
+    return defaults.bad_request(request, exception)  # type: ignore[arg-type]
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's handler500: the envelope under /api/, Django's own page elsewhere."""
+    if request.path.startswith("/api/"):
+        return error_response(KarmoError(ErrorCode.INTERNAL_ERROR))
+    return defaults.server_error(request)

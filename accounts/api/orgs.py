@@ -78,7 +78,12 @@ class MembershipFilters(Schema):
     role: str | None = Field(None, max_length=64, description="Only memberships holding it.")
 
 
-@router.get("/orgs", response=OrganizationList, operation_id="listOrganizations")
+@router.get(
+    "/orgs",
+    response=OrganizationList,
+    operation_id="listOrganizations",
+    summary="List organizations",
+)
 def list_organizations(
     request: HttpRequest, page: PageQuery, filters: Query[OrganizationFilters]
 ) -> OrganizationList:
@@ -93,14 +98,24 @@ def list_organizations(
     )
 
 
-@router.get("/orgs/{orgId}", response=OrganizationOut, operation_id="getOrganization")
+@router.get(
+    "/orgs/{orgId}",
+    response=OrganizationOut,
+    operation_id="getOrganization",
+    summary="Get an organization",
+)
 def get_organization(request: HttpRequest, org_id: OrgId) -> OrganizationOut:
     """One organization."""
     require(request, "accounts.view_organization")
     return OrganizationOut.of(lookups.get_organization(org_id))
 
 
-@router.get("/orgs/{orgId}/memberships", response=MembershipList, operation_id="listMemberships")
+@router.get(
+    "/orgs/{orgId}/memberships",
+    response=MembershipList,
+    operation_id="listMemberships",
+    summary="List an organization's memberships",
+)
 def list_memberships(
     request: HttpRequest, org_id: OrgId, page: PageQuery, filters: Query[MembershipFilters]
 ) -> MembershipList:
@@ -120,14 +135,24 @@ def list_memberships(
     )
 
 
-@router.get("/orgs/{orgId}/users/{userId}", response=MembershipOut, operation_id="getMembership")
+@router.get(
+    "/orgs/{orgId}/users/{userId}",
+    response=MembershipOut,
+    operation_id="getMembership",
+    summary="Get a user's membership of an organization",
+)
 def get_membership(request: HttpRequest, org_id: OrgId, user_id: UserId) -> MembershipOut:
     """A user's membership of the organization."""
     require(request, "accounts.view_organizationmembership")
     return MembershipOut.of(lookups.get_membership(org_id, user_id))
 
 
-@router.get("/orgs/{orgId}/roles", response=RoleList, operation_id="listOrganizationRoles")
+@router.get(
+    "/orgs/{orgId}/roles",
+    response=RoleList,
+    operation_id="listOrganizationRoles",
+    summary="List an organization's roles",
+)
 def list_roles(request: HttpRequest, org_id: OrgId, page: PageQuery) -> RoleList:
     """The organization's own roles, by slug."""
     require(request, "accounts.view_organizationrole")
@@ -173,6 +198,7 @@ def upsert_role(
     "/orgs/{orgId}/users/{userId}/roles",
     response=MembershipOut,
     operation_id="setMembershipRoles",
+    summary="Set a membership's roles",
 )
 def set_roles(
     request: HttpRequest, org_id: OrgId, user_id: UserId, body: MembershipRolesIn
@@ -184,7 +210,10 @@ def set_roles(
 
 
 @router.post(
-    "/orgs/{orgId}/reactivate", response=OrganizationOut, operation_id="reactivateOrganization"
+    "/orgs/{orgId}/reactivate",
+    response=OrganizationOut,
+    operation_id="reactivateOrganization",
+    summary="Reactivate an organization",
 )
 def reactivate_organization(request: HttpRequest, org_id: OrgId) -> OrganizationOut:
     """Reactivate an inactive organization (managers; help desk must request it)."""

@@ -64,6 +64,7 @@ def _target(body: ReactivationRequestIn) -> Model:
     "/reactivation-requests",
     response={201: ReactivationRequestOut},
     operation_id="createReactivationRequest",
+    summary="Request a reactivation",
 )
 def create_request(
     request: HttpRequest, body: ReactivationRequestIn
@@ -79,6 +80,7 @@ def create_request(
     "/reactivation-requests",
     response=ReactivationRequestList,
     operation_id="listReactivationRequests",
+    summary="List reactivation requests",
 )
 def list_requests(
     request: HttpRequest, page: PageQuery, filters: Query[RequestFilters]
@@ -100,6 +102,7 @@ def list_requests(
     "/reactivation-requests/{requestId}",
     response=ReactivationRequestOut,
     operation_id="getReactivationRequest",
+    summary="Get a reactivation request",
 )
 def get_request(request: HttpRequest, request_id: RequestId) -> ReactivationRequestOut:
     """One request."""
@@ -111,6 +114,7 @@ def get_request(request: HttpRequest, request_id: RequestId) -> ReactivationRequ
     "/reactivation-requests/{requestId}/approve",
     response=ReactivationRequestOut,
     operation_id="approveReactivationRequest",
+    summary="Approve a reactivation request",
 )
 def approve(request: HttpRequest, request_id: RequestId) -> ReactivationRequestOut:
     """Approve someone else's pending request and carry it out (managers)."""
@@ -123,6 +127,7 @@ def approve(request: HttpRequest, request_id: RequestId) -> ReactivationRequestO
     "/reactivation-requests/{requestId}/reject",
     response=ReactivationRequestOut,
     operation_id="rejectReactivationRequest",
+    summary="Reject a reactivation request",
 )
 def reject(request: HttpRequest, request_id: RequestId, body: RejectIn) -> ReactivationRequestOut:
     """Reject a pending request with a comment (managers)."""
@@ -135,6 +140,7 @@ def reject(request: HttpRequest, request_id: RequestId, body: RejectIn) -> React
     "/reactivation-requests/{requestId}/cancel",
     response=ReactivationRequestOut,
     operation_id="cancelReactivationRequest",
+    summary="Cancel a reactivation request",
 )
 def cancel(request: HttpRequest, request_id: RequestId) -> ReactivationRequestOut:
     """Withdraw one's own pending request."""

@@ -37,7 +37,7 @@ class UserFilters(Schema):
     status: Lifecycle | None = None
 
 
-@router.get("/users", response=UserList, operation_id="listUsers")
+@router.get("/users", response=UserList, operation_id="listUsers", summary="List users")
 def list_users(request: HttpRequest, page: PageQuery, filters: Query[UserFilters]) -> UserList:
     """List provider users by email."""
     require(request, "accounts.view_provideruser")
@@ -55,14 +55,14 @@ def list_users(request: HttpRequest, page: PageQuery, filters: Query[UserFilters
     return UserList(data=[UserOut.of(u) for u in found.items], next_cursor=found.next_cursor)
 
 
-@router.get("/users/{userId}", response=UserOut, operation_id="getUser")
+@router.get("/users/{userId}", response=UserOut, operation_id="getUser", summary="Get a user")
 def get_user(request: HttpRequest, user_id: UserId) -> UserOut:
     """One provider user."""
     require(request, "accounts.view_provideruser")
     return UserOut.of(lookups.get_user(user_id))
 
 
-@router.post("/users", response={201: UserOut}, operation_id="createUser")
+@router.post("/users", response={201: UserOut}, operation_id="createUser", summary="Create a user")
 def create_user(request: HttpRequest, body: UserIn) -> Status[UserOut]:
     """Create a user at the provider."""
     change = services.create_user(
@@ -74,7 +74,12 @@ def create_user(request: HttpRequest, body: UserIn) -> Status[UserOut]:
     return Status(201, UserOut.of(change.target))
 
 
-@router.post("/users/{userId}/activate", response=UserOut, operation_id="activateUser")
+@router.post(
+    "/users/{userId}/activate",
+    response=UserOut,
+    operation_id="activateUser",
+    summary="Activate a user",
+)
 def activate_user(request: HttpRequest, user_id: UserId) -> UserOut:
     """Activate an inactive user (managers; help desk must request it)."""
     change = services.activate_user(actor=request.auth.user, user=lookups.get_user(user_id))
