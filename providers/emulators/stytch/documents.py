@@ -171,10 +171,12 @@ def checked_org_roles(roles: list[Any], policy: dict[str, Any]) -> list[dict[str
         for permission in permissions:
             resource = permission.get("resource_id") if isinstance(permission, dict) else None
             wanted = permission.get("actions") if isinstance(permission, dict) else None
-            if resource not in actions:
+            if not isinstance(resource, str) or resource not in actions:
                 raise bad("invalid_permission_resource", f"Unknown resource {resource!r}.")
             if not isinstance(wanted, list) or not wanted:
                 raise bad("rbac_permission_missing_actions", "A permission needs actions.")
+            if not all(isinstance(action, str) for action in wanted):
+                raise bad("invalid_permission_action", "Actions must be strings.")
             if "*" in wanted and len(wanted) > 1:
                 raise bad("invalid_wildcard_action", "'*' must be the only action.")
             if "*" not in wanted and not set(wanted) <= actions[resource]:

@@ -82,12 +82,12 @@ def page(body: Doc, matches: Rows) -> tuple[Rows, int, str | None]:
 
 def _operand(prefix: str, name: str, value: Any) -> Predicate:
     if prefix == "member_search" and name == "statuses":
-        if not isinstance(value, list) or not set(value) <= set(STATUSES):
+        if not isinstance(value, list) or not all(v in STATUSES for v in value):
             raise bad("search_invalid_status_filter", f"statuses must be among {STATUSES}.")
         return lambda m: m["status"] in value
     if prefix == "member_search" and name == "member_roles":
-        if not isinstance(value, list):
-            raise bad(f"{prefix}_expected_array_of_strings", "member_roles must be a list.")
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad(f"{prefix}_expected_array_of_strings", "member_roles must be strings.")
         return lambda m: any(r["role_id"] in value for r in m["roles"])
     fields = MEMBER_FIELDS if prefix == "member_search" else ORGANIZATION_FIELDS
     if name not in fields:
