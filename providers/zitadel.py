@@ -20,6 +20,7 @@ from providers.errors import (
 )
 from providers.http import Answer, ProviderHTTP, RetryPolicy
 
+CONNECT_PREFIX = "/zitadel."
 CONNECT_HEADERS = {"Connect-Protocol-Version": "1"}
 AUTHZ = "/zitadel.authorization.v2.AuthorizationService/"
 PROJECT = "/zitadel.project.v2.ProjectService/"
@@ -76,29 +77,25 @@ class ZitadelProvider:
 
     # -- transport ---------------------------------------------------------------------------
 
-    def _post(self, path: str, body: dict[str, Any], *, idempotent: bool, **kw: Any) -> Answer:
-        return self.http.request("POST", path, json=body, idempotent=idempotent, **kw)
+    def _call(self, path: str, body: dict[str, Any], *, idempotent: bool, org: str = "") -> Answer:
+        """POST a REST or Connect call; `org` sets the v1 org context (x-zitadel-orgid)."""
+        headers = dict(CONNECT_HEADERS) if path.startswith(CONNECT_PREFIX) else {}
+        if org:
+            headers["x-zitadel-orgid"] = org
+        return self.http.request("POST", path, json=body, idempotent=idempotent, headers=headers)
 
-    def _connect(self, procedure: str, body: dict[str, Any], *, idempotent: bool) -> Answer:
-        return self._post(procedure, body, idempotent=idempotent, headers=CONNECT_HEADERS)
-
-    def _pages(
-        self, path: str, body: dict[str, Any], key: str, *, connect: bool = False
-    ) -> Iterator[Any]:
+    def _pages(self, path: str, body: dict[str, Any], key: str) -> Iterator[Any]:
         """Every item of an offset-paged list, in ascending creation order."""
+        connect = path.startswith(CONNECT_PREFIX)
+        paging, meta = ("pagination", "pagination") if connect else ("query", "details")
         offset = 0
         while True:
             window = {"offset": str(offset), "limit": self.page_size, "asc": True}
-            if connect:
-                answer = self._connect(path, {**body, "pagination": window}, idempotent=True)
-                total = answer.data.get("pagination", {}).get("totalResult", "0")
-            else:
-                answer = self._post(path, {**body, "query": window}, idempotent=True)
-                total = answer.data.get("details", {}).get("totalResult", "0")
+            answer = self._call(path, {**body, paging: window}, idempotent=True)
             items = answer.data.get(key) or []
             yield from items
             offset += len(items)
-            if not items or offset >= int(total):
+            if not items or offset >= int(answer.data.get(meta, {}).get("totalResult", "0")):
                 return
 
     def _require(self, capability: Capability) -> None:
@@ -119,7 +116,7 @@ class ZitadelProvider:
     def list_memberships(self) -> Iterator[Membership]:
         filters = [{"projectId": {"id": self.project_id}}] if self.project_id else []
         for item in self._pages(
-            AUTHZ + "ListAuthorizations", {"filters": filters}, "authorizations", connect=True
+            AUTHZ + "ListAuthorizations", {"filters": filters}, "authorizations"
         ):
             yield wire.membership(item)
 
@@ -131,31 +128,23 @@ class ZitadelProvider:
                 PROJECT + "ListProjectRoles",
                 {"projectId": self.project_id},
                 "projectRoles",
-                connect=True,
             )
         }
         holders = {self._owner(): list(roles)}
-        grants = {"filters": [{"inProjectIdsFilter": {"projectIds": [self.project_id]}}]}
-        for grant in self._pages(
-            PROJECT + "ListProjectGrants", grants, "projectGrants", connect=True
-        ):
+        grants = {"filters": [{"inProjectIdsFilter": {"ids": [self.project_id]}}]}
+        for grant in self._pages(PROJECT + "ListProjectGrants", grants, "projectGrants"):
             holders[grant["grantedOrganizationId"]] = grant.get("grantedRoleKeys") or []
         for key, role in roles.items():
             if not key.startswith(ORG_ROLE_PREFIX):
-                yield Role(
-                    id=key,
-                    slug=key,
-                    name=role.get("displayName", ""),
-                    description=role.get("group", ""),
-                )
+                yield wire.role("", role)
         for org_id, keys in holders.items():
             for key in keys:
                 if key.startswith(ORG_ROLE_PREFIX) and key in roles:
-                    yield wire.org_role(org_id, roles[key])
+                    yield wire.role(org_id, roles[key])
 
     def get_organization(self, organization_id: str) -> Organization:
         body = {"queries": [{"idQuery": {"id": organization_id}}], "query": {"limit": 1}}
-        answer = self._post("/v2/organizations/_search", body, idempotent=True)
+        answer = self._call("/v2/organizations/_search", body, idempotent=True)
         if not answer.data.get("result"):
             raise wire.not_found("organization", organization_id, answer)
         return wire.organization(answer.data["result"][0])
@@ -168,7 +157,7 @@ class ZitadelProvider:
             "filters": [{"authorizationIds": {"ids": [membership_id]}}],
             "pagination": {"limit": 1},
         }
-        answer = self._connect(AUTHZ + "ListAuthorizations", body, idempotent=True)
+        answer = self._call(AUTHZ + "ListAuthorizations", body, idempotent=True)
         if not answer.data.get("authorizations"):
             raise wire.not_found("authorization", membership_id, answer)
         return wire.membership(answer.data["authorizations"][0])
@@ -182,7 +171,7 @@ class ZitadelProvider:
         if current.status == target:
             return Result(current, changed=False)
         method = "ActivateAuthorization" if active else "DeactivateAuthorization"
-        answer = self._connect(AUTHZ + method, {"id": membership.id}, idempotent=True)
+        answer = self._call(AUTHZ + method, {"id": membership.id}, idempotent=True)
         raw = "STATE_ACTIVE" if active else "STATE_INACTIVE"
         return Result(replace(current, status=target, raw_status=raw), answer.request_id)
 
@@ -195,10 +184,10 @@ class ZitadelProvider:
     def activate_user(self, user_id: str) -> Result[User]:
         """v2 ReactivateUser (not idempotent: a user not inactive is a precondition failure)."""
         if not self.use_v3alpha:
-            answer = self._post(f"/v2/users/{user_id}/reactivate", {}, idempotent=False)
+            answer = self._call(f"/v2/users/{user_id}/reactivate", {}, idempotent=False)
             return Result(self.get_user(user_id), answer.request_id)
         try:
-            answer = self._post(
+            answer = self._call(
                 f"/resources/v3alpha/users/{user_id}/_activate", {}, idempotent=False
             )
         except ProviderNotFound as exc:
@@ -214,17 +203,13 @@ class ZitadelProvider:
         return Result(self.get_user(user_id), answer.request_id)
 
     def deactivate_user(self, user_id: str) -> Result[User]:
-        answer = self._post(f"/v2/users/{user_id}/deactivate", {}, idempotent=False)
+        answer = self._call(f"/v2/users/{user_id}/deactivate", {}, idempotent=False)
         return Result(self.get_user(user_id), answer.request_id)
 
     def _set_organization(self, organization_id: str, action: str) -> Result[Organization]:
         """v1 management `orgs/me/_reactivate|_deactivate`, the org named by x-zitadel-orgid."""
-        answer = self._post(
-            f"/management/v1/orgs/me/{action}",
-            {},
-            idempotent=False,
-            headers={"x-zitadel-orgid": organization_id},
-        )
+        path = f"/management/v1/orgs/me/{action}"
+        answer = self._call(path, {}, idempotent=False, org=organization_id)
         return Result(self.get_organization(organization_id), answer.request_id)
 
     def reactivate_organization(self, organization_id: str) -> Result[Organization]:
@@ -235,7 +220,7 @@ class ZitadelProvider:
 
     def _owner(self) -> str:
         if not self._owner_org:
-            answer = self._connect(
+            answer = self._call(
                 PROJECT + "GetProject", {"projectId": self.project_id}, idempotent=True
             )
             self._owner_org = answer.data["project"]["organizationId"]
@@ -247,9 +232,9 @@ class ZitadelProvider:
         """Upsert the project role, then make sure the organization may hand it out."""
         self._require(Capability.UPSERT_ORGANIZATION_ROLE)
         self.get_organization(organization_id)
-        project = {"projectId": self.project_id, "roleKey": slug}
-        role = {**project, "displayName": name, "group": description}
-        found = self._connect(
+        role = {"projectId": self.project_id, "roleKey": slug, "displayName": name}
+        role["group"] = description
+        found = self._call(
             PROJECT + "ListProjectRoles",
             {"projectId": self.project_id, "filters": [{"roleKeyFilter": {"key": slug}}]},
             idempotent=True,
@@ -257,17 +242,15 @@ class ZitadelProvider:
         existing = (found.data.get("projectRoles") or [None])[0]
         answer, changed = found, True
         if existing is None:
-            answer = self._connect(PROJECT + "AddProjectRole", role, idempotent=False)
+            answer = self._call(PROJECT + "AddProjectRole", role, idempotent=False)
         elif (existing.get("displayName"), existing.get("group", "")) != (name, description):
-            answer = self._connect(PROJECT + "UpdateProjectRole", role, idempotent=True)
+            answer = self._call(PROJECT + "UpdateProjectRole", role, idempotent=True)
         else:
             changed = False
         if organization_id != self._owner():
             granted = self._grant_role(organization_id, slug)
             answer, changed = granted or answer, changed or granted is not None
-        value = wire.org_role(
-            organization_id, {"key": slug, "displayName": name, "group": description}
-        )
+        value = wire.role(organization_id, {"key": slug, **role})
         return Result(value, answer.request_id, changed)
 
     def _grant_role(self, organization_id: str, slug: str) -> Answer | None:
@@ -275,22 +258,20 @@ class ZitadelProvider:
         body = {
             "filters": [
                 {"grantedOrganizationIdFilter": {"id": organization_id}},
-                {"inProjectIdsFilter": {"projectIds": [self.project_id]}},
+                {"inProjectIdsFilter": {"ids": [self.project_id]}},
             ]
         }
-        grants = list(
-            self._pages(PROJECT + "ListProjectGrants", body, "projectGrants", connect=True)
-        )
+        grants = list(self._pages(PROJECT + "ListProjectGrants", body, "projectGrants"))
         grant = {"projectId": self.project_id, "grantedOrganizationId": organization_id}
         if not grants:
-            return self._connect(
+            return self._call(
                 PROJECT + "CreateProjectGrant", {**grant, "roleKeys": [slug]}, idempotent=False
             )
         keys = grants[0].get("grantedRoleKeys") or []
         if slug in keys:
             return None
         # UpdateProjectGrant replaces the whole list, so a repeat is harmless.
-        return self._connect(
+        return self._call(
             PROJECT + "UpdateProjectGrant", {**grant, "roleKeys": [*keys, slug]}, idempotent=True
         )
 
@@ -302,7 +283,7 @@ class ZitadelProvider:
         if set(current.roles) == set(roles):
             return Result(current, changed=False)
         body = {"id": membership.id, "roleKeys": list(roles)}
-        answer = self._connect(AUTHZ + "UpdateAuthorization", body, idempotent=True)
+        answer = self._call(AUTHZ + "UpdateAuthorization", body, idempotent=True)
         return Result(replace(current, roles=tuple(roles)), answer.request_id)
 
     def create_user(self, email: str, first_name: str = "", last_name: str = "") -> Result[User]:
@@ -313,15 +294,9 @@ class ZitadelProvider:
         local = email.split("@", 1)[0]
         profile = {"givenName": first_name or local, "familyName": last_name or local}
         body = {"username": email, "profile": profile, "email": {"email": email}}
-        answer = self._post("/v2/users/human", body, idempotent=False)
-        user = User(
-            id=answer.data["userId"],
-            email=email,
-            first_name=profile["givenName"],
-            last_name=profile["familyName"],
-            status=Status.PENDING,
-            raw_status="USER_STATE_INITIAL",
-        )
+        answer = self._call("/v2/users/human", body, idempotent=False)
+        created = {"userId": answer.data["userId"], "state": "USER_STATE_INITIAL"}
+        user = wire.user({**created, "human": {"profile": profile, "email": body["email"]}})
         return Result(user, answer.request_id)
 
 

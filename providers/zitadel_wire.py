@@ -109,11 +109,12 @@ def membership(item: dict[str, Any]) -> Membership:
     )
 
 
-def org_role(organization_id: str, role: dict[str, Any]) -> Role:
+def role(organization_id: str, item: dict[str, Any]) -> Role:
+    """A project role; as an organization's role its id is `<org id>:<key>`."""
     return Role(
-        id=f"{organization_id}:{role['key']}",
-        slug=role["key"],
-        name=role.get("displayName", ""),
+        id=f"{organization_id}:{item['key']}" if organization_id else item["key"],
+        slug=item["key"],
+        name=item.get("displayName", ""),
         organization_id=organization_id,
-        description=role.get("group", ""),
+        description=item.get("group", ""),
     )

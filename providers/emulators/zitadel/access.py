@@ -222,7 +222,7 @@ class AccessMixin:
             if kind == "grantedOrganizationIdFilter":
                 docs = [d for d in docs if d["grantedOrganizationId"] == spec.get("id")]
             elif kind == "inProjectIdsFilter":
-                docs = [d for d in docs if d["projectId"] in (spec.get("projectIds") or [])]
+                docs = [d for d in docs if d["projectId"] in (spec.get("ids") or [])]
             else:
                 raise fail("invalid_argument", "PROJECT-query", f"unsupported filter {kind!r}")
         return wire.page(body.get("pagination") or {}, docs, "projectGrants", style="pagination")
