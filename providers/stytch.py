@@ -44,16 +44,11 @@ NAME_MAX = 64
 RATE_LIMIT_WAIT = "1"
 # Stytch answers these with 400, but they are about the member's state, not a bad request.
 PRECONDITION_ERRORS = {
-    "no_deleted_member_found_for_reactivation": (
-        "Stytch reactivates only deleted members; this member is not deleted."
-    ),
+    "no_deleted_member_found_for_reactivation": "Stytch reactivates only deleted members.",
     "email_unverified_for_reactivation": (
-        "Stytch reactivates only members with a verified email address; "
-        "this member's email is unverified."
+        "Stytch reactivates only members with a verified email; this member's is unverified."
     ),
-    "reactivation_email_belongs_to_another_member": (
-        "Another member of the organization now uses this member's email address."
-    ),
+    "reactivation_email_belongs_to_another_member": "Another member now uses this email.",
     "action_available_only_for_active_members": "The member is not active.",
 }
 _NO_USER = "Stytch B2B has no user outside an organization: a member is both user and membership"
@@ -135,15 +130,11 @@ class StytchProvider:
             error_parser=parse_error,
             transport=transport,
         )
-        hooks = self.http.client.event_hooks
-        hooks["response"].append(_rate_limit_wait)
-        self.http.client.event_hooks = hooks
+        self.http.client.event_hooks = {"request": [], "response": [_rate_limit_wait]}
 
     def close(self) -> None:
         """Release the HTTP connection pool."""
         self.http.close()
-
-    # Reads
 
     def list_organizations(self) -> Iterator[Organization]:
         """Every organization, page by page."""
@@ -178,8 +169,6 @@ class StytchProvider:
     def get_membership(self, membership_id: str) -> Membership:
         """The member with this id, seen as a membership."""
         return _membership(self._member(membership_id))
-
-    # Changes
 
     def reactivate_membership(self, membership: Membership) -> Result[Membership]:
         """Reactivate a deleted member; Stytch refuses any other status and unverified emails."""
@@ -255,13 +244,9 @@ class StytchProvider:
     def deactivate_organization(self, organization_id: str) -> Result[Organization]:
         raise ProviderUnsupported(UNSUPPORTED[Capability.DEACTIVATE_ORGANIZATION])
 
-    # Transport
-
-    def _call(
-        self, method: str, path: str, *, json: Any = None, idempotent: bool | None = None
-    ) -> Answer:
+    def _call(self, method: str, path: str, **options: Any) -> Answer:
         """One call; Stytch puts the request id in the body, not in a header."""
-        answer = self.http.request(method, path, json=json, idempotent=idempotent)
+        answer = self.http.request(method, path, **options)
         data = answer.data if isinstance(answer.data, dict) else {}
         return Answer(data, answer.status_code, str(data.get("request_id") or ""))
 
@@ -291,8 +276,7 @@ class StytchProvider:
     def _member(self, member_id: str) -> dict[str, Any]:
         # Deleted members are found only with include_deleted; ids are unique across orgs.
         path = f"/v1/b2b/organizations/members/dangerously_get/{_seg(member_id)}"
-        answer = self.http.request("GET", path, params={"include_deleted": "true"})
-        return answer.data["member"]
+        return self._call("GET", path, params={"include_deleted": "true"}).data["member"]
 
 
 def _seg(value: str) -> str:
