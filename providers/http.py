@@ -131,16 +131,26 @@ class ProviderHTTP:
         """Send one call, retrying transient failures the call can safely repeat."""
         method = method.upper()
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        for attempt in stamina.retry_context(
-            on=self._backoff_hook(safe),
-            attempts=self.retry.max_retries + 1,
-            timeout=None,
-            wait_initial=self.retry.wait_initial,
-            wait_max=self.retry.wait_max,
-            wait_jitter=self.retry.wait_jitter,
-        ):
-            with attempt:
-                return self._send_once(method, path, params=params, json=json, headers=headers)
+        try:
+            for attempt in stamina.retry_context(
+                on=self._backoff_hook(safe),
+                attempts=self.retry.max_retries + 1,
+                timeout=None,
+                wait_initial=self.retry.wait_initial,
+                wait_max=self.retry.wait_max,
+                wait_jitter=self.retry.wait_jitter,
+            ):
+                with attempt:
+                    return self._send_once(method, path, params=params, json=json, headers=headers)
+        except _Transient as exc:
+            # Callers see the public class; the retry marker stays internal.
+            raise ProviderUnavailable(
+                exc.message,
+                status_code=exc.status_code,
+                code=exc.code,
+                request_id=exc.request_id,
+                body=exc.body,
+            ) from exc
         raise AssertionError("unreachable: retry_context always returns or raises")
 
     def _backoff_hook(self, safe: bool) -> Callable[[Exception], bool | float]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -12,6 +13,7 @@ from providers.errors import (
     ProviderAPIError,
     ProviderConflict,
     ProviderNotFound,
+    ProviderUnavailable,
     ProviderUnsupported,
     error_for_status,
 )
@@ -91,14 +93,23 @@ class WorkOSProvider:
 
     # Listing ----------------------------------------------------------------------------
 
-    def _pages(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[dict]:
-        """Every object of a cursor-paginated list, fetched lazily page by page."""
-        query = {"limit": str(PAGE_SIZE), "order": "desc", **(params or {})}
+    def _pages(
+        self, path: str, params: Mapping[str, str] | None = None, *, paginated: bool = True
+    ) -> Iterator[dict]:
+        """Every object of a list, fetched lazily page by page when it is cursor-paginated."""
+        query = {"limit": str(PAGE_SIZE), "order": "desc"} if paginated else {}
+        query.update(params or {})
         while True:
-            data = self.http.request("GET", path, params=query).data
-            yield from data["data"]
-            after = data.get("list_metadata", {}).get("after")
-            if not after or not data["data"]:
+            answer = self.http.request("GET", path, params=query)
+            data = answer.data if isinstance(answer.data, dict) else {}
+            items, metadata = data.get("data"), data.get("list_metadata") or {}
+            if not isinstance(items, list) or not isinstance(metadata, dict):
+                raise ProviderUnavailable(
+                    f"workos sent an unreadable list from {path}", request_id=answer.request_id
+                )
+            yield from items
+            after = metadata.get("after")
+            if not after or not items:
                 return
             query["after"] = after
 
@@ -113,16 +124,18 @@ class WorkOSProvider:
     def list_memberships(self) -> Iterator[Membership]:
         """Every membership in every status, organization by organization."""
         for org in self._pages("/organizations"):
-            params = {"organization_id": org["id"], "statuses": ALL_STATUSES}
+            params = {"organization_id": _organization(org).id, "statuses": ALL_STATUSES}
             yield from (_membership(m) for m in self._pages(MEMBERSHIPS, params))
 
     def list_roles(self) -> Iterator[Role]:
         """Environment roles once, then each organization's own roles."""
-        for role in self.http.request("GET", "/authorization/roles").data["data"]:
+        for role in self._pages("/authorization/roles", paginated=False):
             yield _role(role, "")
-        for org in self._pages("/organizations"):
-            roles = self.http.request("GET", _roles_path(org["id"])).data["data"]
-            yield from (_role(r, org["id"]) for r in roles if r.get("type") == "OrganizationRole")
+        for org in self.list_organizations():
+            for data in self._pages(_roles_path(org.id), paginated=False):
+                role = _role(data, org.id)
+                if data["type"] == "OrganizationRole":
+                    yield role
 
     def get_organization(self, organization_id: str) -> Organization:
         """One organization by id."""
@@ -148,8 +161,8 @@ class WorkOSProvider:
 
     def _transition(self, membership_id: str, target: Status, verb: str) -> Result[Membership]:
         current = self.http.request("GET", f"{MEMBERSHIPS}/{membership_id}")
-        if current.data["status"] == target:
-            return Result(_membership(current.data), current.request_id, changed=False)
+        if (found := _membership(current.data)).status == target:
+            return Result(found, current.request_id, changed=False)
         answer = self.http.request("PUT", f"{MEMBERSHIPS}/{membership_id}/{verb}")
         return Result(_membership(answer.data), answer.request_id)
 
@@ -159,8 +172,8 @@ class WorkOSProvider:
         """Replace the membership's role set."""
         path = f"{MEMBERSHIPS}/{membership.id}"
         current = self.http.request("GET", path)
-        if _slugs(current.data) == tuple(roles):
-            return Result(_membership(current.data), current.request_id, changed=False)
+        if (found := _membership(current.data)).roles == tuple(roles):
+            return Result(found, current.request_id, changed=False)
         answer = self.http.request("PUT", path, json={"role_slugs": list(roles)})
         return Result(_membership(answer.data), answer.request_id)
 
@@ -180,19 +193,15 @@ class WorkOSProvider:
             else:
                 return Result(_role(answer.data, organization_id), answer.request_id)
         else:
+            role = _role(current.data, organization_id)
             if current.data.get("type") != "OrganizationRole":
                 raise ProviderConflict(
                     f"{slug} is an environment role, not an organization role",
                     code="environment_role",
                     request_id=current.request_id,
                 )
-            if (current.data["name"], current.data.get("description") or "") == (
-                name,
-                description,
-            ):
-                return Result(
-                    _role(current.data, organization_id), current.request_id, changed=False
-                )
+            if (role.name, role.description) == (name, description):
+                return Result(role, current.request_id, changed=False)
         changes = {"name": name, "description": description or None}
         answer = self.http.request("PATCH", f"{path}/{slug}", json=changes, idempotent=True)
         return Result(_role(answer.data, organization_id), answer.request_id)
@@ -220,14 +229,29 @@ class WorkOSProvider:
         raise ProviderUnsupported(UNSUPPORTED[Capability.DEACTIVATE_ORGANIZATION])
 
 
+def _readable[**P, T](convert: Callable[P, T]) -> Callable[P, T]:
+    """Turn a missing or mistyped field in a WorkOS answer into ProviderUnavailable."""
+
+    @functools.wraps(convert)
+    def read(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return convert(*args, **kwargs)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ProviderUnavailable(f"workos sent an unreadable object: {exc!r}") from exc
+
+    return read
+
+
 def _roles_path(organization_id: str) -> str:
     return f"/authorization/organizations/{organization_id}/roles"
 
 
+@_readable
 def _organization(data: dict[str, Any]) -> Organization:
     return Organization(id=data["id"], name=data["name"])
 
 
+@_readable
 def _user(data: dict[str, Any]) -> User:
     return User(
         id=data["id"],
@@ -243,6 +267,7 @@ def _slugs(data: dict[str, Any]) -> tuple[str, ...]:
     return tuple(role["slug"] for role in roles)
 
 
+@_readable
 def _membership(data: dict[str, Any]) -> Membership:
     return Membership(
         id=data["id"],
@@ -254,6 +279,7 @@ def _membership(data: dict[str, Any]) -> Membership:
     )
 
 
+@_readable
 def _role(data: dict[str, Any], organization_id: str) -> Role:
     return Role(
         id=data["id"],

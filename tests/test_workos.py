@@ -301,5 +301,6 @@ def test_every_error_status_maps_to_one_provider_error(
     workos_emulator.app.faults.configure({"fail": [status] * (FAST_RETRY.max_retries + 1)})
     with pytest.raises(error) as caught:
         workos_provider.get_organization(org_id)
+    assert type(caught.value) is error
     assert caught.value.status_code == status
     assert caught.value.request_id.startswith("req-")

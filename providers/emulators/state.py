@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS records (
     data TEXT NOT NULL,
     UNIQUE (kind, id)
 );
+CREATE INDEX IF NOT EXISTS records_kind_seq ON records (kind, seq);
 CREATE INDEX IF NOT EXISTS records_kind_parent ON records (kind, parent, seq);
 CREATE INDEX IF NOT EXISTS records_kind_ref ON records (kind, ref, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
