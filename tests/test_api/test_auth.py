@@ -105,7 +105,7 @@ def test_create_api_token_prints_a_working_token_alone_on_the_last_line(manager)
     assert raw not in token.token_hash
     assert raw.startswith(token.prefix)
     assert ApiClient(raw).get("/orgs").status_code == HTTPStatus.OK
-    event = AuditEvent.objects.get(event_type="api_token.created")
+    event = AuditEvent.objects.get(event_type="api_token.issued")
     assert event.via == "command"
     assert raw not in str(event.after)
 

@@ -7,12 +7,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import record_event
 from accounts.context import audit_context
-from accounts.models import Channel, Outcome
+from accounts.models import Channel
 from accounts.tokens import issue_token
 
 
@@ -39,19 +37,8 @@ class Command(BaseCommand):
             raise CommandError("--expires-in must be at least 1 day.")
         expires_at = timezone.now() + timedelta(days=days) if days else None
         name = options["name"] or f"{user.get_username()} (command line)"
-        with audit_context(via=Channel.COMMAND), transaction.atomic():
+        with audit_context(via=Channel.COMMAND):
             token, raw = issue_token(user, name[:100], expires_at=expires_at)
-            record_event(
-                event_type="api_token.created",
-                outcome=Outcome.SUCCEEDED,
-                target=token,
-                after={
-                    "name": token.name,
-                    "prefix": token.prefix,
-                    "user": user.get_username(),
-                    "expires_at": expires_at,
-                },
-            )
         expiry = f"expires {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "never expires"
         self.stdout.write(
             f"Token {token.prefix}… for {user.get_username()} ({expiry}). "
