@@ -44,10 +44,22 @@ class AccessMixin:
             raise fail("not_found", "QUERY-Dfb3g", "Authorization not found")
         return doc
 
-    def _render(self, doc: dict[str, Any]) -> dict[str, Any]:
-        user = self.store.get("user", doc["userId"]) or {}
-        org = self.store.get("org", doc["organizationId"]) or {}
-        roles = [self.store.get("role", key) or {"key": key} for key in doc["roleKeys"]]
+    def _render(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Authorizations as ListAuthorizations returns them, with user, org and role names."""
+        users = self.store.get_many("user", sorted({doc["userId"] for doc in docs}))
+        orgs = {doc["id"]: doc for _, doc in self.store.find("org")}
+        roles = {doc["key"]: doc for _, doc in self.store.find("role")}
+        return [self._render_one(doc, users, orgs, roles) for doc in docs]
+
+    def _render_one(
+        self,
+        doc: dict[str, Any],
+        users: dict[str, dict[str, Any]],
+        orgs: dict[str, dict[str, Any]],
+        roles: dict[str, dict[str, Any]],
+    ) -> dict[str, Any]:
+        user = users.get(doc["userId"], {})
+        org = orgs.get(doc["organizationId"], {})
         profile = user.get("human", {}).get("profile", {})
         return {
             "id": doc["id"],
@@ -73,7 +85,7 @@ class AccessMixin:
                     "displayName": r.get("displayName", ""),
                     "group": r.get("group", ""),
                 }
-                for r in roles
+                for r in (roles.get(key, {"key": key}) for key in doc["roleKeys"])
             ],
         }
 
@@ -82,7 +94,7 @@ class AccessMixin:
         for query in body.get("filters") or []:
             docs = [doc for doc in docs if wire.authz_matches(doc, query)]
         answer = wire.page(body.get("pagination") or {}, docs, "authorizations", style="pagination")
-        answer["authorizations"] = [self._render(doc) for doc in answer["authorizations"]]
+        answer["authorizations"] = self._render(answer["authorizations"])
         return answer
 
     def set_authz_state(self, body: dict[str, Any], *, active: bool) -> dict[str, Any]:
