@@ -1,14 +1,58 @@
-"""Template context every console page needs: provider state and the signed-in role."""
+"""Template context every console page needs: provider state, the signed-in role, badges."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
-from providers.registry import provider_status
+from accounts import selectors
+from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
+from providers.registry import ProviderStatus, provider_status
+
+PROVIDER_STATUS_KEY = "provider:status"
+PROVIDER_HEALTH_KEY = "provider:health"
+_ROLE_ORDER = (MANAGER, AUDITOR, HELP_DESK)
+
+
+def _provider() -> dict[str, Any]:
+    """Configured state (cached briefly; building a provider is not free) and reachability."""
+    cached = cache.get_many([PROVIDER_STATUS_KEY, PROVIDER_HEALTH_KEY])
+    status = cached.get(PROVIDER_STATUS_KEY)
+    if status is None:
+        found = provider_status()
+        status = {"name": found.name, "configured": found.configured, "reason": found.reason}
+        cache.set(PROVIDER_STATUS_KEY, status, timeout=30)
+    health = cached.get(PROVIDER_HEALTH_KEY)
+    return {
+        **status,
+        "reachable": health is None,
+        "problem": status["reason"] or (health or {}).get("reason", ""),
+    }
+
+
+def staff_role(user: Any) -> str:
+    """The console role a staff member acts in."""
+    if user.is_superuser:
+        return "Superuser"
+    names = {group.name for group in user.groups.all()}
+    return next((role for role in _ROLE_ORDER if role in names), "Staff")
 
 
 def console(request: HttpRequest) -> dict[str, Any]:
-    """Provider name and configuration state for the header."""
-    return {"provider_status": provider_status()}
+    """Header facts, each computed only when a template reads it."""
+    user = request.user
+    provider = SimpleLazyObject(_provider)
+    context: dict[str, Any] = {
+        "provider": provider,
+        "provider_status": SimpleLazyObject(
+            lambda: ProviderStatus(provider["name"], provider["configured"], provider["reason"])
+        ),
+    }
+    if user.is_authenticated and user.is_staff:
+        context["staff_role"] = SimpleLazyObject(lambda: staff_role(user))
+        context["pending_count"] = SimpleLazyObject(lambda: selectors.pending_count(user))
+        context["last_sync"] = SimpleLazyObject(selectors.last_sync)
+    return context

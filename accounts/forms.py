@@ -1,0 +1,116 @@
+"""Console forms: sign-in for staff, reasons, roles, and the audit log's filters."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
+from accounts.errors import ErrorCode
+from accounts.models import Outcome
+from accounts.selectors import AuditFilters
+
+ROLE_SLUG = re.compile(r"^org-[a-z0-9_-]+$")
+ROLE_NAME_MAX = 48
+
+
+class StaffAuthenticationForm(AuthenticationForm):
+    """Django's sign-in form that only lets staff in."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        if not user.is_staff:
+            raise ValidationError(
+                "This account is not a staff account; ask an administrator for access.",
+                code="not_staff",
+            )
+
+
+class ReasonForm(forms.Form):
+    """A reason for a change or a request."""
+
+    reason = forms.CharField(
+        max_length=1000,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": ErrorCode.REASON_REQUIRED.message},
+    )
+
+
+class OptionalReasonForm(forms.Form):
+    """A reason that may be left empty."""
+
+    reason = forms.CharField(max_length=1000, required=False, strip=True)
+
+
+class RejectForm(forms.Form):
+    """A manager's rejection, which needs a comment."""
+
+    comment = forms.CharField(
+        max_length=1000,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": ErrorCode.COMMENT_REQUIRED.message},
+    )
+
+
+def validate_role_slug(value: str) -> None:
+    """The rule the provider's API documents: org- then lowercase letters, digits, - or _."""
+    if not ROLE_SLUG.fullmatch(value):
+        raise ValidationError(ErrorCode.INVALID_ROLE_SLUG.message, code="invalid_slug")
+
+
+class RoleForm(forms.Form):
+    """Create or update an organization role."""
+
+    slug = forms.CharField(max_length=64, validators=[validate_role_slug])
+    name = forms.CharField(
+        max_length=ROLE_NAME_MAX,
+        error_messages={"required": ErrorCode.INVALID_ROLE_NAME.message},
+    )
+    description = forms.CharField(max_length=255, required=False)
+
+
+class MembershipRolesForm(forms.Form):
+    """The role slugs a membership should hold, picked from the organization's roles."""
+
+    roles = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args: Any, choices: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["roles"].choices = [(slug, slug) for slug in choices]
+
+
+class AuditFilterForm(forms.Form):
+    """Filters over the audit log; invalid values are ignored, never a 500."""
+
+    actor = forms.CharField(required=False, max_length=150, label="Actor (username)")
+    action = forms.CharField(required=False, max_length=64, label="Action starts with")
+    organization = forms.CharField(required=False, max_length=128, label="Organization id")
+    person = forms.CharField(required=False, max_length=254, label="Person (email or id)")
+    outcome = forms.ChoiceField(
+        required=False, choices=[("", "Any outcome"), *Outcome.choices], label="Outcome"
+    )
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def filters(self) -> AuditFilters:
+        """The valid filters (an invalid field counts as empty)."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return AuditFilters(
+            actor=data.get("actor", "").strip(),
+            action=data.get("action", "").strip(),
+            organization=data.get("organization", "").strip(),
+            person=data.get("person", "").strip(),
+            outcome=data.get("outcome", ""),
+            since=data.get("since"),
+            until=data.get("until"),
+        )

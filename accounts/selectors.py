@@ -1,0 +1,288 @@
+"""Reads for the console: searches and page data, each a fixed number of indexed queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts.models import (
+    AuditEvent,
+    MembershipRole,
+    Organization,
+    OrganizationMembership,
+    OrganizationRole,
+    ProviderUser,
+    ReactivationRequest,
+    SyncRun,
+)
+from accounts.permissions import APPROVE_REQUESTS
+
+# Every mirror table is keyed by (provider, external_id); naming the providers lets an
+# exact id lookup use that index whatever the active provider is called.
+PROVIDER_NAMES = ("sandbox", "workos", "stytch", "zitadel")
+SEARCH_LIMIT = 20
+HISTORY_LIMIT = 25
+AUDIT_PAGE_SIZE = 50
+_TOP = "\U0010ffff"
+
+Staff = AbstractBaseUser | AnonymousUser
+
+
+def prefix_filter(alias: str, prefix: str) -> Q:
+    """`alias` starts with `prefix`, as a range so a plain btree index serves it."""
+    return Q(**{f"{alias}__gte": prefix, f"{alias}__lt": prefix + _TOP})
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """People and organizations matching one search box."""
+
+    query: str
+    people: list[ProviderUser]
+    organizations: list[Organization]
+
+
+def search(query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
+    """Match email, last name, 'first last', provider id, organization name or id."""
+    query = " ".join(query.split())[:200]
+    if len(query) < 2:
+        return SearchResults(query, [], [])
+    lowered = query.lower()
+    by_id = Q(provider__in=PROVIDER_NAMES, external_id=query)
+    people_match = by_id | prefix_filter("email_l", lowered) | prefix_filter("last_l", lowered)
+    first, _, last = lowered.partition(" ")
+    if last:
+        people_match |= prefix_filter("last_l", last) & prefix_filter("first_l", first)
+    people = (
+        ProviderUser.objects.present()
+        .alias(email_l=Lower("email"), last_l=Lower("last_name"), first_l=Lower("first_name"))
+        .filter(people_match)
+        .prefetch_related(
+            Prefetch(
+                "memberships",
+                queryset=OrganizationMembership.objects.present().select_related("organization"),
+            )
+        )
+        .order_by(Lower("email"))[:limit]
+    )
+    organizations = (
+        Organization.objects.present()
+        .alias(name_l=Lower("name"))
+        .filter(by_id | prefix_filter("name_l", lowered))
+        .order_by(Lower("name"))[:limit]
+    )
+    return SearchResults(query, list(people), list(organizations))
+
+
+def memberships_with_roles() -> QuerySet[OrganizationMembership]:
+    """Memberships with their organization and role slugs loaded."""
+    return (
+        OrganizationMembership.objects.present()
+        .select_related("organization", "user")
+        .prefetch_related(Prefetch("roles", queryset=MembershipRole.objects.order_by("slug")))
+    )
+
+
+def open_requests_by_target(target_keys: list[str]) -> dict[str, ReactivationRequest]:
+    """Open reactivation requests, keyed by target key."""
+    if not target_keys:
+        return {}
+    requests = ReactivationRequest.objects.open().filter(target_key__in=target_keys)
+    return {r.target_key: r for r in requests.select_related("requested_by")}
+
+
+def roles_by_organization(organization_ids: list[int]) -> dict[int | None, list[OrganizationRole]]:
+    """Roles assignable in each organization (its own plus environment-wide ones)."""
+    roles = OrganizationRole.objects.present().filter(
+        Q(organization_id__in=organization_ids) | Q(organization__isnull=True)
+    )
+    grouped: dict[int | None, list[OrganizationRole]] = {}
+    for role in roles.order_by("slug"):
+        grouped.setdefault(role.organization_id, []).append(role)
+    shared = grouped.get(None, [])
+    return {org_id: [*grouped.get(org_id, []), *shared] for org_id in organization_ids}
+
+
+def decorate_memberships(memberships: list[OrganizationMembership]) -> None:
+    """Attach `open_request` and `assignable_roles` to each membership (two queries)."""
+    requests = open_requests_by_target([f"membership:{m.pk}" for m in memberships])
+    roles = roles_by_organization(sorted({m.organization_id for m in memberships}))
+    for membership in memberships:
+        membership.open_request = requests.get(f"membership:{membership.pk}")
+        membership.assignable_roles = roles.get(membership.organization_id, [])
+
+
+def person_memberships(person: ProviderUser) -> list[OrganizationMembership]:
+    """Every present membership of a person, decorated for the person page."""
+    memberships = list(
+        memberships_with_roles().filter(user=person).order_by("organization__name", "pk")
+    )
+    decorate_memberships(memberships)
+    return memberships
+
+
+def membership_for_row(pk: int) -> OrganizationMembership:
+    """One membership, decorated like a row of the person page."""
+    membership = memberships_with_roles().get(pk=pk)
+    decorate_memberships([membership])
+    return membership
+
+
+def person_history(person: ProviderUser, limit: int = HISTORY_LIMIT) -> list[AuditEvent]:
+    """The latest audit events about a person."""
+    return list(AuditEvent.objects.filter(user_external_id=person.external_id)[:limit])
+
+
+def organization_history(org: Organization, limit: int = HISTORY_LIMIT) -> list[AuditEvent]:
+    """The latest audit events within an organization."""
+    return list(AuditEvent.objects.filter(organization_external_id=org.external_id)[:limit])
+
+
+def organization_members(
+    org: Organization, *, status: str = "", role: str = ""
+) -> QuerySet[OrganizationMembership]:
+    """An organization's members, optionally by status and role slug."""
+    members = memberships_with_roles().filter(organization=org)
+    if status:
+        members = members.filter(status=status)
+    if role:
+        members = members.filter(
+            pk__in=MembershipRole.objects.filter(organization=org, slug=role).values("membership")
+        )
+    return members.order_by("user__email", "pk")
+
+
+def organization_roles(org: Organization) -> list[OrganizationRole]:
+    """The roles of one organization, then environment-wide ones."""
+    return roles_by_organization([org.pk])[org.pk]
+
+
+REQUEST_RELATIONS = (
+    "requested_by",
+    "decided_by",
+    "membership__organization",
+    "membership__user",
+    "provider_user",
+    "organization",
+)
+
+
+def request_row(pk: int) -> ReactivationRequest:
+    """One request with everything its row shows."""
+    return ReactivationRequest.objects.select_related(*REQUEST_RELATIONS).get(pk=pk)
+
+
+def visible_requests(user: Staff) -> QuerySet[ReactivationRequest]:
+    """Requests a staff member works with: every open one for managers, else their own."""
+    requests = ReactivationRequest.objects.select_related(*REQUEST_RELATIONS)
+    if user.has_perm(APPROVE_REQUESTS):
+        return requests.open() | requests.filter(requested_by=user)
+    return requests.filter(requested_by=user)
+
+
+def pending_count(user: Staff) -> int:
+    """The header badge: pending requests for managers, a requester's own otherwise."""
+    pending = ReactivationRequest.objects.pending()
+    if not user.has_perm(APPROVE_REQUESTS):
+        pending = pending.filter(requested_by=user)
+    return pending.count()
+
+
+def last_sync() -> SyncRun | None:
+    """The most recent finished sync run."""
+    return SyncRun.objects.exclude(finished_at=None).order_by("-finished_at").first()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilters:
+    """The audit log's filters, already validated."""
+
+    actor: str = ""
+    action: str = ""
+    organization: str = ""
+    person: str = ""
+    outcome: str = ""
+    since: date | None = None
+    until: date | None = None
+
+
+def resolve_person(person: str) -> str:
+    """A provider user id from an email or an id."""
+    if "@" not in person:
+        return person
+    found = (
+        ProviderUser.objects.alias(email_l=Lower("email"))
+        .filter(email_l=person.lower())
+        .values_list("external_id", flat=True)
+        .first()
+    )
+    return found or person
+
+
+def audit_events(filters: AuditFilters) -> QuerySet[AuditEvent]:
+    """Audit events matching the filters, newest first."""
+    events = AuditEvent.objects.order_by("-sequence")
+    if filters.actor:
+        events = events.filter(actor_repr=filters.actor)
+    if filters.action:
+        events = events.filter(prefix_filter("event_type", filters.action))
+    if filters.organization:
+        events = events.filter(organization_external_id=filters.organization)
+    if filters.person:
+        events = events.filter(user_external_id=resolve_person(filters.person))
+    if filters.outcome:
+        events = events.filter(outcome=filters.outcome)
+    if filters.since:
+        events = events.filter(occurred_at__gte=_start_of(filters.since))
+    if filters.until:
+        events = events.filter(occurred_at__lt=_start_of(filters.until, days=1))
+    return events
+
+
+def _start_of(day: date, days: int = 0) -> datetime:
+    start = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+    return start + timedelta(days=days)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """One page of events and the cursor for the next, older page."""
+
+    events: list[AuditEvent]
+    next_cursor: int | None
+
+
+def audit_page(
+    filters: AuditFilters, *, before: int | None = None, size: int = AUDIT_PAGE_SIZE
+) -> AuditPage:
+    """Keyset pagination on sequence: events older than `before`."""
+    events = audit_events(filters)
+    if before is not None:
+        events = events.filter(sequence__lt=before)
+    rows = list(events[: size + 1])
+    next_cursor = rows[size - 1].sequence if len(rows) > size else None
+    return AuditPage(rows[:size], next_cursor)
+
+
+def request_target_state(request: ReactivationRequest) -> dict[str, Any]:
+    """The target's label, link and current status, from preloaded relations."""
+    if request.membership_id:
+        m = request.membership
+        return {"label": f"{m.user.email} in {m.organization.name}", "status": m.status, "obj": m}
+    if request.provider_user_id:
+        return {
+            "label": request.provider_user.email,
+            "status": request.provider_user.status,
+            "obj": request.provider_user,
+        }
+    return {
+        "label": request.organization.name,
+        "status": request.organization.status,
+        "obj": request.organization,
+    }

@@ -1,0 +1,3 @@
+"""Template tags for the console."""
+
+from __future__ import annotations

@@ -1,0 +1,36 @@
+"""Small template helpers shared by the console pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+_TONES = {
+    "active": "ok",
+    "succeeded": "ok",
+    "executed": "ok",
+    "approved": "ok",
+    "inactive": "off",
+    "cancelled": "off",
+    "expired": "off",
+    "noop": "off",
+    "pending": "wait",
+    "queued": "wait",
+    "running": "wait",
+    "requested": "wait",
+    "attempted": "wait",
+    "recorded": "info",
+    "failed": "bad",
+    "denied": "bad",
+    "rejected": "bad",
+}
+
+
+@register.inclusion_tag("components/badge.html")
+def status_badge(value: Any, label: str = "") -> dict[str, str]:
+    """A coloured status label; colour is never the only signal (the text is always there)."""
+    text = str(value or "unknown")
+    return {"tone": _TONES.get(text, "info"), "label": label or text.replace("_", " ")}

@@ -1,0 +1,57 @@
+"""Console views, one module per page."""
+
+from __future__ import annotations
+
+from accounts.views.approvals import approvals_badge, approvals_list, approve, cancel, reject, retry
+from accounts.views.audit import audit_event, audit_log, export_csv, export_jsonl, verify
+from accounts.views.home import find, home
+from accounts.views.orgs import (
+    organization_deactivate,
+    organization_detail,
+    organization_reactivate,
+    organization_refresh,
+    organization_request,
+    organization_role_save,
+    organization_role_validate,
+)
+from accounts.views.people import (
+    membership_deactivate,
+    membership_reactivate,
+    membership_request,
+    membership_roles,
+    person_detail,
+    person_refresh,
+)
+from accounts.views.sync import sync_page, sync_progress, sync_start
+
+__all__ = [
+    "approvals_badge",
+    "approvals_list",
+    "approve",
+    "audit_event",
+    "audit_log",
+    "cancel",
+    "export_csv",
+    "export_jsonl",
+    "find",
+    "home",
+    "membership_deactivate",
+    "membership_reactivate",
+    "membership_request",
+    "membership_roles",
+    "organization_deactivate",
+    "organization_detail",
+    "organization_reactivate",
+    "organization_refresh",
+    "organization_request",
+    "organization_role_save",
+    "organization_role_validate",
+    "person_detail",
+    "person_refresh",
+    "reject",
+    "retry",
+    "sync_page",
+    "sync_progress",
+    "sync_start",
+    "verify",
+]

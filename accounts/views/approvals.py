@@ -1,0 +1,148 @@
+"""Reactivation requests: managers decide, requesters follow and cancel their own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from accounts import approvals, selectors
+from accounts.errors import ErrorCode, KarmoError
+from accounts.forms import RejectForm
+from accounts.models import ReactivationRequest
+from accounts.permissions import APPROVE_REQUESTS, REQUEST_REACTIVATION
+from accounts.views.base import (
+    HtmxHttpRequest,
+    console_view,
+    finish_action,
+    form_error,
+    note_provider_error,
+    note_provider_ok,
+    page,
+    permission_or_403,
+)
+
+TEMPLATE = "console/approvals.html"
+VIEW_REQUESTS = "accounts.view_reactivationrequest"
+LIST_LIMIT = 100
+BADGE_EVENT = "karmo:badge"
+
+
+def _decorate(request: ReactivationRequest) -> ReactivationRequest:
+    request.target = selectors.request_target_state(request)
+    return request
+
+
+@require_GET
+@console_view
+@permission_required(VIEW_REQUESTS, raise_exception=True)
+def approvals_list(request: HtmxHttpRequest) -> HttpResponse:
+    """Pending requests to decide (managers) and the viewer's own requests."""
+    rows = [_decorate(r) for r in selectors.visible_requests(request.user)[:LIST_LIMIT]]
+    return page(request, TEMPLATE, {"requests": rows}, partial="request-list")
+
+
+@require_GET
+@console_view
+@permission_required(VIEW_REQUESTS, raise_exception=True)
+def approvals_badge(request: HtmxHttpRequest) -> HttpResponse:
+    """The header's count of pending requests, polled by htmx."""
+    return page(request, "base.html", {}, partial="approvals-badge")
+
+
+def _decide(
+    request: HtmxHttpRequest,
+    pk: int,
+    run: Callable[[ReactivationRequest], ReactivationRequest],
+    notice: str,
+    error: KarmoError | None = None,
+    form: Any = None,
+) -> HttpResponse:
+    reactivation = get_object_or_404(ReactivationRequest, pk=pk)
+    message = ""
+    if error is None:
+        try:
+            reactivation = run(reactivation)
+        except KarmoError as exc:
+            note_provider_error(exc)
+            error = exc
+        else:
+            note_provider_ok()
+            message = notice
+    row = _decorate(selectors.request_row(pk))
+    response = finish_action(
+        request,
+        redirect_to=reverse("console:approvals"),
+        template=TEMPLATE,
+        partial="request-row",
+        context={"req": row, "reject_form": form},
+        error=error,
+        notice=message,
+    )
+    if message:
+        trigger_client_event(response, BADGE_EVENT)
+    return response
+
+
+@require_POST
+@console_view
+@permission_or_403(APPROVE_REQUESTS, "request.approved", ReactivationRequest)
+def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Approve a request; the change runs through the service at once."""
+    return _decide(
+        request,
+        pk,
+        lambda r: approvals.approve_request(actor=request.user, request=r),
+        "Approved.",
+    )
+
+
+@require_POST
+@console_view
+@permission_or_403(APPROVE_REQUESTS, "request.rejected", ReactivationRequest)
+def reject(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Reject a request; a comment is required."""
+    form = RejectForm(request.POST)
+    error = None if form.is_valid() else form_error(form, ErrorCode.COMMENT_REQUIRED)
+    return _decide(
+        request,
+        pk,
+        lambda r: approvals.reject_request(
+            actor=request.user, request=r, comment=form.cleaned_data["comment"]
+        ),
+        "Rejected.",
+        error=error,
+        form=form,
+    )
+
+
+@require_POST
+@console_view
+@permission_or_403(APPROVE_REQUESTS, "request.retried", ReactivationRequest)
+def retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Run a failed approved request again."""
+    return _decide(
+        request,
+        pk,
+        lambda r: approvals.retry_request(actor=request.user, request=r),
+        "Retried.",
+    )
+
+
+@require_POST
+@console_view
+@permission_or_403(REQUEST_REACTIVATION, "request.cancelled", ReactivationRequest)
+def cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Cancel one's own pending request (the service checks ownership)."""
+    return _decide(
+        request,
+        pk,
+        lambda r: approvals.cancel_request(actor=request.user, request=r),
+        "Cancelled.",
+    )

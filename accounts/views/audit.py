@@ -1,0 +1,192 @@
+"""The audit log: filters, keyset pages, event detail, streamed exports, chain verification."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from django.contrib.auth.decorators import permission_required
+from django.core.cache import cache
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import selectors
+from accounts.audit import verify_chain
+from accounts.forms import AuditFilterForm
+from accounts.models import AuditEvent
+from accounts.permissions import EXPORT_AUDIT, VERIFY_AUDIT, VIEW_AUDIT
+from accounts.views.base import HtmxHttpRequest, console_view, page, permission_or_403
+
+TEMPLATE = "console/audit.html"
+VERIFICATION_KEY = "audit:last_verification"
+EXPORT_FIELDS = (
+    "sequence",
+    "occurred_at",
+    "event_type",
+    "outcome",
+    "actor_repr",
+    "via",
+    "target_type",
+    "target_id",
+    "target_repr",
+    "organization_external_id",
+    "user_external_id",
+    "reason",
+    "error_code",
+    "provider_request_id",
+    "correlation_id",
+    "request_id",
+    "client_ip",
+    "before",
+    "after",
+    "data",
+    "hash",
+)
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_JSON_FIELDS = {"before", "after", "data"}
+EXPORT_CHUNK = 2000
+
+
+def last_verification() -> dict[str, Any] | None:
+    """The latest chain verification, whoever ran it (command or console)."""
+    found = cache.get(VERIFICATION_KEY)
+    if found is None:
+        return None
+    return asdict(found) if is_dataclass(found) else dict(found)
+
+
+def _cursor(request: HtmxHttpRequest) -> int | None:
+    raw = request.GET.get("before", "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+@require_GET
+@console_view
+@permission_required(VIEW_AUDIT, raise_exception=True)
+def audit_log(request: HtmxHttpRequest) -> HttpResponse:
+    """Filtered events, 50 at a time, newest first."""
+    form = AuditFilterForm(request.GET)
+    filters = form.filters()
+    found = selectors.audit_page(filters, before=_cursor(request))
+    query = {k: v for k, v in request.GET.items() if k not in {"before"} and v}
+    context = {
+        "form": form,
+        "page": found,
+        "query": urlencode(query),
+        "next_query": urlencode({**query, "before": found.next_cursor or ""}),
+        "first_page": _cursor(request) is None,
+        "verification": last_verification(),
+    }
+    return page(request, TEMPLATE, context, partial="results")
+
+
+@require_GET
+@console_view
+@permission_required(VIEW_AUDIT, raise_exception=True)
+def audit_event(request: HtmxHttpRequest, sequence: int) -> HttpResponse:
+    """One event, with its before and after side by side."""
+    event = get_object_or_404(AuditEvent, sequence=sequence)
+    context = {
+        "event": event,
+        "before": _pretty(event.before),
+        "after": _pretty(event.after),
+        "data": _pretty(event.data),
+    }
+    return page(request, "console/audit_event.html", context)
+
+
+def _pretty(value: Any) -> str:
+    return "" if value in (None, {}, []) else json.dumps(value, indent=2, sort_keys=True)
+
+
+def escape_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    elif hasattr(value, "isoformat"):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+class _Echo:
+    """A write-only buffer that hands each line straight back to the caller."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _export_rows(request: HtmxHttpRequest) -> Iterable[AuditEvent]:
+    filters = AuditFilterForm(request.GET).filters()
+    events = selectors.audit_events(filters).only(*EXPORT_FIELDS)
+    return events.iterator(chunk_size=EXPORT_CHUNK)
+
+
+def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
+    """The header, then one escaped CSV line per event."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_FIELDS)
+    for event in events:
+        yield writer.writerow([escape_cell(getattr(event, f)) for f in EXPORT_FIELDS])
+
+
+def jsonl_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
+    """One JSON object per line and event."""
+    for event in events:
+        row = {f: getattr(event, f) for f in EXPORT_FIELDS}
+        row["occurred_at"] = event.occurred_at.isoformat()
+        yield json.dumps(row, sort_keys=True, default=str) + "\n"
+
+
+def _filename(extension: str) -> str:
+    return f"karmo-audit-{timezone.now():%Y%m%dT%H%M%SZ}.{extension}"
+
+
+@require_GET
+@console_view
+@permission_required(EXPORT_AUDIT, raise_exception=True)
+def export_csv(request: HtmxHttpRequest) -> StreamingHttpResponse:
+    """The filtered events as CSV, streamed."""
+    response = StreamingHttpResponse(
+        csv_lines(_export_rows(request)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{_filename("csv")}"'
+    return response
+
+
+@require_GET
+@console_view
+@permission_required(EXPORT_AUDIT, raise_exception=True)
+def export_jsonl(request: HtmxHttpRequest) -> StreamingHttpResponse:
+    """The filtered events as JSON Lines, streamed."""
+    response = StreamingHttpResponse(
+        jsonl_lines(_export_rows(request)), content_type="application/x-ndjson"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{_filename("jsonl")}"'
+    return response
+
+
+@require_POST
+@console_view
+@permission_or_403(VERIFY_AUDIT, "audit.verified")
+def verify(request: HtmxHttpRequest) -> HttpResponse:
+    """Walk the hash chain now and remember the result for everyone."""
+    result = verify_chain()
+    verification = {
+        **asdict(result),
+        "checked_at": timezone.now(),
+        "checked_by": request.user.get_username(),
+    }
+    cache.set(VERIFICATION_KEY, verification, timeout=None)
+    if not request.htmx:
+        return redirect("console:audit")
+    return page(request, TEMPLATE, {"verification": verification}, partial="verification")

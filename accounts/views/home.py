@@ -1,0 +1,27 @@
+"""The landing page and Find."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from accounts import selectors
+from accounts.views.base import HtmxHttpRequest, console_view, page
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Landing page: where a newcomer starts, or a staff member's shortcuts."""
+    return render(request, "console/home.html")
+
+
+@require_GET
+@console_view
+@permission_required("accounts.view_provideruser", raise_exception=True)
+def find(request: HtmxHttpRequest) -> HttpResponse:
+    """One search box over people and organizations; htmx swaps only the results."""
+    query = request.GET.get("q", "")
+    results = selectors.search(query)
+    return page(request, "console/find.html", {"results": results}, partial="results")

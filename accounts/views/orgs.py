@@ -1,0 +1,241 @@
+"""The organization page: status actions, members, roles and history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from accounts import approvals, selectors, services
+from accounts.errors import ErrorCode, KarmoError
+from accounts.forms import OptionalReasonForm, ReasonForm, RoleForm
+from accounts.models import MirrorStatus, Organization
+from accounts.permissions import (
+    DEACTIVATE_ACCESS,
+    MANAGE_ROLES,
+    REACTIVATE_DIRECTLY,
+    REFRESH_FROM_PROVIDER,
+    REQUEST_REACTIVATION,
+)
+from accounts.views.base import (
+    HtmxHttpRequest,
+    console_view,
+    finish_action,
+    form_error,
+    note_provider_error,
+    note_provider_ok,
+    page,
+    permission_or_403,
+    wants_fragment,
+)
+
+TEMPLATE = "console/organization.html"
+MEMBERS_PER_PAGE = 25
+CHANGED_EVENT = "karmo:changed"
+
+
+def _members_context(request: HtmxHttpRequest, org: Organization) -> dict[str, Any]:
+    status = request.GET.get("status", "")
+    status = status if status in MirrorStatus.values else ""
+    role = request.GET.get("role", "")[:64]
+    members_query = selectors.organization_members(org, status=status, role=role)
+    paginator = Paginator(members_query, MEMBERS_PER_PAGE)
+    members = paginator.get_page(request.GET.get("page"))
+    return {
+        "members": members,
+        "status_filter": status,
+        "role_filter": role,
+        "statuses": MirrorStatus.choices,
+    }
+
+
+def _status_context(org: Organization) -> dict[str, Any]:
+    key = f"organization:{org.pk}"
+    return {"org": org, "open_request": selectors.open_requests_by_target([key]).get(key)}
+
+
+@require_GET
+@console_view
+@permission_required("accounts.view_organization", raise_exception=True)
+def organization_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Status, members (filtered, paginated), roles and history of one organization."""
+    org = get_object_or_404(Organization, pk=pk)
+    part = request.GET.get("part", "") if wants_fragment(request) else ""
+    if part == "history":
+        context = {"org": org, "history": selectors.organization_history(org)}
+        return page(request, TEMPLATE, context, partial="history")
+    context = {**_status_context(org), **_members_context(request, org)}
+    if part == "members":
+        return page(request, TEMPLATE, context, partial="members")
+    context.update(
+        roles=selectors.organization_roles(org),
+        role_form=RoleForm(),
+        history=selectors.organization_history(org),
+    )
+    return page(request, TEMPLATE, context)
+
+
+def _status_action(
+    request: HtmxHttpRequest,
+    pk: int,
+    run: Callable[[Organization, dict[str, Any]], Any],
+    *,
+    form_class: type[ReasonForm] | type[OptionalReasonForm],
+    notice: Callable[[Any], str],
+) -> HttpResponse:
+    org = get_object_or_404(Organization, pk=pk)
+    form = form_class(request.POST)
+    error: KarmoError | None = None
+    message = ""
+    if not form.is_valid():
+        error = form_error(form, ErrorCode.REASON_REQUIRED)
+    else:
+        try:
+            result = run(org, form.cleaned_data)
+        except KarmoError as exc:
+            note_provider_error(exc)
+            error = exc
+        else:
+            note_provider_ok()
+            message = notice(result)
+            org.refresh_from_db()
+    response = finish_action(
+        request,
+        redirect_to=reverse("console:organization", args=[pk]),
+        template=TEMPLATE,
+        partial="org-status",
+        context={**_status_context(org), "form": form},
+        error=error,
+        notice=message,
+    )
+    if message:
+        trigger_client_event(response, CHANGED_EVENT)
+    return response
+
+
+def _changed(done: str, unchanged: str) -> Callable[[Any], str]:
+    return lambda change: done if getattr(change, "changed", True) else unchanged
+
+
+@require_POST
+@console_view
+@permission_or_403(REQUEST_REACTIVATION, "request.created", Organization)
+def organization_request(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Ask a manager to reactivate an organization."""
+    return _status_action(
+        request,
+        pk,
+        lambda org, data: approvals.request_reactivation(
+            actor=request.user, target=org, reason=data["reason"]
+        ),
+        form_class=ReasonForm,
+        notice=lambda req: f"Request #{req.pk} sent to the managers.",
+    )
+
+
+@require_POST
+@console_view
+@permission_or_403(REACTIVATE_DIRECTLY, "organization.reactivated", Organization)
+def organization_reactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Reactivate an organization now (managers)."""
+    return _status_action(
+        request,
+        pk,
+        lambda org, data: services.reactivate_organization(
+            actor=request.user, organization=org, reason=data["reason"]
+        ),
+        form_class=OptionalReasonForm,
+        notice=_changed("Organization reactivated.", "Already active; nothing changed."),
+    )
+
+
+@require_POST
+@console_view
+@permission_or_403(DEACTIVATE_ACCESS, "organization.deactivated", Organization)
+def organization_deactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Deactivate an organization (managers)."""
+    return _status_action(
+        request,
+        pk,
+        lambda org, data: services.deactivate_organization(
+            actor=request.user, organization=org, reason=data["reason"]
+        ),
+        form_class=OptionalReasonForm,
+        notice=_changed("Organization deactivated.", "Already inactive; nothing changed."),
+    )
+
+
+@require_POST
+@console_view
+@permission_or_403(REFRESH_FROM_PROVIDER, "organization.refreshed", Organization)
+def organization_refresh(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Read one organization again from the provider."""
+    return _status_action(
+        request,
+        pk,
+        lambda org, data: services.refresh_organization(actor=request.user, organization=org),
+        form_class=OptionalReasonForm,
+        notice=lambda _org: "Refreshed from the provider.",
+    )
+
+
+def _role_error(form: RoleForm) -> KarmoError:
+    code = ErrorCode.INVALID_ROLE_SLUG if "slug" in form.errors else ErrorCode.INVALID_ROLE_NAME
+    return form_error(form, code)
+
+
+@require_POST
+@console_view
+@permission_or_403(MANAGE_ROLES, "role.upserted", Organization)
+def organization_role_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Create or update one of the organization's roles."""
+    org = get_object_or_404(Organization, pk=pk)
+    form = RoleForm(request.POST)
+    error: KarmoError | None = None
+    message = ""
+    if not form.is_valid():
+        error = _role_error(form)
+    else:
+        try:
+            change = services.upsert_organization_role(
+                actor=request.user, organization=org, **form.cleaned_data
+            )
+        except KarmoError as exc:
+            note_provider_error(exc)
+            error = exc
+        else:
+            note_provider_ok()
+            slug = form.cleaned_data["slug"]
+            message = f"Role {slug} saved." if change.changed else f"Role {slug} unchanged."
+            form = RoleForm()
+    response = finish_action(
+        request,
+        redirect_to=reverse("console:organization", args=[pk]),
+        template=TEMPLATE,
+        partial="roles",
+        context={"org": org, "roles": selectors.organization_roles(org), "role_form": form},
+        error=error,
+        notice=message,
+    )
+    if message:
+        trigger_client_event(response, CHANGED_EVENT)
+    return response
+
+
+@require_POST
+@console_view
+@permission_required(MANAGE_ROLES, raise_exception=True)
+def organization_role_validate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Validate the slug as it is typed; answers the slug field alone."""
+    org = get_object_or_404(Organization, pk=pk)
+    form = RoleForm(request.POST)
+    form.is_valid()
+    context = {"org": org, "field": form["slug"], "checked": bool(request.POST.get("slug"))}
+    return page(request, TEMPLATE, context, partial="slug-field")

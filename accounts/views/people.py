@@ -1,0 +1,219 @@
+"""The person page and the actions on a person's memberships."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from accounts import approvals, selectors, services
+from accounts.errors import ErrorCode, KarmoError
+from accounts.forms import MembershipRolesForm, OptionalReasonForm, ReasonForm
+from accounts.models import OrganizationMembership, ProviderUser
+from accounts.permissions import (
+    DEACTIVATE_ACCESS,
+    MANAGE_ROLES,
+    REACTIVATE_DIRECTLY,
+    REFRESH_FROM_PROVIDER,
+    REQUEST_REACTIVATION,
+)
+from accounts.views.base import (
+    HtmxHttpRequest,
+    console_view,
+    finish_action,
+    form_error,
+    note_provider_error,
+    note_provider_ok,
+    page,
+    permission_or_403,
+    wants_fragment,
+)
+
+TEMPLATE = "console/person.html"
+CHANGED_EVENT = "karmo:changed"
+
+
+def _person_context(person: ProviderUser) -> dict[str, Any]:
+    return {
+        "person": person,
+        "memberships": selectors.person_memberships(person),
+        "history": selectors.person_history(person),
+    }
+
+
+@require_GET
+@console_view
+@permission_required("accounts.view_provideruser", raise_exception=True)
+def person_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Identity, status, memberships with their actions, and history."""
+    person = get_object_or_404(ProviderUser, pk=pk)
+    if wants_fragment(request) and request.GET.get("part") == "history":
+        context = {"person": person, "history": selectors.person_history(person)}
+        return page(request, TEMPLATE, context, partial="history")
+    return page(request, TEMPLATE, _person_context(person))
+
+
+def _membership_action(
+    request: HtmxHttpRequest,
+    pk: int,
+    run: Callable[[OrganizationMembership, dict[str, Any]], Any],
+    *,
+    form_class: type[ReasonForm] | type[OptionalReasonForm],
+    notice: Callable[[Any], str],
+) -> HttpResponse:
+    """Validate the reason, run one change, re-render the membership's row."""
+    membership = get_object_or_404(OrganizationMembership.objects.select_related("user"), pk=pk)
+    form = form_class(request.POST)
+    error: KarmoError | None = None
+    message = ""
+    if not form.is_valid():
+        error = form_error(form, ErrorCode.REASON_REQUIRED)
+    else:
+        try:
+            result = run(membership, form.cleaned_data)
+        except KarmoError as exc:
+            note_provider_error(exc)
+            error = exc
+        else:
+            note_provider_ok()
+            message = notice(result)
+            form = form_class()
+    context = {"membership": selectors.membership_for_row(pk), "form": form, "changed_pk": pk}
+    response = finish_action(
+        request,
+        redirect_to=reverse("console:person", args=[membership.user_id]),
+        template=TEMPLATE,
+        partial="membership-row",
+        context=context,
+        error=error,
+        notice=message,
+    )
+    if message:
+        trigger_client_event(response, CHANGED_EVENT)
+    return response
+
+
+def _changed(done: str, unchanged: str) -> Callable[[Any], str]:
+    return lambda change: done if change.changed else unchanged
+
+
+@require_POST
+@console_view
+@permission_or_403(REQUEST_REACTIVATION, "request.created", OrganizationMembership)
+def membership_request(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Ask a manager to reactivate a membership (a reason is required)."""
+    return _membership_action(
+        request,
+        pk,
+        lambda m, data: approvals.request_reactivation(
+            actor=request.user, target=m, reason=data["reason"]
+        ),
+        form_class=ReasonForm,
+        notice=lambda req: f"Request #{req.pk} sent to the managers.",
+    )
+
+
+@require_POST
+@console_view
+@permission_or_403(REACTIVATE_DIRECTLY, "membership.reactivated", OrganizationMembership)
+def membership_reactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Reactivate a membership now (managers)."""
+    return _membership_action(
+        request,
+        pk,
+        lambda m, data: services.reactivate_membership(
+            actor=request.user, membership=m, reason=data["reason"]
+        ),
+        form_class=OptionalReasonForm,
+        notice=_changed("Membership reactivated.", "Already active; nothing changed."),
+    )
+
+
+@require_POST
+@console_view
+@permission_or_403(DEACTIVATE_ACCESS, "membership.deactivated", OrganizationMembership)
+def membership_deactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Deactivate a membership (managers)."""
+    return _membership_action(
+        request,
+        pk,
+        lambda m, data: services.deactivate_membership(
+            actor=request.user, membership=m, reason=data["reason"]
+        ),
+        form_class=OptionalReasonForm,
+        notice=_changed("Membership deactivated.", "Already inactive; nothing changed."),
+    )
+
+
+@require_POST
+@console_view
+@permission_or_403(MANAGE_ROLES, "membership.roles_set", OrganizationMembership)
+def membership_roles(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Set a membership's roles from the organization's roles (managers)."""
+    membership = selectors.membership_for_row(pk)
+    form = MembershipRolesForm(
+        request.POST, choices=[role.slug for role in membership.assignable_roles]
+    )
+    error: KarmoError | None = None
+    message = ""
+    if not form.is_valid():
+        error = form_error(form, ErrorCode.UNKNOWN_ROLE)
+    else:
+        try:
+            change = services.set_membership_roles(
+                actor=request.user, membership=membership, roles=form.cleaned_data["roles"]
+            )
+        except KarmoError as exc:
+            note_provider_error(exc)
+            error = exc
+        else:
+            note_provider_ok()
+            message = "Roles saved." if change.changed else "Roles unchanged."
+            membership = selectors.membership_for_row(pk)
+    context = {"membership": membership, "roles_form": form, "changed_pk": pk}
+    response = finish_action(
+        request,
+        redirect_to=reverse("console:person", args=[membership.user_id]),
+        template=TEMPLATE,
+        partial="membership-row",
+        context=context,
+        error=error,
+        notice=message,
+    )
+    if message:
+        trigger_client_event(response, CHANGED_EVENT)
+    return response
+
+
+@require_POST
+@console_view
+@permission_or_403(REFRESH_FROM_PROVIDER, "user.refreshed", ProviderUser)
+def person_refresh(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Read one person and their memberships again from the provider."""
+    person = get_object_or_404(ProviderUser, pk=pk)
+    error: KarmoError | None = None
+    try:
+        person = services.refresh_user(actor=request.user, user=person)
+    except KarmoError as exc:
+        note_provider_error(exc)
+        error = exc
+    else:
+        note_provider_ok()
+    response = finish_action(
+        request,
+        redirect_to=reverse("console:person", args=[pk]),
+        template=TEMPLATE,
+        partial="person-body",
+        context=_person_context(person),
+        error=error,
+        notice="Refreshed from the provider.",
+    )
+    if error is None:
+        trigger_client_event(response, CHANGED_EVENT)
+    return response

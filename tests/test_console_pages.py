@@ -1,0 +1,322 @@
+"""Console read pages: who may see what, htmx fragments, and constant query counts."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.audit import record_event
+from accounts.models import Outcome, ReactivationRequest, TargetType
+from tests.factories import (
+    MembershipFactory,
+    MembershipRoleFactory,
+    OrganizationFactory,
+    OrganizationRoleFactory,
+    ProviderUserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+ROLES = ["anonymous", "non_staff", "help_desk", "manager", "auditor"]
+
+
+@pytest.fixture
+def as_role(client, request):
+    """Sign the test client in as one role (or not at all) and return the user."""
+
+    def sign_in(role: str) -> User | None:
+        if role == "anonymous":
+            return None
+        if role == "non_staff":
+            user = User.objects.create_user("nina.customer", password="pw-for-tests-1")
+        else:
+            user = request.getfixturevalue(role)
+        client.force_login(user)
+        return user
+
+    return sign_in
+
+
+@pytest.fixture
+def world(db):
+    """An organization with members in every status, roles and some history."""
+    org = OrganizationFactory(name="Acme Corp")
+    person = ProviderUserFactory(email="dana.doe@acme.example", first_name="Dana", last_name="Doe")
+    inactive = MembershipFactory(organization=org, user=person, inactive=True)
+    MembershipRoleFactory(membership=inactive, slug="org-admin")
+    OrganizationRoleFactory(organization=org, slug="org-admin", name="Admin")
+    MembershipFactory(user=person)
+    for _ in range(3):
+        MembershipFactory(organization=org)
+    record_event(event_type="membership.deactivated", outcome=Outcome.SUCCEEDED, target=inactive)
+    return {"org": org, "person": person, "membership": inactive}
+
+
+def page_urls(world) -> dict[str, str]:
+    return {
+        "find": reverse("console:find") + "?q=dana",
+        "person": reverse("console:person", args=[world["person"].pk]),
+        "organization": reverse("console:organization", args=[world["org"].pk]),
+        "approvals": reverse("console:approvals"),
+        "audit": reverse("console:audit"),
+        "audit-event": reverse("console:audit-event", args=[1]),
+        "audit-export-csv": reverse("console:audit-export-csv"),
+        "sync": reverse("console:sync"),
+    }
+
+
+ALLOWED = {
+    "find": {"help_desk", "manager", "auditor"},
+    "person": {"help_desk", "manager", "auditor"},
+    "organization": {"help_desk", "manager", "auditor"},
+    "approvals": {"help_desk", "manager", "auditor"},
+    "audit": {"manager", "auditor"},
+    "audit-event": {"manager", "auditor"},
+    "audit-export-csv": {"manager", "auditor"},
+    "sync": {"help_desk", "manager", "auditor"},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(ALLOWED))
+def test_page_permission_matrix(client, as_role, world, role, name):
+    as_role(role)
+    response = client.get(page_urls(world)[name])
+    if role in {"anonymous", "non_staff"}:
+        assert response.status_code == HTTPStatus.FOUND
+        assert response["Location"].startswith(reverse("login"))
+    elif role in ALLOWED[name]:
+        assert response.status_code == HTTPStatus.OK
+    else:
+        assert response.status_code == HTTPStatus.FORBIDDEN
+
+
+def test_landing_page_tells_a_newcomer_where_to_go(client):
+    response = client.get("/")
+    assert response.status_code == HTTPStatus.OK
+    body = response.content.decode()
+    assert reverse("login") in body
+    assert "make demo" in body
+    for login in ["helpdesk", "manager", "auditor"]:
+        assert f"<strong>{login}</strong>" in body
+
+
+def test_expired_session_under_htmx_redirects_the_page(client, world):
+    url = page_urls(world)["person"]
+    response = client.get(
+        url, headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{url}"}
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert response["HX-Redirect"] == f"{reverse('login')}?next={url.replace('/', '%2F')}"
+    assert b"<form" not in response.content
+
+
+def test_expired_session_on_an_htmx_post_redirects_too(client, world):
+    url = reverse("console:membership-request", args=[world["membership"].pk])
+    response = client.post(url, {"reason": "x"}, headers={"HX-Request": "true"})
+    assert response["HX-Redirect"].startswith(reverse("login"))
+
+
+def test_header_shows_who_role_provider_and_badge(client, help_desk, world):
+    client.force_login(help_desk)
+    body = client.get(reverse("console:find")).content.decode()
+    assert help_desk.get_username() in body
+    assert "Help desk" in body
+    assert "Provider:" in body
+    assert 'id="approvals-link"' in body
+    assert 'hx-trigger="every 30s' in body
+    assert "Last sync:" in body
+
+
+def test_pages_load_htmx_from_our_static_files_with_a_nonce(client, help_desk):
+    client.force_login(help_desk)
+    response = client.get(reverse("console:find"))
+    body = response.content.decode()
+    policy = response["Content-Security-Policy"]
+    assert "/static/vendor/htmx.min.js" in body
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    assert f'nonce="{nonce}"' in body
+    assert "style-src 'self'" in policy
+    assert 'hx-headers=\'{"X-CSRFToken"' in body
+    assert ' style="' not in body
+
+
+def test_find_matches_email_prefix_name_id_and_org(client, help_desk, world):
+    client.force_login(help_desk)
+    person, org = world["person"], world["org"]
+    for query in ["DANA.d", "doe", "dana doe", person.external_id]:
+        body = client.get(reverse("console:find"), {"q": query}).content.decode()
+        assert reverse("console:person", args=[person.pk]) in body, query
+    for query in ["acme", org.external_id]:
+        body = client.get(reverse("console:find"), {"q": query}).content.decode()
+        assert reverse("console:organization", args=[org.pk]) in body, query
+
+
+def test_find_under_htmx_returns_only_the_results_fragment(client, help_desk, world):
+    client.force_login(help_desk)
+    response = client.get(reverse("console:find"), {"q": "dana"}, headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="results"')
+    assert "<html" not in body
+    assert "HX-Request" in response["Vary"]
+    assert "badge-off" in body or "badge-ok" in body
+
+
+def test_find_ignores_short_and_strange_queries(client, help_desk, world):
+    client.force_login(help_desk)
+    for query in ["d", "%", "_" * 500, "\x00abc", "' OR 1=1 --"]:
+        response = client.get(reverse("console:find"), {"q": query})
+        assert response.status_code == HTTPStatus.OK
+
+
+def test_person_page_shows_memberships_roles_and_history(client, help_desk, world):
+    client.force_login(help_desk)
+    body = client.get(page_urls(world)["person"]).content.decode()
+    assert "Acme Corp" in body
+    assert "org-admin" in body
+    assert "membership.deactivated" in body
+    assert "Request reactivation" in body
+    assert "Reactivate now" not in body
+    assert "Edit roles" not in body
+
+
+def test_person_page_offers_manager_actions(client, manager, world):
+    client.force_login(manager)
+    body = client.get(page_urls(world)["person"]).content.decode()
+    assert "Reactivate now" in body
+    assert "Edit roles" in body
+    assert "Deactivate" in body
+    assert "Request reactivation" not in body
+
+
+def test_auditor_sees_no_actions(client, auditor, world):
+    client.force_login(auditor)
+    body = client.get(page_urls(world)["person"]).content.decode()
+    for label in ["Reactivate now", "Request reactivation", "Edit roles", "Deactivate", "Refresh"]:
+        assert label not in body
+
+
+def test_person_history_fragment(client, help_desk, world):
+    client.force_login(help_desk)
+    response = client.get(
+        page_urls(world)["person"], {"part": "history"}, headers={"HX-Request": "true"}
+    )
+    assert response.content.decode().lstrip().startswith('<section id="history"')
+
+
+def test_open_request_replaces_the_request_form(client, help_desk, world):
+    ReactivationRequest.objects.create(
+        target_type=TargetType.MEMBERSHIP,
+        membership=world["membership"],
+        requested_by=help_desk,
+        reason="customer asked",
+        expires_at="2099-01-01T00:00:00Z",
+    )
+    client.force_login(help_desk)
+    body = client.get(page_urls(world)["person"]).content.decode()
+    assert "Reactivation pending" in body
+    assert "Request reactivation" not in body
+
+
+def test_organization_members_filter_by_status_and_role(client, help_desk, world):
+    client.force_login(help_desk)
+    url = page_urls(world)["organization"]
+    response = client.get(
+        url, {"part": "members", "role": "org-admin"}, headers={"HX-Request": "true"}
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="members"')
+    assert "dana.doe@acme.example" in body
+    assert body.count("<tr>") == 2  # header and one member
+    body = client.get(url, {"status": "active"}).content.decode()
+    assert "dana.doe@acme.example" not in body
+    assert client.get(url, {"status": "bogus", "page": "x"}).status_code == HTTPStatus.OK
+
+
+def test_organization_members_are_paginated(client, help_desk, world):
+    for _ in range(30):
+        MembershipFactory(organization=world["org"])
+    client.force_login(help_desk)
+    body = client.get(page_urls(world)["organization"]).content.decode()
+    assert "Page 1 of 2" in body
+    assert "Next →" in body
+
+
+def _make_members(org, count: int) -> None:
+    for _ in range(count):
+        membership = MembershipFactory(organization=org)
+        MembershipRoleFactory(membership=membership, slug="org-admin")
+        record_event(event_type="membership.synced", outcome=Outcome.RECORDED, target=membership)
+
+
+def _make_person_memberships(person, count: int) -> None:
+    for _ in range(count):
+        membership = MembershipFactory(user=person, inactive=True)
+        MembershipRoleFactory(membership=membership)
+        OrganizationRoleFactory(organization=membership.organization)
+        record_event(event_type="membership.synced", outcome=Outcome.RECORDED, target=membership)
+
+
+def _count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == HTTPStatus.OK
+    return len(captured)
+
+
+ROW_MARKERS = {
+    "person": (b'class="card membership"', 30),
+    "organization": (b'data-label="Person"', 25),
+    "find": (b'class="result-link"', 20),
+    "audit": (b'data-label="Action"', 50),
+    "approvals": (b'<article class="card"', 30),
+}
+
+
+@pytest.mark.parametrize("page", sorted(ROW_MARKERS))
+def test_query_count_does_not_grow_with_rows(
+    client, manager, help_desk, page, django_assert_num_queries
+):
+    client.force_login(manager)
+    person = ProviderUserFactory(email="query.counter@acme.example")
+    org = OrganizationFactory(name="Query Corp")
+    urls = {
+        "person": reverse("console:person", args=[person.pk]),
+        "organization": reverse("console:organization", args=[org.pk]),
+        "find": reverse("console:find") + "?q=person",
+        "audit": reverse("console:audit"),
+        "approvals": reverse("console:approvals"),
+    }
+
+    def grow(count: int) -> None:
+        _make_person_memberships(person, count)
+        _make_members(org, count)
+        for _ in range(count):
+            membership = MembershipFactory(inactive=True)
+            ReactivationRequest.objects.create(
+                target_type=TargetType.MEMBERSHIP,
+                membership=membership,
+                requested_by=help_desk,
+                reason="please",
+                expires_at="2099-01-01T00:00:00Z",
+            )
+
+    grow(3)
+    client.get(urls[page])  # warm the provider-status cache
+    small = _count_queries(client, urls[page])
+    grow(27)
+    with django_assert_num_queries(small):
+        response = client.get(urls[page])
+    assert response.status_code == HTTPStatus.OK
+    marker, shown = ROW_MARKERS[page]
+    assert response.content.count(marker) >= shown
