@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -263,3 +265,34 @@ def test_pk_set_holds_exactly_what_was_added():
         seen.add(pk)
     assert [pk for pk in range(100_002) if pk in seen] == [1, 8, 9, 4095, 100_000]
     assert "1" not in seen
+
+
+def test_sync_provider_command_prints_progress_and_the_summary_line(
+    workos_provider, workos_emulator, settings
+):
+    settings.KARMO_SANDBOX_URL = workos_emulator.url
+    outputs = []
+    for _ in range(2):
+        out = StringIO()
+        call_command("sync_provider", stdout=out)
+        outputs.append(out.getvalue().splitlines())
+
+    first, second = outputs
+    assert first[0].startswith("organizations: seen=")
+    assert re.fullmatch(
+        r"sync: created=192 updated=0 removed=0 unchanged=0 requests=\d+ seconds=[\d.]+", first[-1]
+    )
+    assert int(re.search(r"requests=(\d+)", first[-1]).group(1)) > 4
+    assert re.match(r"sync: created=0 updated=0 removed=0 unchanged=192 ", second[-1])
+    run = SyncRun.objects.latest("pk")
+    assert AuditEvent.objects.get(event_type="sync.started", target_id=str(run.pk)).via == "command"
+
+
+def test_sync_provider_command_fails_when_the_provider_does(settings):
+    settings.KARMO_PROVIDER = "workos"
+    settings.WORKOS_API_KEY = ""
+
+    with pytest.raises(CommandError, match="not configured"):
+        call_command("sync_provider", stdout=StringIO())
+
+    assert SyncRun.objects.get().state == SyncRun.State.FAILED

@@ -1,0 +1,70 @@
+"""`manage.py demo --no-serve`: the demo's set-up without the server."""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from accounts.models import OrganizationMembership, SyncRun
+from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
+from providers.emulators.seed import demo_dataset
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def sandbox(settings, tmp_path, monkeypatch):
+    """A fresh sandbox state directory and fast password hashing."""
+    settings.KARMO_PROVIDER = "sandbox"
+    settings.KARMO_SANDBOX_FLAVOR = "workos"
+    settings.KARMO_SANDBOX_URL = ""
+    settings.KARMO_SANDBOX_DIR = tmp_path / "sandbox"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    monkeypatch.delenv("KARMO_DEMO_PASSWORD", raising=False)
+
+
+def demo(*args: str) -> str:
+    out = StringIO()
+    call_command("demo", "--no-serve", *args, stdout=out, stderr=out)
+    return out.getvalue()
+
+
+def test_demo_seeds_syncs_and_prints_working_logins_once():
+    output = demo()
+
+    run = SyncRun.objects.get()
+    assert run.state == SyncRun.State.SUCCEEDED
+    assert OrganizationMembership.objects.count() == len(demo_dataset().memberships)
+    passwords = dict(re.findall(r"^  (helpdesk|manager|auditor|admin)\s+(\S+)", output, re.M))
+    assert set(passwords) == {"helpdesk", "manager", "auditor", "admin"}
+    for username, password in passwords.items():
+        user = authenticate(username=username, password=password)
+        assert user is not None, username
+        assert user.is_staff
+    groups = {u.username: {g.name for g in u.groups.all()} for u in User.objects.all()}
+    assert groups["helpdesk"] == {HELP_DESK}
+    assert groups["manager"] == {MANAGER}
+    assert groups["auditor"] == {AUDITOR}
+    assert User.objects.get(username="admin").is_superuser
+
+    again = demo()
+
+    assert "(already set)" in again
+    assert "changepassword helpdesk" in again
+    assert not any(password in again for password in passwords.values())
+    assert authenticate(username="manager", password=passwords["manager"]) is not None
+    assert SyncRun.objects.latest("pk").unchanged == run.created
+
+
+def test_demo_password_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("KARMO_DEMO_PASSWORD", "demo-pass-2026")
+
+    demo("--no-seed")
+
+    assert not SyncRun.objects.exists()
+    assert authenticate(username="auditor", password="demo-pass-2026") is not None
