@@ -69,6 +69,7 @@ def test_reactivating_an_active_membership_is_a_recorded_noop(mirrored, manager,
     assert not AuditEvent.objects.filter(outcome=Outcome.ATTEMPTED).exists()
 
 
+@pytest.mark.django_db
 def test_help_desk_must_request_reactivation(mirrored, help_desk, workos_emulator):
     target = membership(MirrorStatus.INACTIVE)
     before = requests_made(workos_emulator)
@@ -81,6 +82,7 @@ def test_help_desk_must_request_reactivation(mirrored, help_desk, workos_emulato
     assert event.actor == help_desk
 
 
+@pytest.mark.django_db
 def test_pending_membership_cannot_be_reactivated(mirrored, manager):
     target = membership(MirrorStatus.PENDING)
     with pytest.raises(KarmoError) as caught:
@@ -144,6 +146,7 @@ def test_unconfigured_provider_is_a_failed_outcome(mirrored, manager, settings):
     assert event.error_code == ErrorCode.PROVIDER_NOT_CONFIGURED.code
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("operation", "model", "status"),
     [
@@ -195,6 +198,7 @@ def test_manager_creates_and_renames_an_organization_role(mirrored, manager):
     assert_audited("role.upserted", outcome=Outcome.NOOP)
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("slug", "name", "code", "pointers"),
     [
@@ -264,6 +268,7 @@ def test_create_user_mirrors_the_new_user(mirrored, manager):
     assert_audited("user.created", target=user, outcome=Outcome.SUCCEEDED)
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("email", ["", "not-an-email", "a@"])
 def test_create_user_refuses_invalid_email(app_provider, manager, email):
     with pytest.raises(KarmoError) as caught:
