@@ -7,7 +7,13 @@ from django.contrib.auth.models import Group, User
 
 from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
 
-pytest_plugins = ["tests.fixtures.workos", "tests.fixtures.stytch", "tests.fixtures.zitadel"]
+pytest_plugins = [
+    "tests.fixtures.workos",
+    "tests.fixtures.stytch",
+    "tests.fixtures.zitadel",
+    "tests.fixtures.app_provider",
+    "tests.fixtures.audit",
+]
 
 
 def make_staff(username: str, group_name: str) -> User:
