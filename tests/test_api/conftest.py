@@ -30,11 +30,11 @@ class ApiClient:
     def request(self, method: str, path: str, body: Any = None, **headers: str):
         if self.token is not None:
             headers.setdefault("Authorization", f"Bearer {self.token}")
-        kwargs: dict[str, Any] = {"headers": headers}
-        if body is not None:
-            kwargs["data"] = body if isinstance(body, str | bytes) else json.dumps(body)
-            kwargs["content_type"] = headers.pop("content_type", "application/json")
-        return getattr(self.client, method.lower())(f"/api/v1{path}", **kwargs)
+        content_type = headers.pop("content_type", "application/json")
+        data = body if body is None or isinstance(body, str | bytes) else json.dumps(body)
+        return self.client.generic(
+            method, f"/api/v1{path}", data or b"", content_type=content_type, headers=headers
+        )
 
     def get(self, path: str, **headers: str):
         return self.request("GET", path, **headers)
