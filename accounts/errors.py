@@ -87,6 +87,10 @@ class ErrorCode(enum.Enum):
         "40907002",
         "A request with this Idempotency-Key is still being processed; retry shortly.",
     )
+    CHANGE_NOT_CONFIRMED = (
+        "40905003",
+        "The change was interrupted and the provider does not show it; try it again.",
+    )
 
     @property
     def code(self) -> str:
