@@ -105,15 +105,18 @@ class ZitadelProvider:
     # -- reads -------------------------------------------------------------------------------
 
     def list_organizations(self) -> Iterator[Organization]:
+        """Every organization (v2 ListOrganizations), oldest first."""
         for item in self._pages("/v2/organizations/_search", {}, "result"):
             yield wire.organization(item)
 
     def list_users(self) -> Iterator[User]:
+        """Every human user (v2 ListUsers); service users are left out."""
         body = {"queries": [{"typeQuery": {"type": "TYPE_HUMAN"}}]}
         for item in self._pages("/v2/users", body, "result"):
             yield wire.user(item)
 
     def list_memberships(self) -> Iterator[Membership]:
+        """Every authorization on the project (v2 ListAuthorizations over Connect)."""
         filters = [{"projectId": {"id": self.project_id}}] if self.project_id else []
         for item in self._pages(
             AUTHZ + "ListAuthorizations", {"filters": filters}, "authorizations"
@@ -121,6 +124,7 @@ class ZitadelProvider:
             yield wire.membership(item)
 
     def list_roles(self) -> Iterator[Role]:
+        """The project's roles: `org-…` ones per organization that may hand them out."""
         self._require(Capability.LIST_ROLES)
         roles = {
             r["key"]: r
@@ -143,6 +147,7 @@ class ZitadelProvider:
                     yield wire.role(org_id, roles[key])
 
     def get_organization(self, organization_id: str) -> Organization:
+        """One organization, found with an id query."""
         body = {"queries": [{"idQuery": {"id": organization_id}}], "query": {"limit": 1}}
         answer = self._call("/v2/organizations/_search", body, idempotent=True)
         if not answer.data.get("result"):
@@ -150,9 +155,11 @@ class ZitadelProvider:
         return wire.organization(answer.data["result"][0])
 
     def get_user(self, user_id: str) -> User:
+        """One user (v2 GetUserByID)."""
         return wire.user(self.http.request("GET", f"/v2/users/{user_id}").data["user"])
 
     def get_membership(self, membership_id: str) -> Membership:
+        """One authorization, found with an id filter."""
         body = {
             "filters": [{"authorizationIds": {"ids": [membership_id]}}],
             "pagination": {"limit": 1},
@@ -176,9 +183,11 @@ class ZitadelProvider:
         return Result(replace(current, status=target, raw_status=raw), answer.request_id)
 
     def reactivate_membership(self, membership: Membership) -> Result[Membership]:
+        """Activate the authorization; one already active is an unchanged success."""
         return self._set_authorization(membership, active=True)
 
     def deactivate_membership(self, membership: Membership) -> Result[Membership]:
+        """Deactivate the authorization; one already inactive is an unchanged success."""
         return self._set_authorization(membership, active=False)
 
     def activate_user(self, user_id: str) -> Result[User]:
@@ -203,6 +212,7 @@ class ZitadelProvider:
         return Result(self.get_user(user_id), answer.request_id)
 
     def deactivate_user(self, user_id: str) -> Result[User]:
+        """v2 DeactivateUser; not idempotent (an inactive user is a precondition failure)."""
         answer = self._call(f"/v2/users/{user_id}/deactivate", {}, idempotent=False)
         return Result(self.get_user(user_id), answer.request_id)
 
@@ -213,9 +223,11 @@ class ZitadelProvider:
         return Result(self.get_organization(organization_id), answer.request_id)
 
     def reactivate_organization(self, organization_id: str) -> Result[Organization]:
+        """v1 `_reactivate`: fails with EVENT-bfnrh when the org is already active."""
         return self._set_organization(organization_id, "_reactivate")
 
     def deactivate_organization(self, organization_id: str) -> Result[Organization]:
+        """v1 `_deactivate`: fails with EVENT-Dbs2g when already deactivated."""
         return self._set_organization(organization_id, "_deactivate")
 
     def _owner(self) -> str:

@@ -68,6 +68,7 @@ def parse_error(response: httpx.Response, body: Any) -> ProviderAPIError:
 
 
 def not_found(what: str, object_id: str, answer: Answer) -> ProviderNotFound:
+    """A 404 for a lookup by id that matched nothing (ZITADEL lists answer empty, not 404)."""
     return ProviderNotFound(
         f"{what} {object_id} not found",
         status_code=404,
@@ -77,12 +78,14 @@ def not_found(what: str, object_id: str, answer: Answer) -> ProviderNotFound:
 
 
 def organization(item: dict[str, Any]) -> Organization:
+    """A v2 organization; only ORGANIZATION_STATE_ACTIVE is active."""
     state = item.get("state", "")
     status = Status.ACTIVE if state == "ORGANIZATION_STATE_ACTIVE" else Status.INACTIVE
     return Organization(id=item["id"], name=item.get("name", ""), status=status, raw_status=state)
 
 
 def user(item: dict[str, Any]) -> User:
+    """A v2 user: INITIAL is pending, ACTIVE active, anything else (INACTIVE, LOCKED) inactive."""
     human = item.get("human") or {}
     profile, email = human.get("profile") or {}, human.get("email") or {}
     state = item.get("state", "")
@@ -98,6 +101,7 @@ def user(item: dict[str, Any]) -> User:
 
 
 def membership(item: dict[str, Any]) -> Membership:
+    """A v2 authorization, with its role keys as the membership's roles."""
     state = item.get("state", "")
     return Membership(
         id=item["id"],

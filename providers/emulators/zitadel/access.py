@@ -90,6 +90,7 @@ class AccessMixin:
         }
 
     def list_authorizations(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v2 ListAuthorizations: filters ANDed, offset paging."""
         docs = [doc for _, doc in self.store.find("authz")]
         for query in body.get("filters") or []:
             docs = [doc for doc in docs if wire.authz_matches(doc, query)]
@@ -177,6 +178,7 @@ class AccessMixin:
         return project_id
 
     def get_project(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v2 GetProject (the one project the emulator holds)."""
         project = {
             "projectId": self._project(body),
             "organizationId": self.owner_org(),
@@ -193,6 +195,7 @@ class AccessMixin:
         return {"project": project}
 
     def list_project_roles(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v2 ListProjectRoles, filtered by key."""
         self._project(body)
         docs = [doc for _, doc in self.store.find("role")]
         for query in body.get("filters") or []:
@@ -204,6 +207,7 @@ class AccessMixin:
         return wire.page(body.get("pagination") or {}, docs, "projectRoles", style="pagination")
 
     def add_project_role(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v2 AddProjectRole: a duplicate key is ALREADY_EXISTS."""
         self._project(body)
         key, name = required(body, "roleKey"), required(body, "displayName")
         with self.store.transaction():
@@ -228,6 +232,7 @@ class AccessMixin:
         return {"changeDate": role["changeDate"]}
 
     def list_project_grants(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v2 ListProjectGrants, by granted organization or project."""
         docs = [doc for _, doc in self.store.find("pgrant")]
         for query in body.get("filters") or []:
             kind, spec = wire.one_query(query)

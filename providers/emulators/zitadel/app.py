@@ -42,6 +42,7 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
         super().__init__()
 
     def routes(self) -> Iterable[tuple[str, str, Handler]]:
+        """REST paths for users, orgs, v1 management and v3alpha; one route for Connect."""
         user = r"/v2/users/(?P<userId>\d+)"
         org = r"/v2/organizations/(?P<organizationId>\d+)"
         grant = r"/management/v1/users/(?P<userId>\d+)/grants/(?P<id>\d+)"
@@ -71,6 +72,7 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
             raise fail("unauthenticated", "AUTH-7fs1e", "Token is invalid")
 
     def error_body(self, request: Request, error: HTTPError, request_id: str) -> Any:
+        """ZITADEL's REST or Connect error body, by path."""
         return wire.error_body(request.path, error)
 
     def reset(self, dataset: Dataset | None = None) -> None:
@@ -116,6 +118,7 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
         return user
 
     def list_users(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v2 ListUsers: queries ANDed, offset paging."""
         docs = [doc for _, doc in self.store.find("user")]
         for query in body.get("queries") or []:
             docs = [doc for doc in docs if wire.user_matches(doc, query)]
@@ -125,10 +128,12 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
         return wire.page(body.get("query") or {}, docs, "result", sortingColumn=sort)
 
     def get_user(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v2 GetUserByID."""
         user = self._user(body, "QUERY-Dfbg2")
         return {"details": user["details"], "user": user}
 
     def add_human_user(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v2 AddHumanUser: a new user in state INITIAL."""
         email = body.get("email") if isinstance(body.get("email"), dict) else {}
         profile = body.get("profile") if isinstance(body.get("profile"), dict) else {}
         address = str(email.get("email") or "")
@@ -165,6 +170,7 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
         return {"details": user["details"]}
 
     def deactivate_user(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v2 DeactivateUser with the preconditions of `user_v2.go`."""
         with self.store.transaction():
             user = self._user(body, "COMMAND-5gp2p62iin")
             if user["state"] == "USER_STATE_INITIAL":
@@ -178,6 +184,7 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
             return self._set_user_state(user, "USER_STATE_INACTIVE")
 
     def reactivate_user(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v2 ReactivateUser: only an inactive user."""
         with self.store.transaction():
             user = self._user(body, "COMMAND-9hy5kzbuk6")
             if user["state"] != "USER_STATE_INACTIVE":
@@ -199,6 +206,7 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
     # -- organizations ---------------------------------------------------------------------
 
     def list_orgs(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v2 ListOrganizations: queries ANDed, offset paging."""
         docs = [doc for _, doc in self.store.find("org")]
         for query in body.get("queries") or []:
             docs = [doc for doc in docs if wire.org_matches(doc, query)]
@@ -228,11 +236,13 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
         return {"details": org["details"]}
 
     def org_v2(self, body: dict[str, Any], *, active: bool) -> dict[str, Any]:
+        """v2 ActivateOrganization / DeactivateOrganization."""
         required(body, "organizationId")
         answer = self.set_org_state(body, active=active)
         return {"changeDate": answer["details"]["changeDate"]}
 
     def org_v1(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v1 GetMyOrganization, with v1 state names."""
         org = self.store.get("org", body["organizationId"])
         if org is None:
             raise fail("not_found", "QUERY-iTTGJ", "Organisation not found")
