@@ -61,6 +61,7 @@ PINNED_CODES = {
     "INVALID_CURSOR": "40000005",
     "INVALID_IDEMPOTENCY_KEY": "40000006",
     "IDEMPOTENCY_IN_PROGRESS": "40907002",
+    "CHANGE_NOT_CONFIRMED": "40905003",
 }
 
 # A second API with the same error handling and one operation that fails unexpectedly,
