@@ -10,7 +10,9 @@ from django.utils.functional import SimpleLazyObject
 
 from accounts import selectors
 from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
-from providers.registry import ProviderStatus, provider_status
+from providers.base import Capability
+from providers.errors import ProviderError
+from providers.registry import ProviderStatus, get_provider, provider_status
 
 PROVIDER_STATUS_KEY = "provider:status"
 PROVIDER_HEALTH_KEY = "provider:health"
@@ -23,7 +25,13 @@ def _provider() -> dict[str, Any]:
     status = cached.get(PROVIDER_STATUS_KEY)
     if status is None:
         found = provider_status()
-        status = {"name": found.name, "configured": found.configured, "reason": found.reason}
+        status = {
+            "name": found.name,
+            "configured": found.configured,
+            "reason": found.reason,
+            # Unconfigured: show every action, disabled, so staff see what is missing.
+            "can": _capabilities() if found.configured else dict.fromkeys(Capability, True),
+        }
         cache.set(PROVIDER_STATUS_KEY, status, timeout=30)
     health = cached.get(PROVIDER_HEALTH_KEY)
     return {
@@ -31,6 +39,16 @@ def _provider() -> dict[str, Any]:
         "reachable": health is None,
         "problem": status["reason"] or (health or {}).get("reason", ""),
     }
+
+
+def _capabilities() -> dict[str, bool]:
+    """What the provider supports, so the console hides what it cannot do."""
+    try:
+        provider = get_provider()
+    except ProviderError:
+        return {}
+    provider.close()
+    return dict.fromkeys((c.value for c in provider.capabilities), True)
 
 
 def staff_role(user: Any) -> str:
