@@ -20,6 +20,8 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
     """Speaks ZITADEL's admin APIs over one Store; ids are numeric strings like ZITADEL's.
 
     Every operation takes the request body as a dict; REST routes fold path ids into it.
+    Rate limiting (the shared fault switch) answers 429 with gRPC code 8 RESOURCE_EXHAUSTED;
+    ZITADEL Cloud documents no Retry-After, but the switch's header is kept for the shared tests.
     """
 
     name = "zitadel"
