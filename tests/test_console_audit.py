@@ -1,0 +1,202 @@
+"""The audit log pages: filters, keyset pages, detail, streamed exports and verification."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from http import HTTPStatus
+
+import pytest
+from django.core.cache import cache
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.audit import record_event
+from accounts.models import AuditEvent, Outcome
+from accounts.views.audit import VERIFICATION_KEY, escape_cell
+from tests.factories import MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def events(manager):
+    """Events about two people, one with a formula-looking reason."""
+    first = MembershipFactory(user__email="ann.one@acme.example")
+    second = MembershipFactory(user__email="bob.two@acme.example")
+    record_event(
+        event_type="request.created",
+        outcome=Outcome.REQUESTED,
+        actor=manager,
+        target=first,
+        reason='=HYPERLINK("http://evil.example")',
+        before={"status": "inactive"},
+        after={"status": "inactive", "request": 1},
+    )
+    record_event(
+        event_type="membership.reactivated",
+        outcome=Outcome.SUCCEEDED,
+        actor=manager,
+        target=first,
+        before={"status": "inactive"},
+        after={"status": "active"},
+    )
+    record_event(event_type="membership.deactivated", outcome=Outcome.FAILED, target=second)
+    return {"first": first, "second": second}
+
+
+def rows(response) -> list[dict[str, str]]:
+    content = b"".join(response.streaming_content).decode()
+    return list(csv.DictReader(io.StringIO(content)))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1+2", "'=1+2"),
+        ("+cmd", "'+cmd"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+        (None, ""),
+        ({"a": 1}, '{"a":1}'),
+    ],
+)
+def test_csv_cells_are_escaped_against_formulas(value, expected):
+    assert escape_cell(value) == expected
+
+
+def test_auditor_filters_by_person_email_and_outcome(client, auditor, events):
+    client.force_login(auditor)
+    url = reverse("console:audit")
+    body = client.get(url, {"person": "ANN.one@acme.example"}).content.decode()
+    assert "request.created" in body
+    assert "membership.reactivated" in body
+    assert "membership.deactivated" not in body
+    body = client.get(url, {"outcome": "failed"}).content.decode()
+    assert "membership.deactivated" in body
+    assert "membership.reactivated" not in body
+    external = events["second"].organization.external_id
+    body = client.get(url, {"organization": external}).content.decode()
+    assert "membership.deactivated" in body
+    assert "request.created" not in body
+    body = client.get(url, {"action": "membership.", "actor": "max.manager"}).content.decode()
+    assert "membership.reactivated" in body
+    assert "request.created" not in body
+    assert "membership.deactivated" not in body
+
+
+def test_date_range_filter_and_bad_input_never_fail(client, auditor, events):
+    client.force_login(auditor)
+    url = reverse("console:audit")
+    today = timezone.localdate()
+    body = client.get(url, {"since": today.isoformat(), "until": today.isoformat()}).content
+    assert b"membership.reactivated" in body
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    assert b"membership.reactivated" not in client.get(url, {"since": tomorrow}).content
+    for bad in [
+        {"since": "yesterday"},
+        {"outcome": "nope"},
+        {"before": "abc"},
+        {"before": "9" * 40},
+    ]:
+        assert client.get(url, bad).status_code == HTTPStatus.OK
+
+
+def test_keyset_pagination_walks_every_event_once(client, auditor, manager):
+    for n in range(120):
+        record_event(event_type=f"test.event{n}", outcome=Outcome.RECORDED, actor=manager)
+    client.force_login(auditor)
+    seen = []
+    url = reverse("console:audit") + "?action=test."
+    while url:
+        response = client.get(url, headers={"HX-Request": "true"})
+        page = response.context["page"]
+        seen.extend(event.sequence for event in page.events)
+        url = (
+            reverse("console:audit") + "?" + response.context["next_query"]
+            if page.next_cursor
+            else None
+        )
+    assert len(seen) == 120
+    assert seen == sorted(seen, reverse=True)
+    assert len(set(seen)) == 120
+
+
+def test_audit_results_fragment_under_htmx(client, auditor, events):
+    client.force_login(auditor)
+    response = client.get(reverse("console:audit"), headers={"HX-Request": "true"})
+    assert response.content.decode().lstrip().startswith('<section id="results"')
+
+
+def test_event_detail_shows_before_and_after_side_by_side(client, auditor, events):
+    client.force_login(auditor)
+    event = AuditEvent.objects.get(event_type="membership.reactivated")
+    body = client.get(reverse("console:audit-event", args=[event.sequence])).content.decode()
+    assert 'class="side-by-side"' in body
+    assert "&quot;status&quot;: &quot;inactive&quot;" in body
+    assert "&quot;status&quot;: &quot;active&quot;" in body
+    assert client.get(reverse("console:audit-event", args=[99999])).status_code == 404
+
+
+def test_csv_export_is_streamed_filtered_and_escaped(client, auditor, events):
+    client.force_login(auditor)
+    response = client.get(reverse("console:audit-export-csv"), {"person": "ann.one@acme.example"})
+    assert isinstance(response, StreamingHttpResponse)
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    found = rows(response)
+    assert [r["event_type"] for r in found] == ["membership.reactivated", "request.created"]
+    assert found[1]["reason"] == '\'=HYPERLINK("http://evil.example")'
+    assert json.loads(found[0]["after"]) == {"status": "active"}
+
+
+def test_jsonl_export_has_one_object_per_event(client, manager, events):
+    client.force_login(manager)
+    response = client.get(reverse("console:audit-export-jsonl"))
+    assert isinstance(response, StreamingHttpResponse)
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    objects = [json.loads(line) for line in lines]
+    assert len(objects) == 3
+    assert objects[0]["event_type"] == "membership.deactivated"
+    assert objects[-1]["reason"].startswith("=HYPERLINK")
+
+
+def test_export_streams_with_a_fixed_number_of_queries(client, auditor, django_assert_max_num_queries):
+    for n in range(30):
+        record_event(event_type=f"bulk.{n}", outcome=Outcome.RECORDED)
+    client.force_login(auditor)
+    response = client.get(reverse("console:audit-export-csv"))
+    with django_assert_max_num_queries(3):
+        assert len(rows(response)) == 30
+
+
+def test_auditor_verifies_the_chain_and_everyone_sees_the_result(client, auditor, manager, events):
+    client.force_login(manager)
+    assert b"Verify now" not in client.get(reverse("console:audit")).content
+    assert client.post(reverse("console:audit-verify")).status_code == HTTPStatus.FORBIDDEN
+    assert AuditEvent.objects.filter(event_type="audit.verified", outcome=Outcome.DENIED).exists()
+    client.force_login(auditor)
+    response = client.post(reverse("console:audit-verify"), headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="verification"')
+    assert "verified" in body
+    assert cache.get(VERIFICATION_KEY)["ok"] is True
+    client.force_login(manager)
+    assert b"checked" in client.get(reverse("console:audit")).content
+
+
+def test_help_desk_cannot_read_or_export_the_log(client, help_desk, events):
+    client.force_login(help_desk)
+    for name in ["console:audit", "console:audit-export-csv", "console:audit-export-jsonl"]:
+        assert client.get(reverse(name)).status_code == HTTPStatus.FORBIDDEN
