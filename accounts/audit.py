@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -200,3 +201,29 @@ def verify_chain(chunk_size: int = 2000) -> Verification:
         expected_sequence += 1
         count += 1
     return Verification(True, count)
+
+
+LAST_VERIFICATION_KEY = "audit:last_verification"
+
+
+def verify_and_remember() -> Verification:
+    """verify_chain(), remembering when it ran and what it found (see last_verification)."""
+    started = timezone.now()
+    result = verify_chain()
+    cache.set(
+        LAST_VERIFICATION_KEY,
+        {
+            "at": started.isoformat(),
+            "ok": result.ok,
+            "count": result.count,
+            "broken_at": result.broken_at,
+            "problem": result.problem,
+        },
+        timeout=None,
+    )
+    return result
+
+
+def last_verification() -> dict[str, Any] | None:
+    """The latest verification: {"at", "ok", "count", "broken_at", "problem"}, or None."""
+    return cache.get(LAST_VERIFICATION_KEY)
