@@ -183,8 +183,12 @@ class Verification:
     problem: str = ""
 
 
-def verify_chain(chunk_size: int = 2000) -> Verification:
-    """Walk every event in order; report the first missing, altered or misplaced link."""
+def verify_chain(chunk_size: int = 2000, anchor: tuple[int, str] | None = None) -> Verification:
+    """Walk every event in order; report the first missing, altered or misplaced link.
+
+    `anchor` (sequence, hash) is a link seen by an earlier verification: it must still be
+    there unchanged, which catches a removed tail even after new events were appended.
+    """
     expected_sequence = 1
     prev_hash = GENESIS_HASH
     count = 0
@@ -197,19 +201,32 @@ def verify_chain(chunk_size: int = 2000) -> Verification:
             return Verification(False, count, event.sequence, "previous-hash link does not match")
         if compute_hash(event) != event.hash:
             return Verification(False, count, event.sequence, "content does not match its hash")
+        if anchor is not None and event.sequence == anchor[0] and event.hash != anchor[1]:
+            return Verification(
+                False, count, event.sequence, "differs from the event an earlier check verified"
+            )
         prev_hash = event.hash
         expected_sequence += 1
         count += 1
+    if anchor is not None and anchor[0] > count:
+        return Verification(
+            False,
+            count,
+            count + 1,
+            f"event #{count + 1} is missing: an earlier check verified events up to #{anchor[0]}",
+        )
     return Verification(True, count)
 
 
 LAST_VERIFICATION_KEY = "audit:last_verification"
+ANCHOR_KEY = "audit:verified_anchor"
 
 
 def verify_and_remember() -> Verification:
-    """verify_chain(), remembering when it ran and what it found (see last_verification)."""
+    """verify_chain() against the last verified link; remember the result and, if ok, the link."""
     started = timezone.now()
-    result = verify_chain()
+    anchor = cache.get(ANCHOR_KEY)
+    result = verify_chain(anchor=tuple(anchor) if anchor else None)
     cache.set(
         LAST_VERIFICATION_KEY,
         {
@@ -221,6 +238,9 @@ def verify_and_remember() -> Verification:
         },
         timeout=None,
     )
+    if result.ok and result.count:
+        last = AuditEvent.objects.filter(sequence=result.count).values_list("hash", flat=True)
+        cache.set(ANCHOR_KEY, [result.count, last.get()], timeout=None)
     return result
 
 

@@ -1,0 +1,162 @@
+"""The audit log's hash chain: verification, tamper detection and concurrent writers."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from accounts import services
+from accounts.audit import compute_hash, last_verification, record_event, verify_chain
+from accounts.context import audit_context
+from accounts.models import AuditEvent, Channel, MirrorStatus, Outcome
+from tests.factories import MembershipFactory
+from tests.fixtures.audit import assert_audited, set_audit_triggers
+
+pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
+pytestmark = pytest.mark.django_db
+
+ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def record(n: int) -> list[AuditEvent]:
+    return [
+        record_event(event_type="test.recorded", outcome=Outcome.RECORDED, reason=f"event {i}")
+        for i in range(n)
+    ]
+
+
+def verify() -> str:
+    out = io.StringIO()
+    call_command("verify_audit_log", stdout=out)
+    return out.getvalue()
+
+
+def tamper(sql: str, params: list) -> None:
+    """Change the log behind the application's back, as someone with database access could."""
+    set_audit_triggers(installed=False)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_intact_chain_verifies_and_the_result_is_remembered():
+    record(5)
+    assert verify().splitlines()[-1] == "audit log verified: 5 events"
+    remembered = last_verification()
+    assert (remembered["ok"], remembered["count"], remembered["broken_at"]) == (True, 5, None)
+
+
+def test_empty_log_verifies():
+    assert verify().splitlines()[-1] == "audit log verified: 0 events"
+
+
+def test_altered_row_fails_verification_at_its_sequence():
+    record(5)
+    tamper("UPDATE accounts_auditevent SET reason = %s WHERE sequence = %s", ["forged", 3])
+    with pytest.raises(CommandError) as caught:
+        verify()
+    assert caught.value.returncode == 1
+    assert "event #3" in str(caught.value)
+    assert "does not match its hash" in str(caught.value)
+    assert last_verification()["broken_at"] == 3
+
+
+def test_altered_row_with_recomputed_hash_breaks_the_next_link():
+    events = record(5)
+    forged = events[2]
+    forged.reason = "forged"
+    tamper(
+        "UPDATE accounts_auditevent SET reason = %s, hash = %s WHERE sequence = %s",
+        ["forged", compute_hash(forged), 3],
+    )
+    result = verify_chain()
+    assert (result.ok, result.broken_at) == (False, 4)
+    assert "previous-hash" in result.problem
+
+
+def test_deleted_row_is_reported_missing():
+    record(5)
+    tamper("DELETE FROM accounts_auditevent WHERE sequence = %s", [2])
+    with pytest.raises(CommandError) as caught:
+        verify()
+    assert "event #2 is missing" in str(caught.value)
+
+
+def test_removed_tail_is_caught_against_the_last_verified_link():
+    record(3)
+    verify()
+    tamper("DELETE FROM accounts_auditevent WHERE sequence = %s", [3])
+    with pytest.raises(CommandError) as caught:
+        verify()
+    assert "event #3 is missing" in str(caught.value)
+
+
+def test_removed_tail_hidden_by_a_new_event_is_caught_against_the_last_verified_link():
+    record(3)
+    verify()
+    tamper("DELETE FROM accounts_auditevent WHERE sequence = %s", [3])
+    set_audit_triggers(installed=True)
+    record(1)
+    assert verify_chain().ok  # the chain alone cannot tell...
+    with pytest.raises(CommandError) as caught:
+        verify()  # ...but the link verified earlier is gone
+    assert "event #3" in str(caught.value)
+    assert "earlier check" in str(caught.value)
+
+
+def test_events_carry_the_request_context(app_provider, manager):
+    membership = MembershipFactory(status=MirrorStatus.ACTIVE)
+    with audit_context(via=Channel.API, client_ip="203.0.113.9", user_agent="curl/8", token_id=7):
+        services.reactivate_membership(actor=manager, membership=membership)
+    event = assert_audited("membership.reactivated", target=membership, outcome=Outcome.NOOP)
+    assert (event.via, event.client_ip, event.user_agent, event.token_id) == (
+        "api",
+        "203.0.113.9",
+        "curl/8",
+        7,
+    )
+    assert event.request_id
+    assert event.actor_repr == manager.username
+    assert event.organization_external_id == membership.organization.external_id
+    assert event.user_external_id == membership.user.external_id
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not ON_POSTGRES,
+    reason="threads on the shared in-memory SQLite test database get 'table locked', not a wait",
+)
+def test_concurrent_writers_never_fork_the_chain():
+    writers, per_writer = 8, 25
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            for i in range(per_writer):
+                record_event(
+                    event_type="test.recorded", outcome=Outcome.RECORDED, reason=f"{worker}/{i}"
+                )
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    total = writers * per_writer
+    assert list(AuditEvent.objects.order_by("sequence").values_list("sequence", flat=True)) == list(
+        range(1, total + 1)
+    )
+    assert verify_chain().count == total
+    assert verify().splitlines()[-1] == f"audit log verified: {total} events"
