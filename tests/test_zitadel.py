@@ -287,6 +287,18 @@ def test_users_are_listed_with_offset_pages(zitadel_provider, zitadel_emulator, 
     assert page["result"][-1]["userId"] == users[0].id
 
 
+def test_a_page_is_the_same_whether_walked_to_or_jumped_to(api):
+    def users(offset: int, limit: int) -> list[str]:
+        query = {"offset": str(offset), "limit": limit, "asc": True}
+        return [u["userId"] for u in api.post("/v2/users", json={"query": query}).json()["result"]]
+
+    every = users(0, 100)
+    jumped = users(30, 10)
+    users(0, 30)  # the emulator now knows where offset 30 starts
+    walked = users(30, 10)
+    assert jumped == walked == every[30:40]
+
+
 def test_limit_above_the_maximum_is_rejected(api):
     answer = api.post("/v2/users", json={"query": {"limit": 1001}})
     assert answer.status_code == HTTPStatus.BAD_REQUEST

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,6 +96,26 @@ def bump(details: dict[str, Any], owner: str) -> dict[str, Any]:
     return {"sequence": str(sequence), "changeDate": now(), "resourceOwner": owner}
 
 
+def window(query: dict[str, Any]) -> tuple[int, int, bool]:
+    """Offset, limit and order of a list query; `asc` defaults to false (newest first)."""
+    try:
+        offset = int(query.get("offset") or 0)
+        limit = int(query.get("limit") or DEFAULT_LIMIT)
+    except (TypeError, ValueError):
+        raise fail("invalid_argument", "QUERY-offset", "offset and limit must be numbers") from None
+    if offset < 0 or limit < 0 or limit > MAX_LIMIT:
+        raise fail("invalid_argument", "QUERY-4M9fs", f"limit must be at most {MAX_LIMIT}")
+    return offset, limit, bool(query.get("asc", False))
+
+
+def envelope(total: int, limit: int, style: str) -> dict[str, Any]:
+    """The list metadata: v2 `details`, v1 `details` with viewTimestamp, or `pagination`."""
+    if style == "pagination":
+        return {"pagination": {"totalResult": str(total), "appliedLimit": str(limit)}}
+    stamp = "viewTimestamp" if style == "v1" else "timestamp"
+    return {"details": {"totalResult": str(total), "processedSequence": "1", stamp: now()}}
+
+
 def page(
     query: dict[str, Any],
     docs: list[dict[str, Any]],
@@ -103,23 +124,41 @@ def page(
     style: str = "details",
     **extra: Any,
 ) -> dict[str, Any]:
-    """One offset page; `asc` defaults to false (newest first), as in ZITADEL."""
-    try:
-        offset = int(query.get("offset") or 0)
-        limit = int(query.get("limit") or DEFAULT_LIMIT)
-    except (TypeError, ValueError):
-        raise fail("invalid_argument", "QUERY-offset", "offset and limit must be numbers") from None
-    if offset < 0 or limit < 0 or limit > MAX_LIMIT:
-        raise fail("invalid_argument", "QUERY-4M9fs", f"limit must be at most {MAX_LIMIT}")
-    if not query.get("asc", False):
+    """One offset page of already filtered documents."""
+    offset, limit, asc = window(query)
+    if not asc:
         docs = docs[::-1]
-    total = str(len(docs))
-    if style == "pagination":
-        meta = {"pagination": {"totalResult": total, "appliedLimit": str(limit)}}
-    else:
-        stamp = "viewTimestamp" if style == "v1" else "timestamp"
-        meta = {"details": {"totalResult": total, "processedSequence": "1", stamp: now()}}
-    return {**meta, **extra, key: docs[offset : offset + limit]}
+    return {**envelope(len(docs), limit, style), **extra, key: docs[offset : offset + limit]}
+
+
+class Pager:
+    """Offset pages over every document of a kind without reading the ones before the page.
+
+    Remembers the sequence where each ascending page ended, so a client walking the pages
+    in order costs one indexed query per page; other offsets fall back to a scan.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._ends: dict[tuple[str, str, int], int] = {}
+
+    def page(
+        self, kind: str, query: dict[str, Any], key: str, *, style: str = "details", **extra: Any
+    ) -> dict[str, Any]:
+        """Like `page`, for the unfiltered kind."""
+        offset, limit, asc = window(query)
+        generation = self.store.get_meta("generation") or ""
+        start = self._ends.get((generation, kind, offset)) if asc else None
+        if offset == 0 or start is not None:
+            rows = self.store.find(kind, after_seq=start, limit=limit, descending=not asc)
+        else:
+            rows = self.store.find(kind, limit=offset + limit, descending=not asc)[offset:]
+        if asc and rows:
+            if len(self._ends) > 10_000:
+                self._ends.clear()
+            self._ends[(generation, kind, offset + len(rows))] = rows[-1][0]
+        docs = [doc for _, doc in rows]
+        return {**envelope(self.store.count(kind), limit, style), **extra, key: docs}
 
 
 def user_doc(
@@ -247,6 +286,7 @@ def load(store: Store, data: Dataset) -> None:
         ],
     )
     store.set_meta("owner_org", owner)
+    store.set_meta("generation", uuid.uuid4().hex)
     store.set_meta("next_id", str(len(orgs) + len(users) + len(rows) + 1))
 
 
