@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -13,7 +14,9 @@ import pytest
 from providers.base import Capability, Membership, Provider, Status
 from providers.emulators.seed import demo_dataset
 from providers.errors import (
+    ProviderAuthError,
     ProviderConflict,
+    ProviderError,
     ProviderNotFound,
     ProviderRateLimited,
     ProviderRejected,
@@ -24,6 +27,14 @@ from tests.fixtures.flavors import FAST_RETRY, FLAVORS, TEST_TIMEOUT
 
 pytestmark = pytest.mark.django_db
 ATTEMPTS = FAST_RETRY.max_retries + 1
+CLEAR_ERRORS = {
+    ProviderAuthError,
+    ProviderConflict,
+    ProviderNotFound,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+}
 
 
 @pytest.fixture(params=FLAVORS)
@@ -329,3 +340,82 @@ def test_create_is_retried_after_a_rate_limit(provider, emulator):
     )
     assert result.value.email == "retried@contract.example"
     assert sent == 2
+
+
+# A seeded storm of faults ------------------------------------------------------------------
+
+FAULTS = ["none"] * 40 + ["429"] * 18 + ["503"] * 18 + ["drop"] * 18 + ["timeout"] * 2
+
+
+def fault_spec(kind: str, times: int) -> dict[str, Any]:
+    return {
+        "none": {},
+        "429": {"fail": [429] * times},
+        "503": {"fail": [503] * times},
+        "drop": {"drop": times},
+        "timeout": {"delay": TEST_TIMEOUT + 0.2, "delay_count": 1},
+    }[kind]
+
+
+def perform(provider: Provider, name: str, membership: Membership, number: int) -> None:
+    """One operation of the storm, on `membership` or its user or organization."""
+    match name:
+        case "get_organization":
+            provider.get_organization(membership.organization_id)
+        case "get_membership" | "reactivate_membership" | "deactivate_membership":
+            getattr(provider, name)(membership.id if name == "get_membership" else membership)
+        case "get_user":
+            provider.get_user(membership.user_id)
+        case "set_membership_roles":
+            roles = ("org-viewer",) if number % 2 else ("org-billing", "org-viewer")
+            provider.set_membership_roles(membership, roles)
+        case "create_user":
+            provider.create_user(f"storm{number}@faults.example")
+
+
+def error_of(call: Callable[[], Any]) -> ProviderError | None:
+    try:
+        call()
+    except ProviderError as exc:
+        return exc
+    return None
+
+
+def test_random_faults_end_in_success_or_a_clear_error(provider, emulator, flavor):
+    rng = random.Random(f"fault-storm-{flavor}")
+    memberships = list(provider.list_memberships())
+    operations = [
+        ("get_organization", True, None),
+        ("get_membership", True, None),
+        ("get_user", True, None),
+        ("reactivate_membership", True, Capability.REACTIVATE_MEMBERSHIP),
+        ("deactivate_membership", True, Capability.DEACTIVATE_MEMBERSHIP),
+        ("set_membership_roles", True, Capability.SET_MEMBERSHIP_ROLES),
+        ("create_user", False, Capability.CREATE_USER),
+    ]
+    operations = [op for op in operations if op[2] is None or op[2] in provider.capabilities]
+    outcomes: Counter[str] = Counter()
+    for number in range(200):
+        name, idempotent, _ = rng.choice(operations)
+        kind, times = rng.choice(FAULTS), rng.randint(1, ATTEMPTS)
+        membership = rng.choice(memberships)
+        emulator.faults.reset()
+        emulator.faults.configure(fault_spec(kind, times))
+        before = emulator.request_count
+
+        error = error_of(lambda: perform(provider, name, membership, number))  # noqa: B023
+
+        sent = emulator.request_count - before
+        outcomes[f"{kind}:{type(error).__name__ if error else 'ok'}"] += 1
+        if error is not None:
+            assert type(error) in CLEAR_ERRORS, error
+            assert error.message
+            exhausted = times == ATTEMPTS and kind in ("429", "503", "drop")
+            assert exhausted or not name.startswith("get_"), (name, kind, times, error)
+        if not idempotent and kind in ("503", "drop", "timeout"):
+            assert sent == 1, (name, kind, sent)
+    emulator.faults.reset()
+    print(f"\n{flavor} fault storm, 200 operations: {dict(sorted(outcomes.items()))}")
+    assert sum(outcomes.values()) == 200
+    assert outcomes["none:ok"] > 0
+    assert any(key.endswith(":ok") and not key.startswith("none") for key in outcomes)

@@ -225,6 +225,12 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class _DroppingServerHandler(ServerHandler):
+    def close(self) -> None:
+        # A dropped request never started a response: there is nothing to log or reset.
+        if self.status is None and isinstance(self._current_exc(), DropConnection):
+            return
+        super().close()
+
     def handle_error(self) -> None:
         if isinstance(self._current_exc(), DropConnection):
             raise DropConnection
