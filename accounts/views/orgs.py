@@ -39,6 +39,7 @@ from accounts.views.base import (
 TEMPLATE = "console/organization.html"
 MEMBERS_PER_PAGE = 25
 CHANGED_EVENT = "karmo:changed"
+BADGE_EVENT = "karmo:badge"
 
 
 def _members_context(request: HtmxHttpRequest, org: Organization) -> dict[str, Any]:
@@ -89,6 +90,7 @@ def _status_action(
     *,
     form_class: type[ReasonForm] | type[OptionalReasonForm],
     notice: Callable[[Any], str],
+    badge: bool = False,
 ) -> HttpResponse:
     org = get_object_or_404(Organization, pk=pk)
     form = form_class(request.POST)
@@ -117,6 +119,8 @@ def _status_action(
     )
     if message:
         trigger_client_event(response, CHANGED_EVENT)
+        if badge:
+            trigger_client_event(response, BADGE_EVENT)
     return response
 
 
@@ -137,6 +141,7 @@ def organization_request(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         ),
         form_class=ReasonForm,
         notice=lambda req: f"Request #{req.pk} sent to the managers.",
+        badge=True,
     )
 
 

@@ -37,6 +37,7 @@ from accounts.views.base import (
 
 TEMPLATE = "console/person.html"
 CHANGED_EVENT = "karmo:changed"
+BADGE_EVENT = "karmo:badge"
 
 
 def _person_context(person: ProviderUser) -> dict[str, Any]:
@@ -66,6 +67,7 @@ def _membership_action(
     *,
     form_class: type[ReasonForm] | type[OptionalReasonForm],
     notice: Callable[[Any], str],
+    badge: bool = False,
 ) -> HttpResponse:
     """Validate the reason, run one change, re-render the membership's row."""
     membership = get_object_or_404(OrganizationMembership.objects.select_related("user"), pk=pk)
@@ -96,6 +98,8 @@ def _membership_action(
     )
     if message:
         trigger_client_event(response, CHANGED_EVENT)
+        if badge:
+            trigger_client_event(response, BADGE_EVENT)
     return response
 
 
@@ -116,6 +120,7 @@ def membership_request(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         ),
         form_class=ReasonForm,
         notice=lambda req: f"Request #{req.pk} sent to the managers.",
+        badge=True,
     )
 
 

@@ -1,0 +1,102 @@
+"""Playwright (sync API) with Debian's chromium, against the app on a loopback live server.
+
+The app uses the sandbox provider (the WorkOS emulator in process, its state in a fresh
+directory) and the mirror is filled by a real sync before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from accounts.sync import run_sync
+from tests.conftest import make_staff
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls from the
+# test body are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+PASSWORD = "pw-for-tests-1"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless chromium for the whole session."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        pytest.fail("chromium is not installed; run `make browsers`")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def sandbox_app(settings, tmp_path, live_server) -> str:
+    """The live server's URL, with the sandbox provider seeded and synced into the mirror."""
+    settings.KARMO_PROVIDER = "sandbox"
+    settings.KARMO_SANDBOX_FLAVOR = "workos"
+    settings.KARMO_SANDBOX_DIR = tmp_path / "sandbox"
+    settings.KARMO_SANDBOX_URL = ""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    run = run_sync()
+    assert run.state == "succeeded", run.errors
+    return live_server.url
+
+
+@pytest.fixture
+def staff(sandbox_app) -> dict[str, User]:
+    """One login per console role."""
+    return {
+        "helpdesk": make_staff("helpdesk", "Help desk"),
+        "manager": make_staff("manager", "Manager"),
+        "auditor": make_staff("auditor", "Auditor"),
+    }
+
+
+@pytest.fixture
+def sign_in(browser, sandbox_app, staff) -> Iterator[Callable[[str], object]]:
+    """Open a fresh browser context and sign in through the form; returns the page."""
+    contexts = []
+
+    def open_as(username: str, *, viewport: dict[str, int] = DESKTOP) -> object:
+        context = browser.new_context(viewport=viewport, accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{sandbox_app}/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{sandbox_app}/")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def snap() -> Callable[..., None]:
+    """Screenshot a page at desktop and phone widths into artifacts/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page: object, name: str, *, phone: bool = True) -> None:
+        page.set_viewport_size(DESKTOP)
+        page.screenshot(path=SCREENSHOTS / f"{name}-desktop.png", full_page=True)
+        if phone:
+            page.set_viewport_size(PHONE)
+            page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True)
+            page.set_viewport_size(DESKTOP)
+
+    return take
