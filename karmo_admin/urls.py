@@ -6,9 +6,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts.views import sign_in
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", sign_in, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("accounts.api.urls")),
     path("", include("accounts.urls")),

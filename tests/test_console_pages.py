@@ -320,3 +320,18 @@ def test_query_count_does_not_grow_with_rows(
     assert response.status_code == HTTPStatus.OK
     marker, shown = ROW_MARKERS[page]
     assert response.content.count(marker) >= shown
+
+
+def test_only_staff_can_sign_in(client, help_desk):
+    User.objects.create_user("nina.customer", password="pw-for-tests-1")
+    refused = client.post(
+        reverse("login"), {"username": "nina.customer", "password": "pw-for-tests-1"}
+    )
+    assert refused.status_code == HTTPStatus.OK
+    assert "not a staff account" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+    allowed = client.post(
+        reverse("login"), {"username": help_desk.username, "password": "pw-for-tests-1"}
+    )
+    assert allowed.status_code == HTTPStatus.FOUND
+    assert allowed["Location"] == reverse("console:home")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accounts.views.approvals import approvals_badge, approvals_list, approve, cancel, reject, retry
 from accounts.views.audit import audit_event, audit_log, export_csv, export_jsonl, verify
-from accounts.views.home import find, home
+from accounts.views.home import find, home, sign_in
 from accounts.views.orgs import (
     organization_deactivate,
     organization_detail,
@@ -50,6 +50,7 @@ __all__ = [
     "person_refresh",
     "reject",
     "retry",
+    "sign_in",
     "sync_page",
     "sync_progress",
     "sync_start",

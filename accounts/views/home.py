@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts import selectors
+from accounts.forms import StaffAuthenticationForm
 from accounts.views.base import HtmxHttpRequest, console_view, page
+
+# Django's sign-in page, refusing accounts that are not staff.
+sign_in = LoginView.as_view(authentication_form=StaffAuthenticationForm)
 
 
 @require_GET
