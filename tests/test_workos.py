@@ -304,3 +304,21 @@ def test_every_error_status_maps_to_one_provider_error(
     assert type(caught.value) is error
     assert caught.value.status_code == status
     assert caught.value.request_id.startswith("req-")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/user_management/users", b'{"email": "a@b.example", "first_name": 5}'),
+        ("POST", "/user_management/users", b"[]"),
+        ("PUT", f"{OM}/{{om}}", b"not json"),
+        ("PUT", f"{OM}/{{om}}", b'{"role_slugs": [1]}'),
+        ("POST", "/authorization/organizations/{org}/roles", b'{"slug": 5, "name": "x"}'),
+        ("PATCH", "/authorization/organizations/{org}/roles/org-admin", b'{"name": 5}'),
+    ],
+)
+def test_malformed_bodies_get_a_client_error(wire, org_id, method, path, body):
+    om = wire.get(OM, params={"organization_id": org_id}).json()["data"][0]["id"]
+    response = wire.request(method, path.format(om=om, org=org_id), content=body)
+    assert response.status_code in (HTTPStatus.BAD_REQUEST, HTTPStatus.UNPROCESSABLE_ENTITY)
+    assert response.json()["code"]
