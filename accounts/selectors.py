@@ -34,6 +34,11 @@ _TOP = "\U0010ffff"
 Staff = AbstractBaseUser | AnonymousUser
 
 
+def clean_query(value: str, limit: int = 200) -> str:
+    """User-typed text fit for a query: no NUL (PostgreSQL refuses it), spaces collapsed."""
+    return " ".join(value.replace("\x00", "").split())[:limit]
+
+
 def prefix_filter(alias: str, prefix: str) -> Q:
     """`alias` starts with `prefix`, as a range so a plain btree index serves it."""
     return Q(**{f"{alias}__gte": prefix, f"{alias}__lt": prefix + _TOP})
@@ -50,7 +55,7 @@ class SearchResults:
 
 def search(query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
     """Match email, last name, 'first last', provider id, organization name or id."""
-    query = " ".join(query.split())[:200]
+    query = clean_query(query)
     if len(query) < 2:
         return SearchResults(query, [], [])
     lowered = query.lower()

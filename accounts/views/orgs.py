@@ -45,7 +45,7 @@ BADGE_EVENT = "karmo:badge"
 def _members_context(request: HtmxHttpRequest, org: Organization) -> dict[str, Any]:
     status = request.GET.get("status", "")
     status = status if status in MirrorStatus.values else ""
-    role = request.GET.get("role", "")[:64]
+    role = selectors.clean_query(request.GET.get("role", ""), limit=64)
     members_query = selectors.organization_members(org, status=status, role=role)
     paginator = Paginator(members_query, MEMBERS_PER_PAGE)
     members = paginator.get_page(request.GET.get("page"))
