@@ -66,15 +66,17 @@ def staff(sandbox_app) -> dict[str, User]:
 
 @pytest.fixture
 def sign_in(browser, sandbox_app, staff) -> Iterator[Callable[[str], object]]:
-    """Open a fresh browser context and sign in through the form; returns the page."""
+    """Open a fresh browser context and sign in through the form (None: stay anonymous)."""
     contexts = []
 
-    def open_as(username: str, *, viewport: dict[str, int] = DESKTOP) -> object:
+    def open_as(username: str | None, *, viewport: dict[str, int] = DESKTOP) -> object:
         context = browser.new_context(viewport=viewport, accept_downloads=True)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
         page.goto(f"{sandbox_app}/login/")
+        if username is None:
+            return page
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()

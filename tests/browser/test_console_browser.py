@@ -16,7 +16,9 @@ from accounts.models import (
     OrganizationMembership,
     Outcome,
     ReactivationRequest,
+    SyncRun,
 )
+from accounts.sync import run_sync
 
 pytest_plugins = ["tests.fixtures.audit"]
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -43,7 +45,7 @@ def deactivated_member() -> OrganizationMembership:
 
 def test_help_desk_request_manager_approval_and_auditor_trail(sign_in, snap, sandbox_app):
     membership = deactivated_member()
-    person, org = membership.user, membership.organization
+    person = membership.user
     card = f"#membership-{membership.pk}"
 
     desk = sign_in("helpdesk")
@@ -101,10 +103,13 @@ def test_help_desk_request_manager_approval_and_auditor_trail(sign_in, snap, san
     auditor.go_back()
     with auditor.expect_download() as download:
         auditor.get_by_role("link", name="Export CSV").click()
-    rows = list(csv.DictReader(io.StringIO(open(download.value.path()).read())))
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
     actions = {(r["event_type"], r["outcome"]) for r in rows}
     assert ("request.created", "requested") in actions
-    assert ("request.approved", "succeeded") in actions or ("request.approved", "attempted") in actions
+    assert ("request.approved", "succeeded") in actions or (
+        "request.approved",
+        "attempted",
+    ) in actions
     assert ("membership.reactivated", "succeeded") in actions
     assert {r["user_external_id"] for r in rows} == {person.external_id}
 
@@ -137,7 +142,18 @@ def test_manager_creates_a_role_and_assigns_it(sign_in, snap, sandbox_app):
     expect(card.get_by_role("status")).to_have_text("Roles saved.")
     expect(card.locator(".chip", has_text="org-support")).to_be_visible()
     page.reload()
-    expect(page.locator(f"#membership-{membership.pk} .chip", has_text="org-support")).to_be_visible()
+    expect(
+        page.locator(f"#membership-{membership.pk} .chip", has_text="org-support")
+    ).to_be_visible()
+
+    page.get_by_role("link", name="Sync", exact=True).click()
+    page.get_by_role("button", name="Start a full sync").dblclick()
+    expect(page.locator("#progress")).to_contain_text("queued")
+    run = SyncRun.objects.get(state=SyncRun.State.QUEUED)
+    run_sync(run=run)  # what the task worker does
+    expect(page.locator("#progress .badge").first).to_have_text("succeeded")
+    assert SyncRun.objects.count() == 2  # the fixture's sync and one from the double click
+    snap(page, "sync")
 
 
 def test_help_desk_cannot_approve_even_with_a_forged_post(sign_in, snap, sandbox_app, staff):
@@ -145,6 +161,17 @@ def test_help_desk_cannot_approve_even_with_a_forged_post(sign_in, snap, sandbox
     request = request_reactivation(
         actor=staff["manager"], target=membership, reason="Asked by the account owner"
     )
+    visitor = sign_in(None)
+    visitor.goto(f"{sandbox_app}/")
+    expect(visitor.get_by_role("heading", level=1)).to_have_text("Welcome to Karmo Admin")
+    snap(visitor, "landing")
+    visitor.get_by_role("link", name="Sign in").first.click()
+    visitor.get_by_label("Username").fill("helpdesk")
+    visitor.get_by_label("Password").fill("wrong password")
+    visitor.get_by_role("button", name="Sign in").click()
+    expect(visitor.get_by_role("alert")).to_contain_text("correct username and password")
+    snap(visitor, "login-error")
+
     page = sign_in("helpdesk")
     page.goto(f"{sandbox_app}/approvals/")
     expect(page.locator("#request-list")).not_to_contain_text("Asked by the account owner")
@@ -172,15 +199,7 @@ def test_invalid_role_slug_shows_the_inline_error(sign_in, snap, sandbox_app):
     error = page.locator("#slug-field .field-error")
     expect(error).to_contain_text("Role slug must start with 'org-'")
     expect(page.get_by_label("Slug")).to_have_attribute("aria-invalid", "true")
-    page.locator("#slug-field").scroll_into_view_if_needed()
-    page.screenshot(path=str(_shot("role-slug-error-phone")))
+    snap(page, "role-slug-error")
     page.get_by_label("Name").fill("Support")
     page.get_by_role("button", name="Save role").click()
     expect(page.locator("#roles .error")).to_contain_text("42203001")
-
-
-def _shot(name: str):
-    from tests.browser.conftest import SCREENSHOTS
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS / f"{name}.png"
