@@ -68,12 +68,14 @@ def staff(sandbox_app) -> dict[str, User]:
 def sign_in(browser, sandbox_app, staff) -> Iterator[Callable[[str], object]]:
     """Open a fresh browser context and sign in through the form (None: stay anonymous)."""
     contexts = []
+    refused: list[str] = []
 
     def open_as(username: str | None, *, viewport: dict[str, int] = DESKTOP) -> object:
         context = browser.new_context(viewport=viewport, accept_downloads=True)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
+        page.on("console", lambda message: _note_refusal(message, refused, page))
         page.goto(f"{sandbox_app}/login/")
         if username is None:
             return page
@@ -86,6 +88,15 @@ def sign_in(browser, sandbox_app, staff) -> Iterator[Callable[[str], object]]:
     yield open_as
     for context in contexts:
         context.close()
+    assert not refused, f"the browser refused content (CSP?): {refused}"
+
+
+def _note_refusal(message: object, refused: list[str], page: object) -> None:
+    """Collect Content-Security-Policy violations and script errors from the console."""
+    text = message.text
+    expected = ("Failed to load resource", "htmx:")
+    if message.type == "error" and not text.startswith(expected):
+        refused.append(f"{text[:60]} on {page.url}")
 
 
 @pytest.fixture
@@ -93,12 +104,13 @@ def snap() -> Callable[..., None]:
     """Screenshot a page at desktop and phone widths into artifacts/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(page: object, name: str, *, phone: bool = True) -> None:
+    def take(page: object, name: str) -> None:
+        for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(viewport)
+            # caret="initial": hiding the caret injects a <style> that the CSP rightly refuses.
+            page.screenshot(
+                path=SCREENSHOTS / f"{name}-{label}.png", full_page=True, caret="initial"
+            )
         page.set_viewport_size(DESKTOP)
-        page.screenshot(path=SCREENSHOTS / f"{name}-desktop.png", full_page=True)
-        if phone:
-            page.set_viewport_size(PHONE)
-            page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True)
-            page.set_viewport_size(DESKTOP)
 
     return take
