@@ -42,6 +42,17 @@ class PkSet:
         return index < len(self._bits) and bool(self._bits[index] & (1 << (pk & 7)))
 
 
+@dataclass(slots=True)
+class _Change:
+    """One provider record that is new, or differs from (or was removed from) its stored row."""
+
+    external_id: str
+    values: Values
+    row: models.Model | None = None
+    diff: list[str] = field(default_factory=list)
+    current: Values = field(default_factory=dict)
+
+
 @dataclass
 class _Pending:
     """What one batch will write."""
@@ -125,29 +136,29 @@ class Syncer:
 
     def _apply(self, kind: Kind, batch: list[Any], seen: PkSet, fetched_at: datetime) -> None:
         desired: dict[str, Values] = {item.id: kind.to_values(item) for item in batch}
-        rows = {
-            row.external_id: row for row in kind.queryset(self.key).filter(external_id__in=desired)
-        }
+        rows = {row["external_id"]: row for row in kind.stored(self.key, desired)}
         stored_roles = self._stored_roles(kind, rows.values())
-        changes: list[tuple[str, Values, models.Model | None, list[str]]] = []
+        changes: list[_Change] = []
         for external_id, values in desired.items():
             row = rows.get(external_id)
             if row is None:
-                changes.append((external_id, values, None, []))
+                changes.append(_Change(external_id, values))
                 continue
-            seen.add(row.pk)
-            if row.synced_at > fetched_at:  # written by a service after this page was read
+            seen.add(row["pk"])
+            if row["synced_at"] > fetched_at:  # written by a service after this page was read
                 self.run.unchanged += 1
                 continue
-            current = kind.current(row, stored_roles.get(row.pk))
+            current = kind.current(row, stored_roles.get(row["pk"]))
             diff = [name for name, value in values.items() if current[name] != value]
-            if diff or row.removed_at is not None:
-                changes.append((external_id, values, row, diff))
+            if diff or row["removed_at"] is not None:
+                changes.append(
+                    _Change(external_id, values, kind.instance(self.key, row), diff, current)
+                )
             else:
                 self.run.unchanged += 1
         if not changes:
             return
-        pending = self._plan(kind, changes, stored_roles)
+        pending = self._plan(kind, changes)
         with transaction.atomic():
             created = kind.model.objects.bulk_create(pending.creates)
             if pending.updates:
@@ -159,10 +170,12 @@ class Syncer:
         self.run.created += len(pending.creates)
         self.run.updated += len(pending.updates)
 
-    def _stored_roles(self, kind: Kind, rows: Iterable[models.Model]) -> dict[int, tuple[str, ...]]:
+    def _stored_roles(
+        self, kind: Kind, rows: Iterable[dict[str, Any]]
+    ) -> dict[int, tuple[str, ...]]:
         if kind.noun != "membership":
             return {}
-        pks = [row.pk for row in rows]
+        pks = [row["pk"] for row in rows]
         held: dict[int, list[str]] = {}
         if pks:
             for membership_id, slug in MembershipRole.objects.filter(
@@ -171,16 +184,14 @@ class Syncer:
                 held.setdefault(membership_id, []).append(slug)
         return {pk: tuple(sorted(slugs)) for pk, slugs in held.items()}
 
-    def _references(
-        self, kind: Kind, changes: list[tuple[str, Values, models.Model | None, list[str]]]
-    ) -> dict[str, dict[str, models.Model]]:
+    def _references(self, kind: Kind, changes: list[_Change]) -> dict[str, dict[str, models.Model]]:
         """Rows that new or re-pointed records refer to, one query per referenced kind."""
         found: dict[str, dict[str, models.Model]] = {}
         for ref in kind.refs:
             wanted = {
-                values[ref]
-                for _, values, row, diff in changes
-                if values[ref] and (row is None or ref in diff)
+                change.values[ref]
+                for change in changes
+                if change.values[ref] and (change.row is None or ref in change.diff)
             }
             model = REFERENCED[ref]
             found[ref] = (
@@ -198,13 +209,18 @@ class Syncer:
     def _plan(
         self,
         kind: Kind,
-        changes: list[tuple[str, Values, models.Model | None, list[str]]],
-        stored_roles: dict[int, tuple[str, ...]],
+        changes: list[_Change],
     ) -> _Pending:
         now = timezone.now()
         references = self._references(kind, changes)
         pending = _Pending()
-        for external_id, values, row, diff in changes:
+        for change in changes:
+            external_id, values, row, diff = (
+                change.external_id,
+                change.values,
+                change.row,
+                change.diff,
+            )
             needed = kind.refs if row is None else [ref for ref in kind.refs if ref in diff]
             resolved = self._resolve(kind, external_id, values, needed, references)
             if resolved is None:
@@ -219,9 +235,7 @@ class Syncer:
                     self.event(f"{kind.noun}.sync_created", row, after=_jsonable(values))
                 )
                 continue
-            before = {
-                name: _jsonable(kind.current(row, stored_roles.get(row.pk))[name]) for name in diff
-            }
+            before = {name: _jsonable(change.current[name]) for name in diff}
             after = {name: _jsonable(values[name]) for name in diff}
             restored = row.removed_at is not None
             if restored:

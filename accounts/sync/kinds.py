@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,15 +51,50 @@ class Kind:
             queryset = queryset.select_related(*self.refs)
         return queryset.only(*columns)
 
-    def current(self, row: models.Model, roles: tuple[str, ...] | None) -> Values:
-        """The stored row in the shape of `to_values`."""
-        values = {name: getattr(row, name) for name in self.fields}
+    def stored(self, provider_key: str, external_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Stored rows as plain dicts (cheaper than model instances for the unchanged majority)."""
+        columns = [
+            "pk",
+            "external_id",
+            "synced_at",
+            "removed_at",
+            *self.fields,
+            *(f"{ref}_id" for ref in self.refs),
+            *(f"{ref}__external_id" for ref in self.refs),
+        ]
+        return list(
+            self.model.objects.filter(provider=provider_key, external_id__in=external_ids).values(
+                *columns
+            )
+        )
+
+    def current(self, row: dict[str, Any], roles: tuple[str, ...] | None) -> Values:
+        """A stored row in the shape of `to_values`."""
+        values = {name: row[name] for name in self.fields}
         for ref in self.refs:
-            target = getattr(row, ref)
-            values[ref] = target.external_id if target is not None else ""
+            values[ref] = row[f"{ref}__external_id"] or ""
         if self.noun == "membership":
             values["roles"] = roles or ()
         return values
+
+    def instance(self, provider_key: str, row: dict[str, Any]) -> models.Model:
+        """A model instance for a stored row, with referenced rows as id-only stand-ins."""
+        obj = self.model(
+            pk=row["pk"],
+            provider=provider_key,
+            external_id=row["external_id"],
+            synced_at=row["synced_at"],
+            removed_at=row["removed_at"],
+            **{name: row[name] for name in self.fields},
+        )
+        for ref in self.refs:
+            if row[f"{ref}_id"] is not None:
+                target = REFERENCED[ref](
+                    pk=row[f"{ref}_id"], external_id=row[f"{ref}__external_id"]
+                )
+                setattr(obj, ref, target)
+        obj._state.adding = False
+        return obj
 
 
 def _organization(item: base.Organization) -> Values:
