@@ -13,7 +13,7 @@ from accounts.api.auth import BearerAuth, in_token_context
 from accounts.api.docs import OfflineDocs
 from accounts.api.errors import install_error_handlers
 from accounts.api.idempotency import OPENAPI_PARAMETER, WRITE_METHODS, idempotent, remember_answer
-from accounts.api.parser import JSONParser
+from accounts.api.parser import JSONParser, refuse_unknown_query
 from accounts.api.schemas import ErrorEnvelope
 from accounts.api.throttle import TokenRateThrottle
 from accounts.errors import ErrorCode
@@ -107,9 +107,21 @@ def complete_schema(schema: dict[str, Any]) -> dict[str, Any]:
             for status in ERROR_DESCRIPTIONS:
                 ref = f"#/components/responses/{HTTPStatus(status).name}"
                 responses[status] = {"$ref": ref}
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _without_null(parameter.get("schema", {}))
             if method.upper() in WRITE_METHODS:
                 operation.setdefault("parameters", []).append(OPENAPI_PARAMETER)
     return schema
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """`X | None` as X: a query string can leave a parameter out but cannot send null."""
+    options = schema.get("anyOf", [])
+    rest = [option for option in options if option != {"type": "null"}]
+    if len(rest) != 1 or len(options) != 2:
+        return schema
+    cleaned = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+    return {**rest[0], **cleaned}
 
 
 def build_api() -> NinjaAPI:
@@ -127,6 +139,7 @@ def build_api() -> NinjaAPI:
     install_error_handlers(api)
     api.add_decorator(in_token_context, mode="operation")
     api.add_decorator(idempotent, mode="operation")
+    api.add_decorator(refuse_unknown_query, mode="view")
     api.add_decorator(remember_answer, mode="view")
     for module in (orgs, users, requests, audit_events):
         api.add_router("", module.router)

@@ -72,7 +72,8 @@ def validation_error(errors: list[dict[str, Any]]) -> KarmoError:
         pointer = json_pointer(rest)
         code, detail = FIELD_CODES.get(pointer, (ErrorCode.VALIDATION_FAILED, ""))
         codes.add(code)
-        field_errors.append(FieldError(detail or str(item.get("msg", "is invalid")), pointer))
+        message = str(item.get("msg", "is invalid")).removeprefix("Value error, ")
+        field_errors.append(FieldError(detail or message, pointer))
     code = codes.pop() if len(codes) == 1 else ErrorCode.VALIDATION_FAILED
     return KarmoError(code, errors=field_errors)
 

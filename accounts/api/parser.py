@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 from django.utils.datastructures import MultiValueDict
 from ninja.parser import Parser
 
-from accounts.api.errors import json_pointer
+from accounts.api.errors import error_response, json_pointer
 from accounts.errors import ErrorCode, FieldError, KarmoError
 
 
@@ -71,7 +74,44 @@ class JSONParser(Parser):
     def parse_querydict(
         self, data: MultiValueDict, list_fields: list[str], request: HttpRequest
     ) -> dict[str, Any]:
-        """Query parameters, refusing unstorable text."""
+        """Query parameters, refusing unstorable text and repeats of single-valued ones."""
+        repeated = [
+            FieldError("must be given once", json_pointer([key]))
+            for key in data
+            if key not in list_fields and len(data.getlist(key)) > 1
+        ]
+        if repeated:
+            raise KarmoError(ErrorCode.VALIDATION_FAILED, errors=repeated)
         parsed = super().parse_querydict(data, list_fields, request)
         refuse_unstorable(parsed)
         return parsed
+
+
+def query_names(operation: Any) -> frozenset[str]:
+    """The query parameter names an operation declares."""
+    return frozenset(
+        name
+        for model in operation.models
+        if model.__ninja_param_source__ == "query"
+        for name in model.__ninja_flatten_map__
+    )
+
+
+def refuse_unknown_query(run: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """View decorator: a query parameter the operation does not declare is a 422, not ignored
+    (a mistyped filter would otherwise return everything)."""
+    # ninja hands "view" decorators the operation's bound run method (perhaps already wrapped).
+    known = query_names(inspect.unwrap(run).__self__)  # type: ignore[attr-defined]
+
+    @wraps(run)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        unknown = sorted(set(request.GET) - known)
+        if unknown:
+            errors = [
+                FieldError("is not a parameter of this operation", json_pointer([n]))
+                for n in unknown
+            ]
+            return error_response(KarmoError(ErrorCode.VALIDATION_FAILED, errors=errors))
+        return run(request, *args, **kwargs)
+
+    return wrapper

@@ -35,8 +35,12 @@ USER_ID_EXAMPLE = "user_01J7C4Q8QABCD1234XYZ"
 
 Lifecycle = Literal["active", "inactive", "pending"]
 ProviderId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=48)]
-RoleKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
+RoleName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=48, pattern=r"\S")
+]
+RoleKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -47,7 +51,9 @@ def _in_utc(value: datetime) -> datetime:
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=r"\S")
+]
 
 
 class ApiSchema(Schema):
@@ -183,7 +189,12 @@ class MembershipRolesIn(InputSchema):
 class UserIn(InputSchema):
     """A person to create at the provider."""
 
-    email: str = Field(max_length=254, examples=["ada@customer.example"])
+    email: str = Field(
+        min_length=3,
+        max_length=254,
+        examples=["ada@customer.example"],
+        json_schema_extra={"format": "email"},
+    )
     first_name: str = Field(default="", max_length=150)
     last_name: str = Field(default="", max_length=150)
 
@@ -199,6 +210,25 @@ class UserIn(InputSchema):
 
 class ReactivationRequestIn(InputSchema):
     """What to reactivate and why; a membership needs orgId and userId."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"targetType": {"const": kind}}},
+                    "then": {
+                        "required": needed,
+                        "properties": {name: {"type": "string"} for name in needed},
+                    },
+                }
+                for kind, needed in (
+                    ("membership", ["orgId", "userId"]),
+                    ("user", ["userId"]),
+                    ("organization", ["orgId"]),
+                )
+            ]
+        }
+    )
 
     target_type: Literal["membership", "user", "organization"]
     org_id: ProviderId | None = Field(default=None, description=ORG_ID_DOC)

@@ -227,3 +227,14 @@ def test_unexpected_exception_outside_ninja_is_a_500_envelope():
     response = Client(raise_request_exception=False).get("/api/plain-crash")
     assert_envelope(response, 500, "50000001")
     assert handler500 == "accounts.api.errors.server_error"
+
+
+def test_unknown_or_repeated_query_parameters_are_422(manager_api):
+    result = assert_envelope(manager_api.get("/orgs?stauts=active"), 422, "42200001")
+    assert result["errors"] == [
+        {"detail": "is not a parameter of this operation", "pointer": "/stauts"}
+    ]
+    result = assert_envelope(
+        manager_api.get("/orgs?status=active&status=inactive"), 422, "42200001"
+    )
+    assert result["errors"] == [{"detail": "must be given once", "pointer": "/status"}]
