@@ -15,6 +15,33 @@ from accounts.selectors import AuditFilters
 
 ROLE_SLUG = re.compile(r"^org-[a-z0-9_-]+$")
 ROLE_NAME_MAX = 48
+# Suggestions for the audit log's action filter (any value may be typed).
+EVENT_TYPES = (
+    "membership.reactivated",
+    "membership.deactivated",
+    "membership.roles_set",
+    "organization.reactivated",
+    "organization.deactivated",
+    "organization.refreshed",
+    "user.activated",
+    "user.deactivated",
+    "user.created",
+    "user.refreshed",
+    "role.upserted",
+    "request.created",
+    "request.approved",
+    "request.rejected",
+    "request.cancelled",
+    "request.retried",
+    "request.executed",
+    "request.failed",
+    "request.expired",
+    "sync.requested",
+    "sync.started",
+    "sync.finished",
+    "sync.failed",
+    "audit.verified",
+)
 
 
 class StaffAuthenticationForm(AuthenticationForm):
@@ -88,7 +115,14 @@ class AuditFilterForm(forms.Form):
     """Filters over the audit log; invalid values are ignored, never a 500."""
 
     actor = forms.CharField(required=False, max_length=150, label="Actor (username)")
-    action = forms.CharField(required=False, max_length=64, label="Action starts with")
+    action = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Action",
+        widget=forms.TextInput(
+            attrs={"list": "event-types", "placeholder": "request.created or request.*"}
+        ),
+    )
     organization = forms.CharField(required=False, max_length=128, label="Organization id")
     person = forms.CharField(required=False, max_length=254, label="Person (email or id)")
     outcome = forms.ChoiceField(

@@ -235,8 +235,10 @@ def audit_events(filters: AuditFilters) -> QuerySet[AuditEvent]:
     events = AuditEvent.objects.order_by("-sequence")
     if filters.actor:
         events = events.filter(actor_repr=filters.actor)
-    if filters.action:
-        events = events.filter(prefix_filter("event_type", filters.action))
+    if filters.action.endswith("*"):
+        events = events.filter(prefix_filter("event_type", filters.action.rstrip("*")))
+    elif filters.action:
+        events = events.filter(event_type=filters.action)
     if filters.organization:
         events = events.filter(organization_external_id=filters.organization)
     if filters.person:

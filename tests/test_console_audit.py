@@ -53,6 +53,13 @@ def events(manager):
     return {"first": first, "second": second}
 
 
+def results(client, params) -> str:
+    """Only the results fragment, as htmx asks for it."""
+    response = client.get(reverse("console:audit"), params, headers={"HX-Request": "true"})
+    assert response.status_code == HTTPStatus.OK
+    return response.content.decode()
+
+
 def rows(response) -> list[dict[str, str]]:
     content = b"".join(response.streaming_content).decode()
     return list(csv.DictReader(io.StringIO(content)))
@@ -78,32 +85,34 @@ def test_csv_cells_are_escaped_against_formulas(value, expected):
 
 def test_auditor_filters_by_person_email_and_outcome(client, auditor, events):
     client.force_login(auditor)
-    url = reverse("console:audit")
-    body = client.get(url, {"person": "ANN.one@acme.example"}).content.decode()
+    body = results(client, {"person": "ANN.one@acme.example"})
     assert "request.created" in body
     assert "membership.reactivated" in body
     assert "membership.deactivated" not in body
-    body = client.get(url, {"outcome": "failed"}).content.decode()
+    body = results(client, {"outcome": "failed"})
     assert "membership.deactivated" in body
     assert "membership.reactivated" not in body
     external = events["second"].organization.external_id
-    body = client.get(url, {"organization": external}).content.decode()
+    body = results(client, {"organization": external})
     assert "membership.deactivated" in body
     assert "request.created" not in body
-    body = client.get(url, {"action": "membership.", "actor": "max.manager"}).content.decode()
+    body = results(client, {"action": "membership.*", "actor": "max.manager"})
     assert "membership.reactivated" in body
     assert "request.created" not in body
     assert "membership.deactivated" not in body
+    body = results(client, {"action": "request.created"})
+    assert "request.created" in body
+    assert "membership.reactivated" not in body
 
 
 def test_date_range_filter_and_bad_input_never_fail(client, auditor, events):
     client.force_login(auditor)
     url = reverse("console:audit")
     today = timezone.localdate()
-    body = client.get(url, {"since": today.isoformat(), "until": today.isoformat()}).content
-    assert b"membership.reactivated" in body
+    body = results(client, {"since": today.isoformat(), "until": today.isoformat()})
+    assert "membership.reactivated" in body
     tomorrow = (today + timedelta(days=1)).isoformat()
-    assert b"membership.reactivated" not in client.get(url, {"since": tomorrow}).content
+    assert "membership.reactivated" not in results(client, {"since": tomorrow})
     for bad in [
         {"since": "yesterday"},
         {"outcome": "nope"},
@@ -118,7 +127,7 @@ def test_keyset_pagination_walks_every_event_once(client, auditor, manager):
         record_event(event_type=f"test.event{n}", outcome=Outcome.RECORDED, actor=manager)
     client.force_login(auditor)
     seen = []
-    url = reverse("console:audit") + "?action=test."
+    url = reverse("console:audit") + "?action=test.*"
     while url:
         response = client.get(url, headers={"HX-Request": "true"})
         page = response.context["page"]
@@ -172,7 +181,9 @@ def test_jsonl_export_has_one_object_per_event(client, manager, events):
     assert objects[-1]["reason"].startswith("=HYPERLINK")
 
 
-def test_export_streams_with_a_fixed_number_of_queries(client, auditor, django_assert_max_num_queries):
+def test_export_streams_with_a_fixed_number_of_queries(
+    client, auditor, django_assert_max_num_queries
+):
     for n in range(30):
         record_event(event_type=f"bulk.{n}", outcome=Outcome.RECORDED)
     client.force_login(auditor)

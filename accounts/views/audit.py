@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors
 from accounts.audit import verify_chain
-from accounts.forms import AuditFilterForm
+from accounts.forms import EVENT_TYPES, AuditFilterForm
 from accounts.models import AuditEvent
 from accounts.permissions import EXPORT_AUDIT, VERIFY_AUDIT, VIEW_AUDIT
 from accounts.views.base import HtmxHttpRequest, console_view, page, permission_or_403
@@ -82,6 +82,7 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
         "next_query": urlencode({**query, "before": found.next_cursor or ""}),
         "first_page": _cursor(request) is None,
         "verification": last_verification(),
+        "event_types": EVENT_TYPES,
     }
     return page(request, TEMPLATE, context, partial="results")
 
