@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.approvals import request_reactivation
 from accounts.audit import record_event
 from accounts.models import (
     ApiToken,
@@ -20,7 +21,7 @@ from accounts.models import (
     SyncRun,
 )
 from accounts.sync import run_sync
-from accounts.tokens import hash_token
+from accounts.tokens import hash_token, issue_token
 from tests.factories import (
     MembershipFactory,
     MembershipRoleFactory,
@@ -273,3 +274,58 @@ def test_help_desk_cannot_start_a_sync_from_the_admin(client, help_desk):
     assert response.status_code == HTTPStatus.FOUND
     assert not SyncRun.objects.exists()
     assert AuditEvent.objects.get(event_type="sync.requested").outcome == Outcome.DENIED
+
+
+def test_manager_approves_a_request_from_the_admin(client, help_desk, manager, synced):
+    inactive = OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE).first()
+    request = request_reactivation(actor=help_desk, target=inactive, reason="Ticket 4712")
+    client.force_login(manager)
+    url = reverse("admin:accounts_reactivationrequest_changelist")
+    chosen = {"action": "approve_requests", ACTION_CHECKBOX_NAME: [request.pk]}
+
+    confirm = client.post(url, chosen)
+    done = client.post(url, {**chosen, "confirm": "yes"})
+
+    assert "Carry out each reactivation" in confirm.text
+    [result] = done.context["results"]
+    assert result.ok, result.summary
+    request.refresh_from_db()
+    inactive.refresh_from_db()
+    assert request.status == "executed"
+    assert inactive.status == MirrorStatus.ACTIVE
+
+
+def test_reject_needs_a_comment(client, help_desk, manager, synced):
+    inactive = OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE).first()
+    request = request_reactivation(actor=help_desk, target=inactive, reason="Ticket 4713")
+    client.force_login(manager)
+    url = reverse("admin:accounts_reactivationrequest_changelist")
+    chosen = {"action": "reject_requests", ACTION_CHECKBOX_NAME: [request.pk], "confirm": "yes"}
+
+    refused = client.post(url, {**chosen, "reason": " "})
+    done = client.post(url, {**chosen, "reason": "Contract ended"})
+
+    assert refused.context["form"].errors
+    assert done.context["results"][0].ok
+    request.refresh_from_db()
+    assert (request.status, request.decision_comment) == ("rejected", "Contract ended")
+
+
+@pytest.mark.parametrize("model", ["syncrun", "reactivationrequest", "apitoken"])
+def test_record_change_views_are_read_only(admin_client, help_desk, manager, model):
+    inactive = MembershipFactory(inactive=True)
+    row = {
+        "syncrun": lambda: SyncRun.objects.create(provider="sandbox", errors="boom"),
+        "reactivationrequest": lambda: request_reactivation(
+            actor=help_desk, target=inactive, reason="Ticket"
+        ),
+        "apitoken": lambda: issue_token(manager, "ci")[0],
+    }[model]()
+    change = reverse(f"admin:accounts_{model}_change", args=[row.pk])
+
+    page = admin_client.get(change)
+    posted = admin_client.post(change, {"name": "renamed", "status": "executed"})
+
+    assert page.status_code == HTTPStatus.OK
+    assert 'name="_save"' not in page.text
+    assert posted.status_code == HTTPStatus.FORBIDDEN
