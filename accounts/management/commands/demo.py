@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.context import audit_context
 from accounts.errors import KarmoError
@@ -40,6 +40,9 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 class Command(BaseCommand):
     help = "Set up the sandbox demo (migrate, seed, sync, staff logins) and serve it."
+    # Checks open the database, which on a fresh clone must get its directory first;
+    # migrate runs them right after.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000, help="Port on 127.0.0.1.")
@@ -50,6 +53,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, port: int, no_serve: bool, no_seed: bool, **options: Any) -> None:
         verbosity = options.get("verbosity", 1)
+        database = connection.settings_dict
+        if database["ENGINE"].endswith("sqlite3") and str(database["NAME"]) != ":memory:":
+            Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)  # a fresh clone
         self.stdout.write("Migrating the database…")
         call_command("migrate", interactive=False, verbosity=max(0, verbosity - 1))
         if not no_seed:
