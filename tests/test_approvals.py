@@ -27,7 +27,10 @@ from tests.factories import MembershipFactory
 from tests.fixtures.audit import assert_audited
 
 pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fast_password_hashing"),
+]
 
 ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
@@ -281,7 +284,7 @@ def test_permission_matrix(request, role, action, other_manager):
     if role == "anonymous":
         actor = AnonymousUser()
     elif role == "superuser":
-        actor = User.objects.create_superuser("root", "root@karmo.example", "pw-for-tests-1")
+        actor = User.objects.create_superuser("root", "root@karmo.example")
     else:
         actor = request.getfixturevalue(role)
     target = MembershipFactory(inactive=True)

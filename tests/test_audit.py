@@ -19,7 +19,7 @@ from tests.factories import MembershipFactory
 from tests.fixtures.audit import assert_audited, set_audit_triggers
 
 pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
 
 ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 

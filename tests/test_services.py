@@ -20,7 +20,10 @@ from tests.factories import MembershipFactory, OrganizationFactory, ProviderUser
 from tests.fixtures.audit import assert_audited
 
 pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fast_password_hashing"),
+]
 
 
 def membership(status: str) -> OrganizationMembership:
@@ -332,7 +335,7 @@ def test_permission_matrix(app_provider, request, role, operation):
     if role == "anonymous":
         actor = AnonymousUser()
     elif role == "superuser":
-        actor = User.objects.create_superuser("root", "root@karmo.example", "pw-for-tests-1")
+        actor = User.objects.create_superuser("root", "root@karmo.example")
     else:
         actor = request.getfixturevalue(role)
     org = OrganizationFactory(provider="workos")
