@@ -14,9 +14,9 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.audit import record_event
+from accounts.audit import LAST_VERIFICATION_KEY, record_event
 from accounts.models import AuditEvent, Outcome
-from accounts.views.audit import VERIFICATION_KEY, escape_cell
+from accounts.views.audit import escape_cell
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -202,7 +202,7 @@ def test_auditor_verifies_the_chain_and_everyone_sees_the_result(client, auditor
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="verification"')
     assert "verified" in body
-    assert cache.get(VERIFICATION_KEY)["ok"] is True
+    assert cache.get(LAST_VERIFICATION_KEY)["ok"] is True
     client.force_login(manager)
     assert b"checked" in client.get(reverse("console:audit")).content
 

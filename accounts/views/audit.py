@@ -5,26 +5,24 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
-from django.core.cache import cache
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors
-from accounts.audit import verify_chain
+from accounts.audit import last_verification, verify_and_remember
 from accounts.forms import EVENT_TYPES, AuditFilterForm
 from accounts.models import AuditEvent
 from accounts.permissions import EXPORT_AUDIT, VERIFY_AUDIT, VIEW_AUDIT
 from accounts.views.base import HtmxHttpRequest, console_view, page, permission_or_403
 
 TEMPLATE = "console/audit.html"
-VERIFICATION_KEY = "audit:last_verification"
 EXPORT_FIELDS = (
     "sequence",
     "occurred_at",
@@ -53,12 +51,12 @@ _JSON_FIELDS = {"before", "after", "data"}
 EXPORT_CHUNK = 2000
 
 
-def last_verification() -> dict[str, Any] | None:
-    """The latest chain verification, whoever ran it (command or console)."""
-    found = cache.get(VERIFICATION_KEY)
-    if found is None:
+def verification_shown() -> dict[str, Any] | None:
+    """The latest chain verification (command or console), with its time as a datetime."""
+    found = last_verification()
+    if not found:
         return None
-    return asdict(found) if is_dataclass(found) else dict(found)
+    return {**found, "at": parse_datetime(found["at"]) if found.get("at") else None}
 
 
 def _cursor(request: HtmxHttpRequest) -> int | None:
@@ -81,7 +79,7 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
         "query": urlencode(query),
         "next_query": urlencode({**query, "before": found.next_cursor or ""}),
         "first_page": _cursor(request) is None,
-        "verification": last_verification(),
+        "verification": verification_shown(),
         "event_types": EVENT_TYPES,
     }
     return page(request, TEMPLATE, context, partial="results")
@@ -181,13 +179,8 @@ def export_jsonl(request: HtmxHttpRequest) -> StreamingHttpResponse:
 @permission_or_403(VERIFY_AUDIT, "audit.verified")
 def verify(request: HtmxHttpRequest) -> HttpResponse:
     """Walk the hash chain now and remember the result for everyone."""
-    result = verify_chain()
-    verification = {
-        **asdict(result),
-        "checked_at": timezone.now(),
-        "checked_by": request.user.get_username(),
-    }
-    cache.set(VERIFICATION_KEY, verification, timeout=None)
+    verify_and_remember()
     if not request.htmx:
         return redirect("console:audit")
-    return page(request, TEMPLATE, {"verification": verification}, partial="verification")
+    context = {"verification": verification_shown()}
+    return page(request, TEMPLATE, context, partial="verification")

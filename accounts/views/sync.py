@@ -39,15 +39,15 @@ def sync_page(request: HtmxHttpRequest) -> HttpResponse:
 @console_view
 @permission_or_403(START_SYNC, "sync.requested")
 def sync_start(request: HtmxHttpRequest) -> HttpResponse:
-    """Queue a full sync as a task (a running one is not started twice)."""
+    """Queue a full sync as a task; while one is active, show that one instead."""
     error: KarmoError | None = None
-    run = SyncRun.objects.filter(state__in=ACTIVE_STATES).first()
-    if run is None:
-        try:
-            run = sync.start_sync(actor=request.user)
-        except KarmoError as exc:
-            note_provider_error(exc)
-            error = exc
+    run: SyncRun | None = None
+    try:
+        run = sync.start_sync(actor=request.user)
+    except KarmoError as exc:
+        note_provider_error(exc)
+        run = SyncRun.objects.filter(pk=exc.meta.get("syncRun")).first()
+        error = None if run is not None else exc
     if not request.htmx:
         return redirect("console:sync")
     context = {"run": run, "error": error, "active_states": ACTIVE_STATES}
