@@ -8,10 +8,14 @@ import environ
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
+
+# Everything written outside the database (sandbox state, exports) lives under one directory,
+# so two instances with different data directories never touch each other.
+KARMO_DATA_DIR = env.path("KARMO_DATA_DIR", default=BASE_DIR / "var")
+VAR_DIR = Path(KARMO_DATA_DIR)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str(
@@ -153,6 +157,7 @@ STYTCH_SECRET = env.str("STYTCH_SECRET", default="")
 STYTCH_ENVIRONMENT = env.str("STYTCH_ENVIRONMENT", default="test")
 STYTCH_BASE_URL = env.str("STYTCH_BASE_URL", default="")
 ZITADEL_DOMAIN = env.str("ZITADEL_DOMAIN", default="")
+ZITADEL_BASE_URL = env.str("ZITADEL_BASE_URL", default="")
 ZITADEL_TOKEN = env.str("ZITADEL_TOKEN", default="")
 ZITADEL_PROJECT_ID = env.str("ZITADEL_PROJECT_ID", default="")
 ZITADEL_USE_V3ALPHA = env.bool("ZITADEL_USE_V3ALPHA", default=False)

@@ -313,13 +313,18 @@ class ZitadelProvider:
 
 
 def from_settings() -> ZitadelProvider:
-    """The adapter from ZITADEL_* settings; raises ProviderNotConfigured without domain or token."""
+    """The adapter from ZITADEL_* settings (ZITADEL_BASE_URL overrides the domain, for example
+    to point at an emulator); raises ProviderNotConfigured without an address or a token."""
     from providers.registry import retry_policy
 
-    missing = [n for n in ("ZITADEL_DOMAIN", "ZITADEL_TOKEN") if not getattr(settings, n)]
+    domain = (settings.ZITADEL_BASE_URL or settings.ZITADEL_DOMAIN).rstrip("/")
+    missing = [
+        n
+        for n, v in (("ZITADEL_DOMAIN", domain), ("ZITADEL_TOKEN", settings.ZITADEL_TOKEN))
+        if not v
+    ]
     if missing:
         raise ProviderNotConfigured(f"{' and '.join(missing)} not set")
-    domain = settings.ZITADEL_DOMAIN.rstrip("/")
     return ZitadelProvider(
         base_url=domain if "://" in domain else f"https://{domain}",
         token=settings.ZITADEL_TOKEN,
