@@ -252,24 +252,25 @@ def retry_request(
 def expire_requests(*, now: datetime | None = None) -> int:
     """Close pending requests past their expiry; they are never executed. Returns how many."""
     now = now or timezone.now()
-    expired = 0
     due = ReactivationRequest.objects.pending().filter(expires_at__lte=now)
-    for pk in due.values_list("pk", flat=True):
-        with transaction.atomic():
-            if not ReactivationRequest.objects.filter(
-                pk=pk, status=RequestStatus.PENDING, expires_at__lte=now
-            ).update(status=RequestStatus.EXPIRED, decided_at=now):
-                continue
-            request = ReactivationRequest.objects.get(pk=pk)
-            _call(None, request, "").event(
-                event_type="request.expired",
-                outcome=Outcome.SUCCEEDED,
-                target=request,
-                after=request_state(request),
-            )
-            notifications.request_decided(request)
-            expired += 1
-    return expired
+    return sum(_expire(pk, now) for pk in due.values_list("pk", flat=True))
+
+
+def _expire(pk: int, now: datetime) -> bool:
+    with transaction.atomic():
+        if not ReactivationRequest.objects.filter(
+            pk=pk, status=RequestStatus.PENDING, expires_at__lte=now
+        ).update(status=RequestStatus.EXPIRED, decided_at=now):
+            return False
+        request = ReactivationRequest.objects.get(pk=pk)
+        _call(None, request, "").event(
+            event_type="request.expired",
+            outcome=Outcome.SUCCEEDED,
+            target=request,
+            after=request_state(request),
+        )
+        notifications.request_decided(request)
+    return True
 
 
 @task
@@ -326,7 +327,10 @@ def _not_pending(
 ) -> KarmoError:
     request.refresh_from_db()
     if request.status == RequestStatus.PENDING and request.expires_at <= now:
-        return deny(call, event_type, ErrorCode.REQUEST_EXPIRED, target=request)
+        error = deny(call, event_type, ErrorCode.REQUEST_EXPIRED, target=request)
+        _expire(request.pk, now)  # closed now rather than at the next sweep
+        request.refresh_from_db()
+        return error
     return deny(
         call,
         event_type,

@@ -179,9 +179,9 @@ def test_expired_request_is_refused_and_never_executed(pending, manager, workos_
         approvals.approve_request(actor=manager, request=pending)
     assert caught.value.code is ErrorCode.REQUEST_EXPIRED
     assert workos_emulator.app.request_count == before
-    assert approvals.expire_requests() == 1
     pending.refresh_from_db()
     assert pending.status == RequestStatus.EXPIRED
+    assert approvals.expire_requests() == 0
     assert_audited("request.expired", target=pending, outcome=Outcome.SUCCEEDED)
     assert not AuditEvent.objects.filter(event_type="membership.reactivated").exists()
 
