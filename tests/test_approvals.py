@@ -18,8 +18,10 @@ from accounts.errors import ErrorCode, KarmoError
 from accounts.models import (
     AuditEvent,
     MirrorStatus,
+    Organization,
     OrganizationMembership,
     Outcome,
+    ProviderUser,
     ReactivationRequest,
     RequestStatus,
 )
@@ -347,3 +349,21 @@ def test_two_managers_approving_at_once_make_exactly_one_provider_call(
     assert_audited("request.approved", outcome=Outcome.DENIED, count=1)
     pending.refresh_from_db()
     assert pending.status == RequestStatus.EXECUTED
+
+
+@pytest.mark.parametrize("model", [ProviderUser, Organization])
+def test_user_and_organization_requests_execute_on_zitadel(
+    zitadel_mirrored, help_desk, manager, model
+):
+    target = model.objects.filter(status=MirrorStatus.INACTIVE).order_by("external_id").first()
+    pending = approvals.request_reactivation(actor=help_desk, target=target, reason="ticket 9")
+    assert pending.target_type == ("user" if model is ProviderUser else "organization")
+    request = approvals.approve_request(actor=manager, request=pending)
+    assert request.status == RequestStatus.EXECUTED
+    target.refresh_from_db()
+    assert target.status == MirrorStatus.ACTIVE
+    read = zitadel_mirrored.get_user if model is ProviderUser else zitadel_mirrored.get_organization
+    assert read(target.external_id).status == "active"
+    noun = "user.activated" if model is ProviderUser else "organization.reactivated"
+    outcome = assert_audited(noun, target=target, outcome=Outcome.SUCCEEDED)
+    assert outcome.correlation_id == pending.correlation_id

@@ -364,3 +364,40 @@ def test_permission_matrix(app_provider, request, role, operation):
         event = AuditEvent.objects.get(outcome=Outcome.DENIED)
         assert event.error_code == expected.code
         assert event.actor_id == getattr(actor, "pk", None)
+
+
+@pytest.mark.parametrize(
+    ("operation", "event_type", "model", "before", "after"),
+    [
+        (services.activate_user, "user.activated", ProviderUser, "inactive", "active"),
+        (services.deactivate_user, "user.deactivated", ProviderUser, "active", "inactive"),
+        (
+            services.reactivate_organization,
+            "organization.reactivated",
+            Organization,
+            "inactive",
+            "active",
+        ),
+        (
+            services.deactivate_organization,
+            "organization.deactivated",
+            Organization,
+            "active",
+            "inactive",
+        ),
+    ],
+)
+def test_user_and_organization_status_changes_on_zitadel(
+    zitadel_mirrored, manager, operation, event_type, model, before, after
+):
+    target = model.objects.filter(status=before).order_by("external_id").first()
+    keyword = "user" if model is ProviderUser else "organization"
+    change = operation(actor=manager, reason="ticket 12", **{keyword: target})
+    assert change.changed
+    target.refresh_from_db()
+    assert target.status == after
+    read = zitadel_mirrored.get_user if model is ProviderUser else zitadel_mirrored.get_organization
+    assert read(target.external_id).status == after
+    event = assert_audited(event_type, target=target, outcome=Outcome.SUCCEEDED)
+    assert (event.before["status"], event.after["status"]) == (before, after)
+    assert event.data["provider"] == "zitadel"
