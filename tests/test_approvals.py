@@ -240,6 +240,30 @@ def test_failed_execution_is_recorded_and_a_manager_retries_it(
     assert attempts.count() == 2
 
 
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        ({"fail": [400]}, ErrorCode.PROVIDER_REJECTED),
+        ({"fail": [401]}, ErrorCode.PROVIDER_AUTH_FAILED),
+        ({"fail": [404]}, ErrorCode.PROVIDER_NOT_FOUND),
+        ({"fail": [409]}, ErrorCode.PROVIDER_CONFLICT),
+        ({"fail": [429]}, ErrorCode.PROVIDER_RATE_LIMITED),
+        ({"drop": 1}, ErrorCode.PROVIDER_UNAVAILABLE),
+    ],
+)
+def test_every_provider_error_ends_the_request_failed_with_its_code(
+    pending, manager, workos_emulator, fault, code
+):
+    workos_emulator.app.faults.configure(fault)
+    request = approvals.approve_request(actor=manager, request=pending)
+    assert (request.status, request.error_code) == (RequestStatus.FAILED, code.code)
+    pending.membership.refresh_from_db()
+    assert pending.membership.status == MirrorStatus.INACTIVE
+    failed = assert_audited("membership.reactivated", outcome=Outcome.FAILED)
+    assert failed.error_code == code.code
+    assert assert_audited("request.failed", target=request).error_code == code.code
+
+
 def test_only_a_failed_request_can_be_retried(pending, manager):
     with pytest.raises(KarmoError) as caught:
         approvals.retry_request(actor=manager, request=pending)
