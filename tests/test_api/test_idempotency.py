@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import httpx
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from accounts.api.idempotency import claim
@@ -124,3 +127,19 @@ def test_malformed_keys_are_400(target, manager_api, key):
 def test_reads_ignore_the_key(mirrored, manager_api):
     assert manager_api.get("/orgs", **{"Idempotency-Key": "read"}).status_code == 200
     assert not IdempotencyRecord.objects.exists()
+
+
+def test_concurrent_repeats_make_the_change_once(live_server, target, manager, workos_emulator):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's test database is one connection shared by the server's threads")
+    headers = {"Authorization": f"Bearer {make_token(manager)}", "Idempotency-Key": "race"}
+    base = live_server.url.replace("localhost", "127.0.0.1")
+    url = f"{base}/api/v1{reactivate_path(target)}"
+    workos_emulator.app.faults.configure({"delay": 0.5, "delay_count": 1})
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda _: httpx.post(url, headers=headers, timeout=10), range(4)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses[0] == 200
+    assert set(statuses) <= {200, 409}
+    assert all(r.json()["code"] == "40907002" for r in responses if r.status_code == 409)
+    assert_audited("membership.reactivated", target=target, outcome=Outcome.SUCCEEDED, count=1)
