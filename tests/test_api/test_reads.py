@@ -220,14 +220,17 @@ def test_audit_events_newest_first_with_filters(auditor_api, manager):
         return [e["sequence"] - before for e in walk(auditor_api, "/audit-events", **filters)]
 
     assert sequences(limit=2) == list(range(3, -before, -1))
-    events = walk(auditor_api, "/audit-events", eventType="organization")
+    events = walk(auditor_api, "/audit-events", action="organization.*")
     assert events[0]["actor"] == manager.username
     assert events[0]["orgId"] == org.external_id
-    assert sequences(eventType="organization") == [3, 2]
-    assert sequences(eventType="sync.started") == [1]
+    assert sequences(action="organization.*") == [3, 2]
+    assert sequences(action="sync.started") == [1]
+    assert sequences(action="sync") == []
     assert sequences(outcome="failed") == [2]
     assert sequences(actor=manager.username) == [3]
-    assert sequences(orgId=org.external_id, eventType="sync.started") == []
+    assert sequences(orgId=org.external_id, action="sync.started") == []
+    assert sequences(orgId=org.external_id) == [3, 2]
+    assert sequences(via="api") == []
     future = (timezone.now() + timedelta(hours=1)).isoformat()
     assert sequences(since=future) == []
     assert len(sequences(until=future)) == before + 3
@@ -238,3 +241,12 @@ def test_audit_time_filters_need_a_time_zone(auditor_api):
         auditor_api.get("/audit-events?since=2026-01-01T00:00:00"), 422, "42200001"
     )
     assert result["errors"][0]["pointer"] == "/since"
+
+
+def test_audit_events_filter_by_person_email_or_id(auditor_api):
+    person = ProviderUserFactory(email="Pat@Customer.example")
+    event = record_event(event_type="user.activated", outcome=Outcome.SUCCEEDED, target=person)
+    for value in ("pat@customer.example", person.external_id):
+        found = walk(auditor_api, "/audit-events", person=value)
+        assert [e["sequence"] for e in found] == [event.sequence]
+        assert found[0]["userId"] == person.external_id
