@@ -122,10 +122,18 @@ def compute_hash(event: AuditEvent) -> str:
     return hashlib.sha256((event.prev_hash + canonical(event)).encode()).hexdigest()
 
 
-def _lock_chain() -> tuple[int, str]:
+def lock_chain() -> None:
+    """Wait for, then hold until this transaction ends, the right to append to the chain.
+
+    PostgreSQL takes an advisory lock; SQLite's IMMEDIATE transactions already serialise writers.
+    """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_AUDIT_LOCK])
+
+
+def _lock_chain() -> tuple[int, str]:
+    lock_chain()
     last = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
     return last if last else (0, GENESIS_HASH)
 

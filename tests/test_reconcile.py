@@ -173,6 +173,21 @@ def test_provider_outage_leaves_attempts_open_for_the_next_run(
     assert "reconciled 1 attempts" in run_reconcile()
 
 
+def test_attempt_settled_by_reconcile_while_in_flight_gets_one_outcome(mirrored, manager):
+    def reconcile_meanwhile(**kwargs) -> None:
+        run_reconcile()  # as a reconcile run would if this call outlived the grace period
+
+    services.provider_change_returned.connect(reconcile_meanwhile, dispatch_uid="test-meanwhile")
+    try:
+        change = services.reactivate_membership(actor=manager, membership=inactive_membership())
+    finally:
+        services.provider_change_returned.disconnect(dispatch_uid="test-meanwhile")
+    assert change.target.status == MirrorStatus.ACTIVE
+    outcome = assert_audited("membership.reactivated", outcome=Outcome.SUCCEEDED, count=1)
+    assert outcome.data["reconciled"] is True
+    assert "reconciled 0 attempts, 0 left open" in run_reconcile()
+
+
 CRASH_SCRIPT = """
 import os, sys
 import django

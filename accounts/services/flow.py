@@ -12,9 +12,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models, transaction
 from django.dispatch import Signal
 
-from accounts.audit import record_event
+from accounts.audit import lock_chain, record_event
 from accounts.errors import ErrorCode, FieldError, KarmoError, from_provider_error
-from accounts.models import Outcome
+from accounts.models import AuditEvent, Outcome
 from providers.base import Capability, Provider, Result
 from providers.errors import ProviderError, ProviderNotConfigured
 from providers.registry import get_provider
@@ -200,18 +200,29 @@ def run(call: Call, step: Step) -> Change[Any]:
         sender=step.event_type, result=result, correlation_id=call.correlation_id
     )
     with transaction.atomic():
+        lock_chain()
         row = step.apply(settings.KARMO_PROVIDER, result.value)
-        call.event(
-            event_type=step.event_type,
-            outcome=Outcome.SUCCEEDED,
-            target=row,
-            reason=step.reason,
-            provider_request_id=result.request_id,
-            before=step.before,
-            after=step.snapshot(row),
-            data={**data, "changed": result.changed},
-        )
+        if not outcome_recorded(call.correlation_id, attempt.sequence):
+            call.event(
+                event_type=step.event_type,
+                outcome=Outcome.SUCCEEDED,
+                target=row,
+                reason=step.reason,
+                provider_request_id=result.request_id,
+                before=step.before,
+                after=step.snapshot(row),
+                data={**data, "changed": result.changed},
+            )
     return Change(row, result.changed, call.correlation_id)
+
+
+def outcome_recorded(correlation_id: str, attempt_sequence: int) -> bool:
+    """Whether the attempt already has its outcome (reconcile may settle a slow one first)."""
+    return AuditEvent.objects.filter(
+        correlation_id=correlation_id,
+        outcome__in=[Outcome.SUCCEEDED, Outcome.FAILED],
+        data__attempt=attempt_sequence,
+    ).exists()
 
 
 def _failed(call: Call, step: Step, error: KarmoError, *, data: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.approvals import finish_request
-from accounts.audit import record_event
+from accounts.audit import lock_chain, record_event
 from accounts.errors import ErrorCode, KarmoError
 from accounts.models import (
     AuditEvent,
@@ -31,7 +31,7 @@ from accounts.models import (
     RequestStatus,
 )
 from accounts.services import mirroring
-from accounts.services.flow import Call
+from accounts.services.flow import Call, outcome_recorded
 from accounts.services.lifecycle import STATUS_CHANGES
 from providers.base import Provider
 from providers.errors import ProviderError, ProviderNotFound
@@ -147,15 +147,18 @@ def reconcile(*, grace: timedelta = DEFAULT_GRACE, since: datetime | None = None
                 report.left_open.append((attempt, "no way to read this kind of change back"))
                 continue
             try:
-                report.settled.append(settle(attempt, settler, provider))
+                outcome = settle(attempt, settler, provider)
             except ProviderError as exc:
                 report.left_open.append((attempt, f"provider: {exc.message}"))
+                continue
+            if outcome is not None:
+                report.settled.append(outcome)
     finally:
         provider.close()
     return report
 
 
-def settle(attempt: AuditEvent, settler: Settler, provider: Provider) -> AuditEvent:
+def settle(attempt: AuditEvent, settler: Settler, provider: Provider) -> AuditEvent | None:
     """Read the attempt's target from the provider, mirror it, and record the outcome."""
     try:
         value = settler.read(provider, attempt)
@@ -167,6 +170,9 @@ def settle(attempt: AuditEvent, settler: Settler, provider: Provider) -> AuditEv
         code = ErrorCode.PROVIDER_NOT_FOUND if value is None else ErrorCode.CHANGE_NOT_CONFIRMED
     actor = get_user_model().objects.filter(pk=attempt.actor_id).first()
     with transaction.atomic():
+        lock_chain()
+        if outcome_recorded(attempt.correlation_id, attempt.sequence):
+            return None  # settled meanwhile, by the service itself or another reconcile run
         row = None
         if settler.model is not None:
             row = (
