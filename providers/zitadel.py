@@ -156,7 +156,9 @@ class ZitadelProvider:
 
     def get_user(self, user_id: str) -> User:
         """One user (v2 GetUserByID)."""
-        return wire.user(self.http.request("GET", f"/v2/users/{user_id}").data["user"])
+        return wire.user(
+            self.http.request("GET", f"/v2/users/{wire.segment(user_id)}").data["user"]
+        )
 
     def get_membership(self, membership_id: str) -> Membership:
         """One authorization, found with an id filter."""
@@ -193,11 +195,15 @@ class ZitadelProvider:
     def activate_user(self, user_id: str) -> Result[User]:
         """v2 ReactivateUser (not idempotent: a user not inactive is a precondition failure)."""
         if not self.use_v3alpha:
-            answer = self._call(f"/v2/users/{user_id}/reactivate", {}, idempotent=False)
+            answer = self._call(
+                f"/v2/users/{wire.segment(user_id)}/reactivate", {}, idempotent=False
+            )
             return Result(self.get_user(user_id), answer.request_id)
         try:
             answer = self._call(
-                f"/resources/v3alpha/users/{user_id}/_activate", {}, idempotent=False
+                f"/resources/v3alpha/users/{wire.segment(user_id)}/_activate",
+                {},
+                idempotent=False,
             )
         except ProviderNotFound as exc:
             # v3alpha says "not found" for a user that exists but is not deactivated.
@@ -213,7 +219,7 @@ class ZitadelProvider:
 
     def deactivate_user(self, user_id: str) -> Result[User]:
         """v2 DeactivateUser; not idempotent (an inactive user is a precondition failure)."""
-        answer = self._call(f"/v2/users/{user_id}/deactivate", {}, idempotent=False)
+        answer = self._call(f"/v2/users/{wire.segment(user_id)}/deactivate", {}, idempotent=False)
         return Result(self.get_user(user_id), answer.request_id)
 
     def _set_organization(self, organization_id: str, action: str) -> Result[Organization]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -65,6 +66,11 @@ def parse_error(response: httpx.Response, body: Any) -> ProviderAPIError:
     cls = cls or GRPC_ERRORS.get(grpc if isinstance(grpc, int) else -1) or error_for_status(status)
     code = error_id or (raw_code if isinstance(raw_code, str) else str(raw_code or status))
     return cls(message, status_code=status, code=code, body=body)
+
+
+def segment(value: str) -> str:
+    """An id as one URL path segment, so no id can reach another endpoint."""
+    return quote(value, safe="")
 
 
 def not_found(what: str, object_id: str, answer: Answer) -> ProviderNotFound:

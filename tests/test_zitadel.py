@@ -113,6 +113,11 @@ def test_unknown_user_is_not_found_with_zitadels_error_id(zitadel_provider):
     assert caught.value.code == "COMMAND-9hy5kzbuk6"
 
 
+def test_an_id_cannot_reach_another_endpoint(zitadel_provider):
+    with pytest.raises(ProviderNotFound):
+        zitadel_provider.get_user("../../management/v1/orgs/me")
+
+
 # v3alpha option ----------------------------------------------------------------------------
 
 
