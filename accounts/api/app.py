@@ -64,7 +64,9 @@ def error_examples(status: int) -> dict[str, Any]:
 class KarmoAPI(NinjaAPI):
     """NinjaAPI whose OpenAPI document also describes every error answer, once per prefix."""
 
-    _schemas: dict[str, dict[str, Any]]
+    def __init__(self, **kwargs: Any) -> None:
+        self._schemas: dict[str, dict[str, Any]] = {}
+        super().__init__(**kwargs)
 
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
@@ -72,11 +74,10 @@ class KarmoAPI(NinjaAPI):
         """ninja's document, completed with the envelope, examples and Idempotency-Key."""
         if path_prefix is None:
             path_prefix = self.get_root_path(path_params or {})
-        cache = self.__dict__.setdefault("_schemas", {})
-        if path_prefix not in cache:
+        if path_prefix not in self._schemas:
             schema = super().get_openapi_schema(path_prefix=path_prefix)
-            cache[path_prefix] = complete_schema(dict(schema))
-        return copy.deepcopy(cache[path_prefix])
+            self._schemas[path_prefix] = complete_schema(dict(schema))
+        return copy.deepcopy(self._schemas[path_prefix])
 
 
 def complete_schema(schema: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable
-from functools import partial, wraps
+from functools import wraps
 from http import HTTPStatus
 from typing import Any
 
@@ -112,15 +112,14 @@ def as_karmo_error(exc: Exception) -> KarmoError:
     return KarmoError(ErrorCode.INTERNAL_ERROR)
 
 
-def _handle(request: HttpRequest, exc: Exception, api: NinjaAPI) -> HttpResponse:
+def _handle(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(as_karmo_error(exc))
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
-    """Answer every exception ninja sees with the envelope."""
-    api.add_exception_handler(Exception, partial(_handle, api=api))
-    for exc_class in (Http404, HttpError, NinjaValidationError):
-        api.add_exception_handler(exc_class, partial(_handle, api=api))
+    """Answer every exception ninja sees with the envelope (replacing ninja's own handlers)."""
+    for exc_class in (Exception, Http404, HttpError, NinjaValidationError):
+        api.add_exception_handler(exc_class, _handle)
 
 
 def enveloped(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
