@@ -329,3 +329,14 @@ def test_record_change_views_are_read_only(admin_client, help_desk, manager, mod
     assert page.status_code == HTTPStatus.OK
     assert 'name="_save"' not in page.text
     assert posted.status_code == HTTPStatus.FORBIDDEN
+
+
+def test_token_expiry_must_be_in_the_future(admin_client, manager):
+    response = admin_client.post(
+        reverse("admin:accounts_apitoken_add"),
+        {"user": manager.pk, "name": "ci", "expires_at_0": "2020-01-01", "expires_at_1": "10:00"},
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert "in the future" in response.text
+    assert not ApiToken.objects.exists()

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts import permissions
@@ -255,6 +256,12 @@ class ApiTokenCreationForm(forms.ModelForm):
         self.fields["user"].queryset = get_user_model().objects.filter(
             is_staff=True, is_active=True
         )
+
+    def clean_expires_at(self) -> Any:
+        expires_at = self.cleaned_data.get("expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            raise forms.ValidationError("Choose a moment in the future, or leave it empty.")
+        return expires_at
 
 
 @admin.register(ApiToken)
