@@ -296,3 +296,19 @@ def test_sync_provider_command_fails_when_the_provider_does(settings):
         call_command("sync_provider", stdout=StringIO())
 
     assert SyncRun.objects.get().state == SyncRun.State.FAILED
+
+
+def test_unexpected_error_fails_the_run_and_is_raised(workos_provider):
+    def broken_progress(run):
+        if run.phase == "users":
+            raise RuntimeError("progress display broke")
+
+    with pytest.raises(RuntimeError):
+        run_sync(workos_provider, progress=broken_progress)
+
+    run = SyncRun.objects.get()
+    assert run.state == SyncRun.State.FAILED
+    assert ErrorCode.INTERNAL_ERROR.code in run.errors
+    assert AuditEvent.objects.get(event_type="sync.failed").error_code == (
+        ErrorCode.INTERNAL_ERROR.code
+    )

@@ -148,7 +148,7 @@ def run_sync(
         )
         syncer.correlation_id = correlation_id
         syncer.sync_all()
-    except Exception as exc:
+    except BaseException as exc:  # even Ctrl-C: the run must not stay "running"
         _fail(run, exc, syncer, actor, correlation_id, time.monotonic() - started)
         if not isinstance(exc, ProviderError):
             raise
@@ -187,7 +187,7 @@ def _summary(run: SyncRun, seconds: float) -> dict[str, Any]:
 
 def _fail(
     run: SyncRun,
-    exc: Exception,
+    exc: BaseException,
     syncer: Syncer | None,
     actor: AbstractBaseUser | None,
     correlation_id: str,
