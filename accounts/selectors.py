@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Prefetch, Q, QuerySet
+from django.db import models
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -54,35 +56,59 @@ class SearchResults:
 
 
 def search(query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
-    """Match email, last name, 'first last', provider id, organization name or id."""
+    """Match email, last name, 'first last', provider id, organization name or id.
+
+    Each way of matching is its own query ordered by its own index and limited, so every one
+    is an index range scan; one OR query lets PostgreSQL walk the email index and filter.
+    """
     query = clean_query(query)
     if len(query) < 2:
         return SearchResults(query, [], [])
     lowered = query.lower()
-    by_id = Q(provider__in=PROVIDER_NAMES, external_id=query)
-    people_match = by_id | prefix_filter("email_l", lowered) | prefix_filter("last_l", lowered)
+    users = ProviderUser.objects.present().alias(
+        email_l=Lower("email"), last_l=Lower("last_name"), first_l=Lower("first_name")
+    )
     first, _, last = lowered.partition(" ")
+    by_name = prefix_filter("last_l", lowered)
     if last:
-        people_match |= prefix_filter("last_l", last) & prefix_filter("first_l", first)
-    people = (
-        ProviderUser.objects.present()
-        .alias(email_l=Lower("email"), last_l=Lower("last_name"), first_l=Lower("first_name"))
-        .filter(people_match)
-        .prefetch_related(
-            Prefetch(
-                "memberships",
-                queryset=OrganizationMembership.objects.present().select_related("organization"),
-            )
-        )
-        .order_by(Lower("email"))[:limit]
+        by_name |= prefix_filter("last_l", last) & prefix_filter("first_l", first)
+    people = _merged(
+        [
+            users.filter(provider__in=PROVIDER_NAMES, external_id=query),
+            users.filter(prefix_filter("email_l", lowered)).order_by("email_l"),
+            users.filter(by_name).order_by("last_l", "first_l"),
+        ],
+        key=lambda person: person.email.lower(),
+        limit=limit,
     )
-    organizations = (
-        Organization.objects.present()
-        .alias(name_l=Lower("name"))
-        .filter(by_id | prefix_filter("name_l", lowered))
-        .order_by(Lower("name"))[:limit]
+    prefetch_related_objects(
+        people,
+        Prefetch(
+            "memberships",
+            queryset=OrganizationMembership.objects.present().select_related("organization"),
+        ),
     )
-    return SearchResults(query, list(people), list(organizations))
+    orgs = Organization.objects.present().alias(name_l=Lower("name"))
+    organizations = _merged(
+        [
+            orgs.filter(provider__in=PROVIDER_NAMES, external_id=query),
+            orgs.filter(prefix_filter("name_l", lowered)).order_by("name_l"),
+        ],
+        key=lambda org: org.name.lower(),
+        limit=limit,
+    )
+    return SearchResults(query, people, organizations)
+
+
+def _merged[T: models.Model](
+    querysets: list[QuerySet[T]], *, key: Callable[[T], str], limit: int
+) -> list[T]:
+    """The first `limit` rows of each query, without duplicates, sorted by `key`."""
+    found: dict[int, T] = {}
+    for queryset in querysets:
+        for row in queryset[:limit]:
+            found.setdefault(row.pk, row)
+    return sorted(found.values(), key=key)[:limit]
 
 
 def memberships_with_roles() -> QuerySet[OrganizationMembership]:
