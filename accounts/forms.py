@@ -120,7 +120,7 @@ class AuditFilterForm(forms.Form):
         max_length=64,
         label="Action",
         widget=forms.TextInput(
-            attrs={"list": "event-types", "placeholder": "request.created or request.*"}
+            attrs={"list": "event-types", "placeholder": "request.*"}
         ),
     )
     organization = forms.CharField(required=False, max_length=128, label="Organization id")
