@@ -135,7 +135,7 @@ def run_sync(
     try:
         record_event(
             event_type="sync.started",
-            outcome=Outcome.ATTEMPTED,
+            outcome=Outcome.RECORDED,  # not ATTEMPTED: reconcile looks for those
             actor=actor,
             target=run,
             correlation_id=correlation_id,
@@ -167,9 +167,20 @@ def run_sync(
         actor=actor,
         target=run,
         correlation_id=correlation_id,
-        data=_summary(run, time.monotonic() - started),
+        data={**_summary(run, time.monotonic() - started), "settled": _settle_open_attempts()},
     )
     return run
+
+
+def _settle_open_attempts() -> int:
+    """Give changes interrupted between provider call and commit their outcome (DESIGN.md)."""
+    from accounts.services.reconcile import reconcile
+
+    try:
+        return len(reconcile().settled)
+    except Exception:
+        logger.exception("settling open attempts after the sync failed")
+        return 0
 
 
 def _summary(run: SyncRun, seconds: float) -> dict[str, Any]:
