@@ -119,9 +119,7 @@ class AuditFilterForm(forms.Form):
         required=False,
         max_length=64,
         label="Action",
-        widget=forms.TextInput(
-            attrs={"list": "event-types", "placeholder": "request.*"}
-        ),
+        widget=forms.TextInput(attrs={"list": "event-types", "placeholder": "request.*"}),
     )
     organization = forms.CharField(required=False, max_length=128, label="Organization id")
     person = forms.CharField(required=False, max_length=254, label="Person (email or id)")
