@@ -15,7 +15,7 @@ from accounts.models import Organization, OrganizationMembership, Outcome, Provi
 from accounts.services import mirroring
 from accounts.services.flow import Actor, Call, Change, Step, deny, require, run, start_call
 from providers.base import Capability, Provider
-from providers.errors import ProviderError, ProviderNotConfigured, ProviderNotFound
+from providers.errors import ProviderError, ProviderNotFound
 from providers.registry import get_provider
 
 # No permission names user creation; it grants access directly, as a manager may.
@@ -154,10 +154,12 @@ def _fetch(
         provider = get_provider()
         provider_name = provider.name
         try:
-            return _get_or_none(lambda _id: fetch(provider), "")
+            return fetch(provider)
+        except ProviderNotFound:
+            return None
         finally:
             provider.close()
-    except (ProviderError, ProviderNotConfigured) as exc:
+    except ProviderError as exc:
         error = from_provider_error(exc, provider_name)
         call.event(
             event_type=event_type,
