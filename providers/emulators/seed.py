@@ -173,3 +173,82 @@ def _roles(rng: random.Random, key: int, home: bool) -> tuple[str, ...]:
     if rng.random() < 0.15:
         return ("member", "org-billing")
     return ("member",) if rng.random() < 0.8 else ("org-viewer",)
+
+
+SECTORS = ["Logistics", "Health", "Finance", "Research", "Manufacturing", "Retail", "Energy"]
+
+
+def generated_dataset(organizations: int, users: int, memberships: int, seed: int = 7) -> Dataset:
+    """A deterministic dataset of the given sizes, for load tests and `run_emulator`.
+
+    Every user gets 1..k memberships in distinct organizations (when memberships >= users;
+    otherwise the first `memberships` users get one each); organization sizes are skewed.
+    """
+    if min(organizations, users, memberships) < 0:
+        raise ValueError("sizes must not be negative")
+    if memberships > users * organizations:
+        raise ValueError(
+            f"{memberships} memberships do not fit {users} users in {organizations} organizations"
+        )
+    rng = random.Random(seed)
+    orgs = [
+        SeedOrganization(
+            key=i,
+            name=f"{ORGANIZATIONS[i % 6][0].split()[0]} {SECTORS[i // 6 % 7]} {i + 1}",
+            domain=f"{ORGANIZATIONS[i % 6][0].split()[0].lower()}-{i + 1}.example",
+            active=i % 31 != 30,
+        )
+        for i in range(organizations)
+    ]
+    roles = [SeedRole(None, slug, name) for slug, name in ENVIRONMENT_ROLES]
+    roles.extend(SeedRole(org.key, slug, name) for org in orgs for slug, name in ORGANIZATION_ROLES)
+    counts = _membership_counts(rng, users, organizations, memberships)
+    people: list[SeedPerson] = []
+    seats: list[SeedMembership] = []
+    for key, count in enumerate(counts):
+        first = FIRST_NAMES[key % len(FIRST_NAMES)]
+        last = LAST_NAMES[key // len(FIRST_NAMES) % len(LAST_NAMES)]
+        # Squaring a uniform draw skews homes toward low keys: a few large organizations.
+        home = int(organizations * rng.random() ** 2) if organizations else 0
+        offsets = [0, *rng.sample(range(1, organizations), count - 1)] if count else []
+        domain = orgs[home].domain if orgs else "example.com"
+        people.append(
+            SeedPerson(
+                key=key,
+                first_name=first,
+                last_name=last,
+                email=f"{first}.{last}.{key}@{domain}".lower(),
+                email_verified=key % 11 != 4,
+                active=key % 23 != 3,
+            )
+        )
+        for index, offset in enumerate(offsets):
+            org = (home + offset) % organizations
+            seats.append(SeedMembership(org, key, _status(rng), _roles(rng, key, index == 0)))
+    return Dataset(orgs, people, seats, roles)
+
+
+def _membership_counts(
+    rng: random.Random, users: int, organizations: int, memberships: int
+) -> list[int]:
+    """How many memberships each user gets: at least one each, the rest spread at random."""
+    if memberships < users:
+        return [1] * memberships + [0] * (users - memberships)
+    counts = [1] * users
+    left = memberships - users
+    cap = min(organizations, max(4, 2 * -(-memberships // max(users, 1))))
+    for _ in range(2 * left):
+        if not left:
+            break
+        key = rng.randrange(users)
+        if counts[key] < cap:
+            counts[key] += 1
+            left -= 1
+    # A dense request (close to users x organizations) is filled up in key order.
+    for key in range(users):
+        if not left:
+            break
+        extra = min(left, organizations - counts[key])
+        counts[key] += extra
+        left -= extra
+    return counts
