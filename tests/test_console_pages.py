@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import Outcome, ReactivationRequest, TargetType
@@ -112,20 +115,41 @@ def test_landing_page_tells_a_newcomer_where_to_go(client):
         assert f"<strong>{login}</strong>" in body
 
 
-def test_expired_session_under_htmx_redirects_the_page(client, world):
+def expire_sessions() -> None:
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+
+
+def test_expired_session_under_htmx_redirects_the_page(client, help_desk, world):
     url = page_urls(world)["person"]
+    client.force_login(help_desk)
+    assert client.get(url, headers={"HX-Request": "true"}).status_code == HTTPStatus.OK
+    expire_sessions()
     response = client.get(
-        url, headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{url}"}
+        url,
+        {"part": "history"},
+        headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{url}"},
     )
     assert response.status_code == HTTPStatus.OK
     assert response["HX-Redirect"] == f"{reverse('login')}?next={url.replace('/', '%2F')}"
     assert b"<form" not in response.content
+    assert b"password" not in response.content
 
 
-def test_expired_session_on_an_htmx_post_redirects_too(client, world):
+def test_expired_session_on_an_htmx_post_redirects_too(client, help_desk, world):
+    client.force_login(help_desk)
+    expire_sessions()
     url = reverse("console:membership-request", args=[world["membership"].pk])
     response = client.post(url, {"reason": "x"}, headers={"HX-Request": "true"})
     assert response["HX-Redirect"].startswith(reverse("login"))
+    assert not ReactivationRequest.objects.exists()
+
+
+def test_expired_session_without_htmx_redirects_to_sign_in(client, help_desk, world):
+    client.force_login(help_desk)
+    expire_sessions()
+    response = client.get(page_urls(world)["person"])
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].startswith(reverse("login"))
 
 
 def test_header_shows_who_role_provider_and_badge(client, help_desk, world):

@@ -7,6 +7,7 @@ import io
 import re
 
 import pytest
+from django.contrib.sessions.models import Session
 from playwright.sync_api import expect
 
 from accounts.approvals import request_reactivation
@@ -188,6 +189,12 @@ def test_help_desk_cannot_approve_even_with_a_forged_post(sign_in, snap, sandbox
     assert denial.target_id == str(request.pk)
     request.refresh_from_db()
     assert request.status == "pending"
+
+    page.get_by_role("link", name="Find", exact=True).click()
+    Session.objects.all().delete()  # the session expires while the page is open
+    page.get_by_label("Email, name, provider id or organization").press_sequentially("am")
+    expect(page).to_have_url(re.compile(r"/login/\?next=%2Ffind%2F"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
 
 
 def test_invalid_role_slug_shows_the_inline_error(sign_in, snap, sandbox_app):
