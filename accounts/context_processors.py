@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
@@ -14,15 +16,23 @@ from providers.base import Capability
 from providers.errors import ProviderError
 from providers.registry import ProviderStatus, get_provider, provider_status
 
-PROVIDER_STATUS_KEY = "provider:status"
-PROVIDER_HEALTH_KEY = "provider:health"
+_PROVIDER_SETTINGS = ("KARMO_PROVIDER", "KARMO_SANDBOX", "WORKOS_", "STYTCH_", "ZITADEL_")
 _ROLE_ORDER = (MANAGER, AUDITOR, HELP_DESK)
+
+
+def provider_keys() -> tuple[str, str]:
+    """Cache keys for the provider's status and health, tied to its configuration."""
+    names = sorted(n for n in dir(settings) if n.startswith(_PROVIDER_SETTINGS))
+    config = repr([(n, str(getattr(settings, n))) for n in names])
+    digest = hashlib.sha256(config.encode()).hexdigest()[:16]
+    return f"provider:status:{digest}", f"provider:health:{digest}"
 
 
 def _provider() -> dict[str, Any]:
     """Configured state (cached briefly; building a provider is not free) and reachability."""
-    cached = cache.get_many([PROVIDER_STATUS_KEY, PROVIDER_HEALTH_KEY])
-    status = cached.get(PROVIDER_STATUS_KEY)
+    status_key, health_key = provider_keys()
+    cached = cache.get_many([status_key, health_key])
+    status = cached.get(status_key)
     if status is None:
         found = provider_status()
         status = {
@@ -32,8 +42,8 @@ def _provider() -> dict[str, Any]:
             # Unconfigured: show every action, disabled, so staff see what is missing.
             "can": _capabilities() if found.configured else dict.fromkeys(Capability, True),
         }
-        cache.set(PROVIDER_STATUS_KEY, status, timeout=30)
-    health = cached.get(PROVIDER_HEALTH_KEY)
+        cache.set(status_key, status, timeout=30)
+    health = cached.get(health_key)
     return {
         **status,
         "reachable": health is None,

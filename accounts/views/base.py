@@ -22,7 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from accounts.audit import record_event
-from accounts.context_processors import PROVIDER_HEALTH_KEY
+from accounts.context_processors import provider_keys
 from accounts.errors import ErrorCode, KarmoError
 from accounts.models import Outcome
 
@@ -135,7 +135,7 @@ def note_provider_error(error: KarmoError) -> None:
     """Remember an unreachable provider so the header can say so for a while."""
     if error.code in _UNREACHABLE:
         cache.set(
-            PROVIDER_HEALTH_KEY,
+            provider_keys()[1],
             {"reason": error.message, "at": timezone.now().isoformat()},
             timeout=600,
         )
@@ -143,7 +143,7 @@ def note_provider_error(error: KarmoError) -> None:
 
 def note_provider_ok() -> None:
     """Forget an earlier provider failure after a call succeeded."""
-    cache.delete(PROVIDER_HEALTH_KEY)
+    cache.delete(provider_keys()[1])
 
 
 def finish_action(
