@@ -104,17 +104,16 @@ def canonical(event: AuditEvent) -> str:
     return canonical_json({name: getattr(event, name) for name in HASHED_FIELDS})
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(payload: dict[str, Any]) -> str:
-    """Canonical JSON of the hashed fields' values (datetimes as UTC ISO 8601)."""
-    payload = {
-        name: (
-            value.astimezone(timezone.UTC).isoformat(timespec="microseconds")
-            if isinstance(value, datetime)
-            else value
-        )
-        for name, value in payload.items()
-    }
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Canonical JSON of the hashed fields' values (occurred_at as UTC ISO 8601)."""
+    occurred = payload.get("occurred_at")
+    if isinstance(occurred, datetime):
+        utc = occurred.astimezone(timezone.UTC).isoformat(timespec="microseconds")
+        payload = {**payload, "occurred_at": utc}
+    return _CANONICAL.encode(payload)
 
 
 def compute_hash(event: AuditEvent) -> str:
