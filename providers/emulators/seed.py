@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 ORGANIZATIONS = [
@@ -173,6 +176,21 @@ def _roles(rng: random.Random, key: int, home: bool) -> tuple[str, ...]:
     if rng.random() < 0.15:
         return ("member", "org-billing")
     return ("member",) if rng.random() < 0.8 else ("org-viewer",)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic collector while hundreds of thousands of documents are built and stored.
+
+    None of them form cycles, and full collections over them would dominate a large load.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 SECTORS = ["Logistics", "Health", "Finance", "Research", "Manufacturing", "Retail", "Energy"]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from providers.emulators import workos_wire as wire
-from providers.emulators.seed import Dataset, demo_dataset
+from providers.emulators.seed import Dataset, demo_dataset, paused_gc
 from providers.emulators.server import EmulatorApp, Handler, HTTPError, Request, Response
 from providers.emulators.state import Store
 
@@ -68,7 +68,7 @@ class WorkOSEmulator(EmulatorApp):
         """Replace all state with `dataset` (the demo data by default) and clear faults."""
         super().reset()
         self.request_count = 0
-        with self.store.transaction():
+        with paused_gc(), self.store.transaction():
             self.store.clear()
             wire.load_dataset(self.store, dataset or demo_dataset())
 

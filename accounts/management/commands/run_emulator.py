@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from providers.emulators.seed import Dataset, demo_dataset, generated_dataset
+from providers.emulators.seed import Dataset, demo_dataset, generated_dataset, paused_gc
 from providers.emulators.server import EmulatorApp, serve_in_thread
 from providers.emulators.state import Store
 from providers.sandbox import SEEDED_KEY
@@ -198,16 +198,12 @@ class Command(BaseCommand):
         self.stdout.write(f"loading {label} …")
         self.stdout.flush()
         started = time.perf_counter()
-        # Hundreds of thousands of fresh objects: collector passes would dominate the load.
-        gc.disable()
-        try:
+        with paused_gc():
             dataset = make_dataset()
-            with store.transaction():
-                app.reset(dataset)  # type: ignore[call-arg] - every emulator takes a dataset
-                store.set_meta(SEEDED_KEY, label)
-                store.set_meta(FLAVOR_KEY, flavor)
-        finally:
-            gc.enable()
+        with store.transaction():
+            app.reset(dataset)  # type: ignore[call-arg] - every emulator takes a dataset
+            store.set_meta(SEEDED_KEY, label)
+            store.set_meta(FLAVOR_KEY, flavor)
         counts = (len(dataset.organizations), len(dataset.people), len(dataset.memberships))
         del dataset
         gc.collect()

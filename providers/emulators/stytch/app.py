@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from providers.emulators.seed import Dataset, demo_dataset
+from providers.emulators.seed import Dataset, demo_dataset, paused_gc
 from providers.emulators.server import EmulatorApp, Handler, HTTPError, Request, Response
 from providers.emulators.state import Store
 from providers.emulators.stytch import search
@@ -125,7 +125,7 @@ class StytchEmulator(EmulatorApp):
         """Forget faults and reload the demo data (or `dataset`)."""
         super().reset()
         self.request_count = 0
-        with self.store.transaction():
+        with paused_gc(), self.store.transaction():
             self.store.clear()
             load_dataset(self.store, dataset or demo_dataset(), self.environment)
 

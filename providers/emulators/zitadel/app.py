@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-from providers.emulators.seed import Dataset, demo_dataset
+from providers.emulators.seed import Dataset, demo_dataset, paused_gc
 from providers.emulators.server import EmulatorApp, Handler, HTTPError, Request, Response
 from providers.emulators.state import Store
 from providers.emulators.zitadel import wire
@@ -82,7 +82,7 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
     def reset(self, dataset: Dataset | None = None) -> None:
         """Reload demo data (or `dataset`) in ZITADEL's shapes and switch faults off."""
         super().reset()
-        with self.store.transaction():
+        with paused_gc(), self.store.transaction():
             self.store.clear()
             wire.load(self.store, dataset or demo_dataset())
 
