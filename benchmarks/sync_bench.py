@@ -24,48 +24,13 @@ sys.path.insert(0, str(ROOT))
 
 
 def dataset(memberships: int):  # noqa: ANN201 - imported lazily with the emulator
-    """Orgs, users and memberships in the issue's proportions (2k : 100k : 250k)."""
-    from providers.emulators.seed import (
-        ORGANIZATION_ROLES,
-        Dataset,
-        SeedMembership,
-        SeedOrganization,
-        SeedPerson,
-        SeedRole,
-    )
+    """seed.generated_dataset in the issue's proportions (2k orgs : 100k users : 250k)."""
+    from providers.emulators.seed import generated_dataset, paused_gc
 
-    org_count = max(1, memberships // 125)
-    user_count = max(1, memberships * 2 // 5)
-    organizations = [
-        SeedOrganization(key=i, name=f"Org {i}", domain=f"org{i}.example", active=True)
-        for i in range(org_count)
-    ]
-    people = [
-        SeedPerson(
-            key=i,
-            first_name="Pat",
-            last_name=f"Person{i}",
-            email=f"person{i}@bench.example",
-            email_verified=True,
-            active=True,
+    with paused_gc():
+        return generated_dataset(
+            max(2, memberships // 125), max(1, memberships * 2 // 5), memberships
         )
-        for i in range(user_count)
-    ]
-    statuses = ("active", "active", "inactive", "pending")
-    # Membership j is user j % U in org (j // U + user) % O: unique while N <= U * O.
-    rows = [
-        SeedMembership(
-            (j // user_count + j % user_count) % org_count,
-            j % user_count,
-            statuses[j % 4],
-            ("member",),
-        )
-        for j in range(min(memberships, user_count * org_count))
-    ]
-    roles = [
-        SeedRole(o.key, slug, name) for o in organizations[:50] for slug, name in ORGANIZATION_ROLES
-    ]
-    return Dataset(organizations, people, rows, roles)
 
 
 def serve_emulator(memberships: int) -> None:
