@@ -16,6 +16,12 @@ pytest_plugins = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """PBKDF2 costs most of a second per staff login a test creates; MD5 is enough here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_staff(username: str, group_name: str) -> User:
     """A staff login in one of the role groups."""
     user = User.objects.create_user(username, f"{username}@karmo.example", "pw-for-tests-1")

@@ -17,7 +17,6 @@ from schemathesis import GenerationMode
 
 from accounts.tokens import issue_token
 
-pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EXAMPLES_PER_OPERATION = 5

@@ -28,11 +28,7 @@ from accounts.models import (
 from tests.factories import MembershipFactory
 from tests.fixtures.audit import assert_audited
 
-pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fast_password_hashing"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 

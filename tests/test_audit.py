@@ -18,8 +18,7 @@ from accounts.models import AuditEvent, Channel, MirrorStatus, Outcome
 from tests.factories import MembershipFactory
 from tests.fixtures.audit import assert_audited, set_audit_triggers
 
-pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 

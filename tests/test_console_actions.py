@@ -22,15 +22,9 @@ from accounts.models import (
 from tests.factories import OrganizationFactory
 from tests.fixtures.audit import assert_audited
 
-pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
 pytestmark = pytest.mark.django_db
 
 HX = {"HX-Request": "true"}
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def inactive_membership() -> OrganizationMembership:

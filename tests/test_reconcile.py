@@ -37,11 +37,7 @@ from accounts.services.reconcile import open_attempts
 from providers.emulators.workos import EMULATOR_API_KEY
 from tests.fixtures.audit import assert_audited
 
-pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fast_password_hashing"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(django_settings.BASE_DIR)
 

@@ -19,11 +19,7 @@ from accounts.models import (
 from tests.factories import MembershipFactory, OrganizationFactory, ProviderUserFactory
 from tests.fixtures.audit import assert_audited
 
-pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fast_password_hashing"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def membership(status: str) -> OrganizationMembership:

@@ -21,7 +21,6 @@ from accounts.models import (
 )
 from accounts.sync import run_sync
 
-pytest_plugins = ["tests.fixtures.audit"]
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 

@@ -46,12 +46,6 @@ class ApiClient:
         return self.request("PUT", path, body, **headers)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings) -> None:
-    """Staff fixtures set passwords; the API never checks them, so hash them cheaply."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def manager_api(manager) -> ApiClient:
     return ApiClient(make_token(manager))

@@ -23,7 +23,6 @@ from accounts.models import (
 from tests.fixtures.audit import assert_audited
 from tests.test_api.conftest import ApiClient, assert_envelope, make_token
 
-pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -15,7 +15,6 @@ from tests.factories import OrganizationFactory, ProviderUserFactory
 from tests.fixtures.audit import assert_audited
 from tests.test_api.conftest import assert_envelope
 
-pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 REQUEST_KEYS = {

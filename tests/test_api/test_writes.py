@@ -19,7 +19,6 @@ from tests.fixtures.app_provider import load_mirror
 from tests.fixtures.audit import assert_audited
 from tests.test_api.conftest import assert_envelope
 
-pytest_plugins = ["tests.fixtures.app_provider", "tests.fixtures.audit"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
