@@ -175,6 +175,8 @@ def test_state_file_survives_a_restart_and_reload_restores_it(tmp_path, settings
         (["--host", "example.com"], "loopback"),
         (["--orgs", "2", "--users", "3", "--memberships", "7"], "do not fit"),
         (["--port", "70000"], "between 0 and 65535"),
+        (["--orgs", "0"], "invalid positive value"),
+        (["--state", "/dev/null/state.sqlite3"], "cannot open the state file"),
     ],
 )
 def test_refuses_bad_options(args, message):

@@ -6,6 +6,7 @@ import gc
 import ipaddress
 import math
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -102,9 +103,16 @@ def dataset_sizes(orgs: int | None, users: int | None, memberships: int | None) 
     return size["orgs"], size["users"], size["memberships"]
 
 
-def _non_negative(value: str) -> int:
+def non_negative(value: str) -> int:
     number = int(value)
     if number < 0:
+        raise ValueError(value)
+    return number
+
+
+def positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
         raise ValueError(value)
     return number
 
@@ -122,9 +130,9 @@ class Command(BaseCommand):
         parser.add_argument("flavor", choices=sorted(FLAVORS))
         parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
         parser.add_argument("--host", default="127.0.0.1", help="a loopback address")
-        parser.add_argument("--orgs", type=_non_negative, help="generate this many organizations")
-        parser.add_argument("--users", type=_non_negative, help="generate this many users")
-        parser.add_argument("--memberships", type=_non_negative, help="and memberships")
+        parser.add_argument("--orgs", type=positive, help="generate this many organizations")
+        parser.add_argument("--users", type=non_negative, help="generate this many users")
+        parser.add_argument("--memberships", type=non_negative, help="and memberships")
         parser.add_argument("--seed", type=int, default=7, help="generated dataset's seed")
         parser.add_argument("--state", help="a Store file to keep state in (default: memory)")
         parser.add_argument(
@@ -149,7 +157,10 @@ class Command(BaseCommand):
     def _run(self, host: str, options: dict[str, Any]) -> None:
         flavor = options["flavor"]
         label, make_dataset = self._dataset(options)
-        store = Store(options["state"] or ":memory:")
+        try:
+            store = Store(options["state"] or ":memory:")
+        except (OSError, sqlite3.Error) as exc:
+            raise CommandError(f"cannot open the state file {options['state']}: {exc}") from exc
         try:
             held = store.get_meta(FLAVOR_KEY)
             if held and held != flavor:
