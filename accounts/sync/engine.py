@@ -197,9 +197,9 @@ class Syncer:
             found[ref] = (
                 {
                     target.external_id: target
-                    for target in model.objects.filter(
-                        provider=self.key, external_id__in=wanted
-                    ).only("pk", "external_id")
+                    for target in model.objects.filter(provider=self.key, external_id__in=wanted)
+                    .order_by()
+                    .only("pk", "external_id")
                 }
                 if wanted
                 else {}
@@ -307,27 +307,32 @@ class Syncer:
         )
 
     def _mark_removed(self, kind: Kind, seen: PkSet) -> int:
-        """Mark rows the provider no longer returned; rows written during this run are kept."""
+        """Mark rows the provider no longer returned; rows written during this run are kept.
+
+        Walks the table in primary-key order and filters the rest in Python, so each step is
+        an index range scan (a `provider=` filter makes SQLite sort the whole table instead).
+        """
         started = self.run.started_at
-        present = kind.model.objects.filter(
-            provider=self.key,
-            removed_at__isnull=True,
-            synced_at__lt=started,
-            created_at__lt=started,
-        )
         last, removed = 0, 0
         while True:
-            pks = list(
-                present.filter(pk__gt=last)
+            rows = list(
+                kind.model.objects.filter(pk__gt=last, removed_at__isnull=True)
                 .order_by("pk")
-                .values_list("pk", flat=True)[: self.batch_size]
+                .values_list("pk", "provider", "synced_at", "created_at")[: self.batch_size]
             )
-            gone = [pk for pk in pks if pk not in seen]
+            gone = [
+                pk
+                for pk, provider, synced_at, created_at in rows
+                if provider == self.key
+                and synced_at < started
+                and created_at < started
+                and pk not in seen
+            ]
             if gone:
                 removed += self._remove(kind, gone)
-            if len(pks) < self.batch_size:
+            if len(rows) < self.batch_size:
                 return removed
-            last = pks[-1]
+            last = rows[-1][0]
 
     def _remove(self, kind: Kind, pks: list[int]) -> int:
         now = timezone.now()

@@ -62,11 +62,8 @@ class Kind:
             *(f"{ref}_id" for ref in self.refs),
             *(f"{ref}__external_id" for ref in self.refs),
         ]
-        return list(
-            self.model.objects.filter(provider=provider_key, external_id__in=external_ids).values(
-                *columns
-            )
-        )
+        rows = self.model.objects.filter(provider=provider_key, external_id__in=external_ids)
+        return list(rows.order_by().values(*columns))
 
     def current(self, row: dict[str, Any], roles: tuple[str, ...] | None) -> Values:
         """A stored row in the shape of `to_values`."""
