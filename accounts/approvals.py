@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Model
-from django.tasks import task
+from django.tasks import TaskResult, TaskResultStatus, task
 from django.utils import timezone
+from django_tasks_db import DatabaseBackend
 
 from accounts import notifications, permissions
 from accounts.context import audit_context
@@ -275,9 +276,47 @@ def _expire(pk: int, now: datetime) -> bool:
 
 @task
 def expire_requests_task() -> int:
-    """The expiry sweep as a Django task."""
+    """The expiry sweep as a Django task; it books its own next run before sweeping."""
+    schedule_expiry_sweep()  # first, so a failing sweep still leaves the next one booked
     with audit_context(via=Channel.TASK):
         return expire_requests()
+
+
+_PG_SCHEDULE_LOCK = 0x4B41524D4F02  # any constant; serialises booking the next sweep
+
+
+def schedule_expiry_sweep() -> TaskResult | None:
+    """Book the sweep KARMO_EXPIRY_SWEEP_MINUTES from now unless a sweep is already waiting.
+
+    Returns the waiting or new result; None when the interval is 0 or the task backend is not
+    django-tasks-db's queue (which is what keeps a booking across restarts).
+    """
+    minutes = settings.KARMO_EXPIRY_SWEEP_MINUTES
+    backend = expire_requests_task.get_backend()
+    if minutes <= 0 or not isinstance(backend, DatabaseBackend):
+        return None
+    from django_tasks_db.models import DBTaskResult  # a model: import once apps are loaded
+
+    using = router.db_for_write(DBTaskResult)
+    with transaction.atomic(using=using):
+        # SQLite's IMMEDIATE transactions already serialise this check-then-insert.
+        if connections[using].vendor == "postgresql":
+            with connections[using].cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_SCHEDULE_LOCK])
+        waiting = (
+            DBTaskResult.objects.using(using)
+            .filter(
+                task_path=expire_requests_task.module_path,
+                backend_name=backend.alias,
+                status=TaskResultStatus.READY,
+            )
+            .order_by("run_after")
+            .first()
+        )
+        if waiting is not None:
+            return waiting.task_result
+        run_after = timezone.now() + timedelta(minutes=minutes)
+        return expire_requests_task.using(run_after=run_after).enqueue()
 
 
 def finish_request(

@@ -163,6 +163,7 @@ ZITADEL_PROJECT_ID = env.str("ZITADEL_PROJECT_ID", default="")
 ZITADEL_USE_V3ALPHA = env.bool("ZITADEL_USE_V3ALPHA", default=False)
 
 KARMO_REQUEST_EXPIRY_HOURS = env.int("KARMO_REQUEST_EXPIRY_HOURS", default=72)
+KARMO_EXPIRY_SWEEP_MINUTES = env.int("KARMO_EXPIRY_SWEEP_MINUTES", default=15)  # 0: no schedule
 KARMO_SYNC_BATCH_SIZE = env.int("KARMO_SYNC_BATCH_SIZE", default=1000)
 KARMO_API_RATE_LIMIT = env.int("KARMO_API_RATE_LIMIT", default=600)  # per token per minute
 

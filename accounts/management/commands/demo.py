@@ -64,6 +64,7 @@ class Command(BaseCommand):
         self._logins()
         if no_serve:
             return
+        call_command("expire_requests", "--schedule", stdout=self.stdout)
         self._serve(port, verbosity)
 
     def _seed_and_sync(self) -> None:
