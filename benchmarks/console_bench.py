@@ -1,0 +1,320 @@
+"""Console page times over a large mirror: 100,000 people, 1,000,000 memberships, audit events.
+
+Usage: .venv/bin/python benchmarks/console_bench.py [--database sqlite|postgres]
+       [--users N] [--memberships N] [--orgs N] [--events N] [--requests N] [--postgres-url URL]
+
+The dataset is bulk-loaded (executemany on SQLite, COPY on PostgreSQL) into a scratch database,
+a fresh SQLite file in a temp dir or the PostgreSQL database `karmo_bench`, dropped at the end.
+A manager signed in with Django's test Client requests each page; the time is server time in
+process (middleware, view, queries, template), no network. Writes
+benchmarks/results/console-<db>.json and the console section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from console_dataset import Dataset, build
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+REPORT = ROOT / "BENCHMARKS.md"
+START, END = "<!-- console:start -->", "<!-- console:end -->"
+SCRATCH_DB = "karmo_bench"
+DATABASES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+WARMUP = 10
+# page kind -> (label, p95 target in ms)
+PAGES = {
+    "search": ("search as you type (htmx results fragment)", 50),
+    "person": ("person page", 50),
+    "org": ("org page, first 25 members", 150),
+    "org_largest": ("org page, largest org (every person a member)", 150),
+    "audit": ("audit log, first page", 150),
+    "audit_filtered": ("audit log, filtered or older page", 150),
+}
+
+
+def keystrokes(text: str, start: int = 2) -> list[str]:
+    """What search-as-you-type sends while `text` is typed: 2 to 6 characters, or from `start`."""
+    return [text[:k].lower() for k in range(start, min(len(text), start + 4) + 1)]
+
+
+def plan(data: Dataset, count: int) -> dict[str, list[str]]:
+    """The paths each page kind is timed on: random people, orgs, typed queries and filters."""
+    from accounts.models import Organization, ProviderUser
+
+    rng = random.Random(11)
+    picked = rng.sample(range(1, data.n_users + 1), min(count, data.n_users))
+    people = list(
+        ProviderUser.objects.filter(pk__in=picked).values_list(
+            "pk", "email", "first_name", "last_name", "external_id"
+        )
+    )
+    orgs = list(
+        Organization.objects.filter(
+            pk__in=rng.sample(range(2, data.n_orgs + 1), min(count, data.n_orgs - 1))
+        ).values_list("pk", "name", "external_id")
+    )
+    rng.shuffle(people)
+    rng.shuffle(orgs)
+    typed: list[str] = []
+    for i, (_, email, first, last, external_id) in enumerate(itertools.cycle(people)):
+        if len(typed) >= count:
+            break
+        typed += [
+            keystrokes(email),
+            keystrokes(last),
+            keystrokes(f"{first} {last}", start=len(first) + 2),
+            keystrokes(orgs[i % len(orgs)][1]),
+            [external_id],
+        ][i % 5]
+    day = (data.now - timedelta(days=rng.randrange(7, 300))).date()
+    filters = [
+        lambda i: {"person": people[i % len(people)][4]},
+        lambda i: {"person": people[i % len(people)][1]},
+        lambda i: {"organization": orgs[i % len(orgs)][2]},
+        lambda i: {"action": "request.*"},
+        lambda i: {"actor": "bench.helpdesk", "outcome": "denied"},
+        lambda i: {"before": rng.randrange(1, max(2, data.n_events))},
+        lambda i: {"action": "membership.reactivated", "since": day, "until": day + timedelta(6)},
+    ]
+    return {
+        "search": [f"/find/?{urlencode({'q': q})}" for q in typed[:count]],
+        "person": [f"/people/{p[0]}/" for p in itertools.islice(itertools.cycle(people), count)],
+        "org": [f"/orgs/{o[0]}/" for o in itertools.islice(itertools.cycle(orgs), count)],
+        "org_largest": ["/orgs/1/"] * max(WARMUP, count // 4),
+        "audit": ["/audit/"] * count,
+        "audit_filtered": [
+            f"/audit/?{urlencode(filters[i % len(filters)](i))}" for i in range(count)
+        ],
+    }
+
+
+def measure(client: Any, paths: list[str], headers: dict[str, str]) -> tuple[list[float], int]:
+    """Milliseconds per request (after a warm-up) and the first path's query count."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def get(path: str) -> float:
+        started = time.perf_counter()
+        response = client.get(path, headers=headers)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise SystemExit(f"GET {path} answered {response.status_code}")
+        return elapsed
+
+    for path in paths[:WARMUP]:
+        get(path)
+    with CaptureQueriesContext(connection) as queries:
+        get(paths[0])
+    count = len(queries)  # read now: the next request clears the connection's query log
+    return [get(path) for path in paths], count
+
+
+def summarise(times: list[float], target: int, queries: int) -> dict[str, Any]:
+    """Median, p95 and max in ms, against the p95 target."""
+    p95 = statistics.quantiles(times, n=20, method="inclusive")[18]
+    return {
+        "requests": len(times),
+        "median_ms": round(statistics.median(times), 1),
+        "p95_ms": round(p95, 1),
+        "max_ms": round(max(times), 1),
+        "target_p95_ms": target,
+        "meets_target": p95 < target,
+        "queries": queries,
+    }
+
+
+def admin_sql(server: str, *statements: str) -> None:
+    """Run statements on the server's maintenance database, outside a transaction."""
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        for sql in statements:
+            admin.execute(sql)
+
+
+@contextmanager
+def scratch_database(kind: str, server: str) -> Iterator[tuple[str, Path]]:
+    """A fresh database URL and temp dir; both are removed afterwards."""
+    scratch = Path(tempfile.mkdtemp(prefix="karmo-console-bench-"))
+    drop = f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)"
+    if kind == "postgres":
+        admin_sql(server, drop, f"CREATE DATABASE {SCRATCH_DB}")
+    url = f"sqlite:///{scratch / 'bench.sqlite3'}" if kind == "sqlite" else f"{server}/{SCRATCH_DB}"
+    try:
+        yield url, scratch
+    finally:
+        if "django.db" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        if kind == "postgres":
+            admin_sql(server, drop)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Build the dataset in a scratch database, time every page kind; the figures."""
+    with scratch_database(args.database, args.postgres_url.rstrip("/")) as (url, scratch):
+        os.environ.update(
+            DATABASE_URL=url,
+            DJANGO_SETTINGS_MODULE="karmo_admin.settings",
+            DJANGO_DEBUG="false",
+            DJANGO_ALLOWED_HOSTS="testserver",
+            KARMO_PROVIDER="sandbox",
+            KARMO_SANDBOX_FLAVOR="workos",
+            KARMO_SANDBOX_DIR=str(scratch / "sandbox"),
+            KARMO_SANDBOX_URL="",
+            KARMO_LOG_LEVEL="WARNING",
+        )
+        import django
+
+        django.setup()
+        from django.contrib.auth.models import User
+        from django.db import connection, connections
+        from django.test import Client
+
+        data = Dataset(args, connection.vendor)
+        built = build(data)
+        print(f"built in {built['build_seconds']} s: {built['counts']}", flush=True)
+        connections.close_all()  # pages run on a fresh connection with the app's own pragmas
+        client = Client()
+        client.force_login(User.objects.get(username="bench.manager"))
+        paths = plan(data, args.requests)
+        load_before, started = os.getloadavg()[0], time.perf_counter()
+        pages = {}
+        for kind, kind_paths in paths.items():
+            headers = {"HX-Request": "true"} if kind == "search" else {}
+            times, queries = measure(client, kind_paths, headers)
+            pages[kind] = summarise(times, PAGES[kind][1], queries)
+            print(f"{PAGES[kind][0]:48} {pages[kind]}", flush=True)
+        if connection.vendor == "sqlite":
+            import sqlite3
+
+            version = f"SQLite {sqlite3.sqlite_version}"
+        else:
+            major, minor = divmod(connection.pg_version, 10000)
+            version = f"PostgreSQL {major}.{minor}"
+    return {
+        "database": args.database,
+        "database_version": version,
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}",
+        "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "timing_seconds": round(time.perf_counter() - started, 1),
+        **built,
+        "pages": pages,
+    }
+
+
+def write_report() -> None:
+    """The console section of BENCHMARKS.md, from every results/console-<db>.json present."""
+    runs = {
+        db: json.loads(path.read_text())
+        for db in DATABASES
+        if (path := RESULTS / f"console-{db}.json").exists()
+    }
+    if not runs:
+        return
+    heads = "".join(f" {DATABASES[db]} median | {DATABASES[db]} p95 |" for db in runs)
+    lines = [f"| page | p95 target |{heads} queries |", "|---" * (3 + 2 * len(runs)) + "|"]
+    for kind, (label, target) in PAGES.items():
+        cells = "".join(
+            f" {r['pages'][kind]['median_ms']} | {r['pages'][kind]['p95_ms']}"
+            f" {'✓' if r['pages'][kind]['meets_target'] else '✗'} |"
+            for r in runs.values()
+            if kind in r["pages"]
+        )
+        queries = " / ".join(str(r["pages"][kind]["queries"]) for r in runs.values())
+        lines.append(f"| {label} | < {target} ms |{cells} {queries} |")
+    first = next(iter(runs.values()))
+    c = first["counts"]
+    per_person = c["memberships"] // c["people"]
+    per_org = (c["memberships"] - c["people"]) // max(1, c["organizations"] - 1)
+    per_db = "\n".join(
+        f"- {r['database_version']}: measured {r['measured_at']}, "
+        f"{r['pages']['person']['requests']} timed requests per page kind, dataset built in "
+        f"{r['build_seconds']} s (migrate {r['migrate_seconds']} s), load average "
+        f"{r['load_average_1m'][0]} → {r['load_average_1m'][1]}"
+        + ("." if r["counts"] == c else f"; a different dataset: {r['counts']}.")
+        for r in runs.values()
+    )
+    section = f"""{START}
+## Console pages over a large mirror
+
+`benchmarks/console_bench.py` bulk-loads a scratch database (a temp SQLite file, or the
+PostgreSQL database `{SCRATCH_DB}`; both dropped afterwards) with {c["organizations"]:,}
+organizations, {c["people"]:,} people, {c["memberships"]:,} memberships ({per_person} per person;
+every person is in the largest org, the others have about {per_org} members each),
+{c["membership_roles"]:,} membership roles, {c["organization_roles"]:,} organization roles,
+{c["pending_requests"]} pending requests and {c["audit_events"]:,} audit events over a year,
+then analyses it (`ANALYZE` on SQLite, `VACUUM ANALYZE` on PostgreSQL). A manager signed in
+through Django's test Client requests each page after {WARMUP} warm-up requests. Times are
+server time in process: middleware, view, queries and template, without network; `DEBUG` off,
+sandbox provider, the database connection kept open between requests.
+
+Search replays the keystrokes (2 to 6 characters) of typing part of an email, a last name,
+"first last" or an org name, and pasted provider ids, as htmx fragment requests. Person and org
+pages are random ones. The filtered audit log rotates over person (id or email), organization,
+`request.*`, actor with outcome, a random older page, and an action within a week's date range.
+Queries: per request ({" / ".join(DATABASES[d] for d in runs)}).
+
+{chr(10).join(lines)}
+
+Times in ms; ✓ p95 under the target, ✗ over it. Machine: {first["machine"]}, shared with other
+jobs while measuring (see the load averages).
+
+{per_db}
+
+Re-run with `.venv/bin/python benchmarks/console_bench.py --database sqlite` and
+`--database postgres` (`--postgres-url` for another server; a few minutes each).
+{END}"""
+    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
+    if START in text and END in text:
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    REPORT.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=list(DATABASES), default="sqlite")
+    parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--memberships", type=int, default=1_000_000)
+    parser.add_argument("--orgs", type=int, default=2_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per page kind")
+    args = parser.parse_args()
+    if args.orgs < 2 or args.users < 1 or args.memberships < 1 or args.requests < 1:
+        parser.error("need at least 2 orgs, 1 user, 1 membership and 1 request")
+    figures = bench(args)
+    out = RESULTS / f"console-{args.database}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    write_report()
+    print(f"wrote {out.relative_to(ROOT)} and the console section of {REPORT.name}")
+
+
+if __name__ == "__main__":
+    main()
