@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,63 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+@dataclass(frozen=True)
+class Match:
+    """A test on a top-level JSON field, true when any of its values passes.
+
+    A list field is tested item by item (`item_key` picks a key of object items); a value
+    passes when it is among `values`, or contains `contains`; `ignore_case` folds both sides.
+    """
+
+    field: str
+    values: Sequence[Any] = ()
+    contains: str | None = None
+    ignore_case: bool = False
+    item_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Either:
+    """True when any of its matches is (an OR of matches)."""
+
+    matches: Sequence[Match]
+
+
+def _fold(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _checked_name(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"bad field name {name!r}")
+    return name
+
+
+def _match_sql(match: Match | Either, args: list[Any]) -> str:
+    """SQL for a match, appending its parameters to `args`."""
+    if isinstance(match, Either):
+        if not match.matches:
+            return "0"
+        return "(" + " OR ".join(_match_sql(m, args) for m in match.matches) + ")"
+    args.append(f"$.{_checked_name(match.field)}")
+    value = "item.value"
+    if match.item_key is not None:
+        value = f"json_extract(item.value, '$.{_checked_name(match.item_key)}')"
+    if match.ignore_case:
+        value = f"karmo_lower({value})"
+    wanted = [_fold(v) for v in match.values] if match.ignore_case else list(match.values)
+    tests = []
+    if wanted:
+        tests.append(f"{value} IN ({', '.join('?' for _ in wanted)})")
+        args.extend(wanted)
+    if match.contains is not None:
+        tests.append(f"instr({value}, ?) > 0")
+        args.append(_fold(match.contains) if match.ignore_case else match.contains)
+    test = " OR ".join(tests) or "0"
+    # json_each yields the items of a list, or the value itself when it is not one.
+    return f"EXISTS (SELECT 1 FROM json_each(records.data, ?) AS item WHERE {test})"  # noqa: S608
+
+
 class Store:
     """Documents grouped by kind, each with an insertion sequence used for paging.
 
@@ -46,6 +104,8 @@ class Store:
             self.path, check_same_thread=False, isolation_level=None, timeout=30
         )
         self._db.row_factory = sqlite3.Row
+        # Python's case folding, so SQL matches agree with Python's str.lower().
+        self._db.create_function("karmo_lower", 1, _fold, deterministic=True)
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
@@ -128,54 +188,89 @@ class Store:
         self,
         kind: str,
         *,
-        parent: str | None = None,
+        parent: str | Sequence[str] | None = None,
         ref: str | None = None,
         after_seq: int | None = None,
         before_seq: int | None = None,
         descending: bool = False,
         limit: int | None = None,
         where: dict[str, list[Any]] | None = None,
+        match: Sequence[Match | Either] = (),
     ) -> list[tuple[int, dict[str, Any]]]:
         """(seq, data) pairs of a kind, filtered and ordered by sequence.
 
-        `where` maps a top-level JSON field to the values it may take.
+        `parent` is one value or a list of them; `where` maps a top-level JSON field to the
+        values it may take; every `match` must hold.
         """
-        sql = ["SELECT seq, data FROM records WHERE kind = ?"]
+        several = parent is not None and not isinstance(parent, str)
+        # For several parents, SQLite would walk every document in sequence order checking
+        # each one's parent; picking the page's sequences from the parent index first reads
+        # only the parents' index entries and then just the page's documents.
+        sql = [
+            "SELECT seq FROM records INDEXED BY records_kind_parent WHERE kind = ?"
+            if several
+            else "SELECT seq, data FROM records WHERE kind = ?"
+        ]
         args: list[Any] = [kind]
-        if parent is not None:
-            sql.append("AND parent = ?")
-            args.append(parent)
-        if ref is not None:
-            sql.append("AND ref = ?")
-            args.append(ref)
+        self._filter(sql, args, parent, ref, where, match)
         if after_seq is not None:
             sql.append("AND seq > ?")
             args.append(after_seq)
         if before_seq is not None:
             sql.append("AND seq < ?")
             args.append(before_seq)
-        for key, values in (where or {}).items():
-            if not key.replace("_", "").isalnum():
-                raise ValueError(f"bad field name {key!r}")
-            marks = ", ".join("?" for _ in values)
-            sql.append(f"AND json_extract(data, '$.{key}') IN ({marks})")
-            args.extend(values)
-        sql.append("ORDER BY seq DESC" if descending else "ORDER BY seq")
+        order = "ORDER BY seq DESC" if descending else "ORDER BY seq"
+        sql.append(order)
         if limit is not None:
             sql.append("LIMIT ?")
             args.append(limit)
+        query = " ".join(sql)
+        if several:
+            query = f"SELECT seq, data FROM records WHERE seq IN ({query}) {order}"  # noqa: S608
         with self._lock:
-            rows = self._db.execute(" ".join(sql), args).fetchall()
+            rows = self._db.execute(query, args).fetchall()
         return [(int(row["seq"]), json.loads(row["data"])) for row in rows]
 
-    def count(self, kind: str) -> int:
-        """How many documents of a kind exist."""
+    def count(
+        self,
+        kind: str,
+        *,
+        parent: str | Sequence[str] | None = None,
+        ref: str | None = None,
+        where: dict[str, list[Any]] | None = None,
+        match: Sequence[Match | Either] = (),
+    ) -> int:
+        """How many documents of a kind exist, with the same filters as `find`."""
+        sql = ["SELECT COUNT(*) FROM records WHERE kind = ?"]
+        args: list[Any] = [kind]
+        self._filter(sql, args, parent, ref, where, match)
         with self._lock:
-            return int(
-                self._db.execute("SELECT COUNT(*) FROM records WHERE kind = ?", (kind,)).fetchone()[
-                    0
-                ]
-            )
+            return int(self._db.execute(" ".join(sql), args).fetchone()[0])
+
+    @staticmethod
+    def _filter(
+        sql: list[str],
+        args: list[Any],
+        parent: str | Sequence[str] | None,
+        ref: str | None,
+        where: dict[str, list[Any]] | None,
+        match: Sequence[Match | Either],
+    ) -> None:
+        if isinstance(parent, str):
+            sql.append("AND parent = ?")
+            args.append(parent)
+        elif parent is not None:
+            sql.append(f"AND parent IN ({', '.join('?' for _ in parent)})")
+            args.extend(parent)
+        if ref is not None:
+            sql.append("AND ref = ?")
+            args.append(ref)
+        for key, values in (where or {}).items():
+            marks = ", ".join("?" for _ in values)
+            sql.append(f"AND json_extract(data, '$.{_checked_name(key)}') IN ({marks})")
+            args.extend(values)
+        for condition in match:
+            sql.append(f"AND {_match_sql(condition, args)}")
 
     def get_meta(self, key: str) -> str | None:
         """A stored setting, such as whether demo data was seeded."""

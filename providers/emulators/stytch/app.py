@@ -19,7 +19,7 @@ from typing import Any
 
 from providers.emulators.seed import Dataset, demo_dataset, paused_gc
 from providers.emulators.server import EmulatorApp, Handler, HTTPError, Request, Response
-from providers.emulators.state import Store
+from providers.emulators.state import Match, Store
 from providers.emulators.stytch import search
 from providers.emulators.stytch.documents import (
     LIVE_STATUSES,
@@ -132,12 +132,16 @@ class StytchEmulator(EmulatorApp):
     def search_organizations(self, request: Request) -> Response:
         """POST /v1/b2b/organizations/search."""
         body = self._body(request)
-        test = search.query_predicate(body, "organization_search")
-        matches = [(seq, org) for seq, org in self.store.find("organization") if test(org)]
-        rows, total, next_cursor = search.page(body, matches)
+        match = search.conditions(body, "organization_search")
+        limit, after = search.paging(body)
+        rows = self.store.find("organization", match=match, after_seq=after, limit=limit + 1)
+        page, next_cursor = search.cut(rows, limit)
         return self._ok(
-            organizations=[org for _, org in rows],
-            results_metadata={"total": total, "next_cursor": next_cursor},
+            organizations=[org for _, org in page],
+            results_metadata={
+                "total": self.store.count("organization", match=match),
+                "next_cursor": next_cursor,
+            },
         )
 
     def get_organization(self, request: Request, organization_id: str) -> Response:
@@ -150,18 +154,27 @@ class StytchEmulator(EmulatorApp):
         org_ids = body.get("organization_ids")
         if not isinstance(org_ids, list) or not org_ids:
             raise bad("member_search_organization_ids_empty", "organization_ids is required.")
-        test = search.query_predicate(body, "member_search")
-        where: dict[str, list[Any]] = {"organization_id": [str(i) for i in org_ids]}
+        match = search.conditions(body, "member_search")
         if not search.asks_for_statuses(body):
-            where["status"] = LIVE_STATUSES
-        matches = [(s, m) for s, m in self.store.find("member", where=where) if test(m)]
-        rows, total, next_cursor = search.page(body, matches)
-        members = [m for _, m in rows]
-        orgs = {m["organization_id"]: self._org(m["organization_id"]) for m in members}
+            match.append(Match("status", LIVE_STATUSES))
+        limit, after = search.paging(body)
+        # A member's parent key is its organization id.
+        parents = list(dict.fromkeys(str(i) for i in org_ids))
+        rows = self.store.find(
+            "member", parent=parents, match=match, after_seq=after, limit=limit + 1
+        )
+        page, next_cursor = search.cut(rows, limit)
+        members = [m for _, m in page]
+        orgs = self.store.get_many(
+            "organization", list(dict.fromkeys(m["organization_id"] for m in members))
+        )
         return self._ok(
             members=members,
             organizations=orgs,
-            results_metadata={"total": total, "next_cursor": next_cursor},
+            results_metadata={
+                "total": self.store.count("member", parent=parents, match=match),
+                "next_cursor": next_cursor,
+            },
         )
 
     def get_member(self, request: Request, organization_id: str) -> Response:

@@ -1,17 +1,21 @@
-"""Stytch's search bodies: `query` operands and `cursor`/`limit` paging."""
+"""Stytch's search bodies: `query` operands as Store matches, and `cursor`/`limit` paging.
+
+A cursor is the base64 of `c:<seq>`, the sequence of the page's last document, so every
+page is one indexed range read however deep the listing goes.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
 from typing import Any
 
+from providers.emulators.state import Either, Match
 from providers.emulators.stytch.documents import bad
 
 Doc = dict[str, Any]
-Predicate = Callable[[Doc], bool]
 Rows = list[tuple[int, Doc]]
+Condition = Match | Either
 STATUSES = ("pending", "invited", "active", "deleted")
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -30,8 +34,8 @@ MEMBER_FIELDS = {
 }
 
 
-def query_predicate(body: Doc, prefix: str) -> Predicate:
-    """A predicate for a search body's `query` ({operator, operands}); prefix names the search."""
+def conditions(body: Doc, prefix: str) -> list[Condition]:
+    """Store matches for a search body's `query` ({operator, operands}); prefix names the search."""
     query = body.get("query") or {}
     if not isinstance(query, dict):
         raise bad("bad_request", "query must be an object.")
@@ -41,7 +45,7 @@ def query_predicate(body: Doc, prefix: str) -> Predicate:
     operands = query.get("operands") or []
     if not isinstance(operands, list):
         raise bad("bad_request", "query.operands must be a list.")
-    tests = []
+    tests: list[Match | None] = []
     for operand in operands:
         name = operand.get("filter_name") if isinstance(operand, dict) else None
         if not isinstance(name, str):
@@ -49,10 +53,10 @@ def query_predicate(body: Doc, prefix: str) -> Predicate:
         if operand.get("filter_value") in (None, "", []):
             raise bad(f"{prefix}_missing_filter_value", f"{name} needs a filter_value.")
         tests.append(_operand(prefix, name, operand["filter_value"]))
-    if not tests:
-        return lambda _doc: True
-    combine = all if operator == "AND" else any
-    return lambda doc: combine(test(doc) for test in tests)
+    if operator == "OR" and tests:
+        # An operand that holds for every document makes the whole OR hold.
+        return [] if None in tests else [Either([t for t in tests if t is not None])]
+    return [t for t in tests if t is not None]
 
 
 def asks_for_statuses(body: Doc) -> bool:
@@ -62,8 +66,8 @@ def asks_for_statuses(body: Doc) -> bool:
     return any(isinstance(op, dict) and op.get("filter_name") == "statuses" for op in operands)
 
 
-def page(body: Doc, matches: Rows) -> tuple[Rows, int, str | None]:
-    """One page of (seq, doc) matches after the body's cursor, the total and the next cursor."""
+def paging(body: Doc) -> tuple[int, int]:
+    """The body's page size and the sequence its cursor continues after (0 for the first page)."""
     limit = body.get("limit") or DEFAULT_LIMIT
     if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= MAX_LIMIT:
         raise bad("bad_request", f"limit must be between 1 and {MAX_LIMIT}.")
@@ -73,22 +77,27 @@ def page(body: Doc, matches: Rows) -> tuple[Rows, int, str | None]:
             after = int(base64.urlsafe_b64decode(str(body["cursor"])).decode().split(":")[1])
         except (binascii.Error, ValueError, IndexError, UnicodeDecodeError) as exc:
             raise bad("bad_request", "The cursor is not valid.") from exc
-    rest = [row for row in matches if row[0] > after]
-    chunk = rest[:limit]
-    more = len(rest) > limit
-    cursor = base64.urlsafe_b64encode(f"c:{chunk[-1][0]}".encode()).decode() if more else None
-    return chunk, len(matches), cursor
+    return limit, after
 
 
-def _operand(prefix: str, name: str, value: Any) -> Predicate:
+def cut(rows: Rows, limit: int) -> tuple[Rows, str | None]:
+    """A page from up to limit + 1 rows, and the cursor to the next page (None at the end)."""
+    chunk = rows[:limit]
+    if len(rows) <= limit:
+        return chunk, None
+    return chunk, base64.urlsafe_b64encode(f"c:{chunk[-1][0]}".encode()).decode()
+
+
+def _operand(prefix: str, name: str, value: Any) -> Match | None:
+    """The operand's match, or None when it holds for every document."""
     if prefix == "member_search" and name == "statuses":
         if not isinstance(value, list) or not all(v in STATUSES for v in value):
             raise bad("search_invalid_status_filter", f"statuses must be among {STATUSES}.")
-        return lambda m: m["status"] in value
+        return None if set(value) == set(STATUSES) else Match("status", value)
     if prefix == "member_search" and name == "member_roles":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise bad(f"{prefix}_expected_array_of_strings", "member_roles must be strings.")
-        return lambda m: any(r["role_id"] in value for r in m["roles"])
+        return Match("roles", value, item_key="role_id")
     fields = MEMBER_FIELDS if prefix == "member_search" else ORGANIZATION_FIELDS
     if name not in fields:
         raise bad(f"{prefix}_filter_name_not_recognized", f"Unknown filter {name!r}.")
@@ -98,13 +107,7 @@ def _operand(prefix: str, name: str, value: Any) -> Predicate:
             raise bad(f"{prefix}_expected_string", f"{name} expects a string.")
         if len(value) < 3:
             raise bad(f"{prefix}_{name}_too_short", "Fuzzy filters need at least 3 characters.")
-        needle = value.lower()
-        return lambda doc: any(needle in str(v).lower() for v in _values(doc[field]))
+        return Match(field, contains=value, ignore_case=True)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise bad(f"{prefix}_expected_array_of_strings", f"{name} expects a list of strings.")
-    wanted = {v.lower() for v in value}
-    return lambda doc: any(str(v).lower() in wanted for v in _values(doc[field]))
-
-
-def _values(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+    return Match(field, value, ignore_case=True)
