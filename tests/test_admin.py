@@ -32,11 +32,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 MIRROR_PAGES = {
     "organization": "?status__exact=active&provider=sandbox&presence=present&q=Organization",
     "provideruser": "?status__exact=active&email_verified__exact=1&q=person",

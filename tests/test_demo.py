@@ -24,7 +24,6 @@ def sandbox(settings, tmp_path, monkeypatch):
     settings.KARMO_SANDBOX_FLAVOR = "workos"
     settings.KARMO_SANDBOX_URL = ""
     settings.KARMO_SANDBOX_DIR = tmp_path / "sandbox"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     monkeypatch.delenv("KARMO_DEMO_PASSWORD", raising=False)
 
 

@@ -48,7 +48,6 @@ def sandbox_app(settings, tmp_path, live_server) -> str:
     settings.KARMO_SANDBOX_FLAVOR = "workos"
     settings.KARMO_SANDBOX_DIR = tmp_path / "sandbox"
     settings.KARMO_SANDBOX_URL = ""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     run = run_sync()
     assert run.state == "succeeded", run.errors
     return live_server.url
