@@ -4,7 +4,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := python3 -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install browsers demo test lint serve emulators worker
+.PHONY: help install browsers demo test lint serve emulator worker
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ lint:  ## ruff check and format check
 
 serve: install  ## Serve the app on 127.0.0.1:8000 with a task worker
 	$(RUN) python manage.py demo --no-seed
+
+emulator: install  ## Serve the WorkOS emulator with demo data on 127.0.0.1:8765 (FLAVOR=stytch|zitadel)
+	$(RUN) python manage.py run_emulator $(or $(FLAVOR),workos) --port 8765
 
 worker:  ## Run the background task worker
 	$(RUN) python manage.py db_worker
