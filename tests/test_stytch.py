@@ -288,6 +288,178 @@ def test_smaller_pages_list_the_same_memberships(stytch_emulator, stytch_provide
     assert paged == list(stytch_provider.list_memberships())
 
 
+def search_all(api, path, key, body, limit=7):
+    """Every result of a search, page by page, and the totals the pages announced."""
+    found, totals, cursor = [], set(), None
+    while True:
+        page = {**body, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        answer = api.post(path, json=page).json()
+        found += answer[key]
+        totals.add(answer["results_metadata"]["total"])
+        cursor = answer["results_metadata"]["next_cursor"]
+        if cursor is None:
+            return found, totals
+
+
+def operand(name, value):
+    return {"filter_name": name, "filter_value": value}
+
+
+def role_ids(member):
+    return {r["role_id"] for r in member["roles"]}
+
+
+MEMBER_QUERIES = {
+    "emails fold case": (
+        lambda m: ("AND", [operand("member_emails", [m["email_address"].upper()])]),
+        lambda m, x: x["email_address"] == m["email_address"] and x["status"] != "deleted",
+    ),
+    "fuzzy email": (
+        lambda m: ("AND", [operand("member_email_fuzzy", m["email_address"][2:7].upper())]),
+        lambda m, x: m["email_address"][2:7] in x["email_address"] and x["status"] != "deleted",
+    ),
+    "member ids": (
+        lambda m: (
+            "AND",
+            [operand("member_ids", [m["member_id"].upper()]), operand("statuses", ALL)],
+        ),
+        lambda m, x: x["member_id"] == m["member_id"],
+    ),
+    "roles and statuses": (
+        lambda m: (
+            "AND",
+            [operand("member_roles", ["org-admin"]), operand("statuses", ["active", "deleted"])],
+        ),
+        lambda m, x: "org-admin" in role_ids(x) and x["status"] in {"active", "deleted"},
+    ),
+    "roles or a status": (
+        lambda m: (
+            "OR",
+            [operand("member_roles", ["org-billing"]), operand("statuses", ["pending"])],
+        ),
+        lambda m, x: "org-billing" in role_ids(x) or x["status"] == "pending",
+    ),
+    "every status or anything": (
+        lambda m: ("OR", [operand("statuses", ALL), operand("member_roles", ["none"])]),
+        lambda m, x: True,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MEMBER_QUERIES))
+def test_member_search_filters_page_to_exactly_the_matching_members(api, case):
+    org_ids = [
+        o["organization_id"]
+        for o in api.post("/v1/b2b/organizations/search").json()["organizations"]
+    ]
+    everyone = members(api, org_ids, limit=1000, query=statuses(*ALL)).json()["members"]
+    sample = next(m for m in everyone if m["status"] == "active" and len(role_ids(m)) > 1)
+    build, wanted = MEMBER_QUERIES[case]
+    operator, operands = build(sample)
+    query = {"operator": operator, "operands": operands}
+
+    found, totals = search_all(
+        api,
+        "/v1/b2b/organizations/members/search",
+        "members",
+        {"organization_ids": org_ids, "query": query},
+        limit=4,
+    )
+
+    expected = [m["member_id"] for m in everyone if wanted(sample, m)]
+    assert expected
+    assert [m["member_id"] for m in found] == expected
+    assert totals == {len(expected)}
+
+
+def test_member_search_covers_only_the_organizations_asked_for(api):
+    orgs = api.post("/v1/b2b/organizations/search").json()["organizations"]
+    two = [orgs[1]["organization_id"], orgs[3]["organization_id"]]
+
+    found, totals = search_all(
+        api,
+        "/v1/b2b/organizations/members/search",
+        "members",
+        {"organization_ids": [*two, two[0], "organization-unknown"], "query": statuses(*ALL)},
+    )
+
+    everyone = members(api, [o["organization_id"] for o in orgs], limit=1000, query=statuses(*ALL))
+    expected = [m for m in everyone.json()["members"] if m["organization_id"] in two]
+    assert found == expected
+    assert totals == {len(expected)}
+
+
+def test_members_added_while_paging_appear_once_on_a_later_page(api):
+    org_id = api.post("/v1/b2b/organizations/search").json()["organizations"][0]["organization_id"]
+    body = {"organization_ids": [org_id], "limit": 3}
+    first = api.post("/v1/b2b/organizations/members/search", json=body).json()
+    created = api.post(
+        f"/v1/b2b/organizations/{org_id}/members", json={"email_address": "late@example.com"}
+    ).json()["member"]
+
+    rest, totals = search_all(
+        api,
+        "/v1/b2b/organizations/members/search",
+        "members",
+        {**body, "cursor": first["results_metadata"]["next_cursor"]},
+        limit=3,
+    )
+
+    ids = [m["member_id"] for m in first["members"] + rest]
+    assert ids[-1] == created["member_id"]
+    assert len(ids) == len(set(ids)) == first["results_metadata"]["total"] + 1
+    assert totals == {len(ids)}
+
+
+ORGANIZATION_QUERIES = {
+    "slugs fold case": (
+        lambda o: [operand("organization_slugs", [o["organization_slug"].upper()])],
+        lambda o, x: x["organization_slug"] == o["organization_slug"],
+    ),
+    "fuzzy name": (
+        lambda o: [operand("organization_name_fuzzy", o["organization_name"][1:5].upper())],
+        lambda o, x: o["organization_name"][1:5].lower() in x["organization_name"].lower(),
+    ),
+    "fuzzy allowed domain": (
+        lambda o: [operand("allowed_domain_fuzzy", ".EXAM")],
+        lambda o, x: any(".exam" in d.lower() for d in x["email_allowed_domains"]),
+    ),
+    "allowed domains": (
+        lambda o: [operand("allowed_domains", o["email_allowed_domains"])],
+        lambda o, x: bool(set(o["email_allowed_domains"]) & set(x["email_allowed_domains"])),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ORGANIZATION_QUERIES))
+def test_organization_search_filters_page_to_exactly_the_matching_organizations(api, case):
+    everyone = api.post("/v1/b2b/organizations/search", json={"limit": 1000}).json()
+    sample = everyone["organizations"][2]
+    build, wanted = ORGANIZATION_QUERIES[case]
+
+    found, totals = search_all(
+        api,
+        "/v1/b2b/organizations/search",
+        "organizations",
+        {"query": {"operator": "AND", "operands": build(sample)}},
+        limit=2,
+    )
+
+    expected = [o for o in everyone["organizations"] if wanted(sample, o)]
+    assert expected
+    assert found == expected
+    assert totals == {len(expected)}
+
+
+def test_organization_search_pages_through_every_organization(api):
+    everyone = api.post("/v1/b2b/organizations/search", json={"limit": 1000}).json()
+
+    found, totals = search_all(api, "/v1/b2b/organizations/search", "organizations", {}, limit=4)
+
+    assert found == everyone["organizations"]
+    assert totals == {everyone["results_metadata"]["total"]} == {len(found)}
+
+
 # Error mapping ---------------------------------------------------------------------------
 
 
