@@ -111,9 +111,12 @@ def canonical_json(payload: dict[str, Any]) -> str:
     """Canonical JSON of the hashed fields' values (occurred_at as UTC ISO 8601)."""
     occurred = payload.get("occurred_at")
     if isinstance(occurred, datetime):
-        utc = occurred.astimezone(timezone.UTC).isoformat(timespec="microseconds")
-        payload = {**payload, "occurred_at": utc}
+        payload = {**payload, "occurred_at": _utc_iso(occurred)}
     return _CANONICAL.encode(payload)
+
+
+def _utc_iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.UTC).isoformat(timespec="microseconds")
 
 
 def compute_hash(event: AuditEvent) -> str:
@@ -187,6 +190,107 @@ def record_event(**kwargs: Any) -> AuditEvent:
     return record_events([EventSpec(**kwargs)])[0]
 
 
+# A described target: target_type, target_id, target_repr and, where known,
+# organization_external_id and user_external_id (the keys describe_target() returns).
+Described = dict[str, str]
+
+_TARGET_FIELDS = (
+    "target_type",
+    "target_id",
+    "target_repr",
+    "organization_external_id",
+    "user_external_id",
+)
+_COLUMNS = (*HASHED_FIELDS, "hash")
+_JSON_COLUMNS = frozenset(("before", "after", "data"))
+
+
+def record_described(
+    template: EventSpec, items: Iterable[tuple[str, Described, Any, Any]]
+) -> int:
+    """Append one event per (event_type, described target, before, after), sharing the rest.
+
+    The same rows and chain as record_events() would write, for bulk writers such as sync:
+    one canonical encoding per event and one executemany, no model instances. `before` and
+    `after` must already be JSON values (dicts, lists, strings, numbers, booleans, None).
+    """
+    items = list(items)
+    if not items:
+        return 0
+    context = current_context()
+    actor = template.actor
+    actor = actor if actor is not None and actor.is_authenticated else None
+    occurred_at = timezone.now()
+    shared = {
+        "actor_id": actor.pk if actor is not None else None,
+        "actor_repr": actor.get_username() if actor is not None else "",
+        "client_ip": context.client_ip,
+        "correlation_id": template.correlation_id,
+        "data": to_json(template.data) or {},
+        "error_code": template.error_code,
+        "occurred_at": _utc_iso(occurred_at),
+        "outcome": template.outcome,
+        "provider_request_id": template.provider_request_id,
+        "reason": template.reason,
+        "request_id": context.request_id,
+        "token_id": context.token_id,
+        "user_agent": context.user_agent,
+        "via": template.via or context.via,
+    }
+    fields = {name: AuditEvent._meta.get_field(name) for name in _COLUMNS}
+    # Column values that are the same for every row, as the database adapter wants them.
+    stored = {
+        name: fields[name].get_db_prep_save(value, connection)
+        for name, value in shared.items()
+        if name not in _JSON_COLUMNS and name != "occurred_at"
+    }
+    stored["occurred_at"] = connection.ops.adapt_datetimefield_value(occurred_at)
+    stored["data"] = _CANONICAL.encode(shared["data"])
+    quote = connection.ops.quote_name
+    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(AuditEvent._meta.db_table),
+        ", ".join(quote(fields[name].column) for name in _COLUMNS),
+        ", ".join(f"%s{json_cast}" if name in _JSON_COLUMNS else "%s" for name in _COLUMNS),
+    )
+    encode, sha256 = _CANONICAL.encode, hashlib.sha256
+    with transaction.atomic():
+        sequence, prev_hash = _lock_chain()
+        params = []
+        for event_type, described, before, after in items:
+            sequence += 1
+            payload = {
+                **shared,
+                "event_type": event_type,
+                "target_type": "",
+                "target_id": "",
+                "target_repr": "",
+                "organization_external_id": "",
+                "user_external_id": "",
+                **described,
+                "before": before,
+                "after": after,
+                "sequence": sequence,
+                "prev_hash": prev_hash,
+            }
+            digest = sha256((prev_hash + encode(payload)).encode()).hexdigest()
+            row = {
+                **stored,
+                **{name: payload[name] for name in _TARGET_FIELDS},
+                "event_type": event_type,
+                "before": None if before is None else encode(before),
+                "after": None if after is None else encode(after),
+                "sequence": sequence,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+            params.append([row[name] for name in _COLUMNS])
+            prev_hash = digest
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+    return len(params)
+
+
 @dataclass(frozen=True, slots=True)
 class Verification:
     """The result of walking the chain."""
@@ -197,6 +301,14 @@ class Verification:
     problem: str = ""
 
 
+# The hashed fields in the canonical (sorted) key order: rows zipped with these make dicts the
+# encoder's sort_keys pass finds already in order.
+_SORTED_FIELDS = tuple(sorted(HASHED_FIELDS))
+_SEQUENCE, _OCCURRED, _PREV = (
+    _SORTED_FIELDS.index(name) for name in ("sequence", "occurred_at", "prev_hash")
+)
+
+
 def verify_chain(chunk_size: int = 2000, anchor: tuple[int, str] | None = None) -> Verification:
     """Walk every event in order; report the first missing, altered or misplaced link.
 
@@ -205,36 +317,40 @@ def verify_chain(chunk_size: int = 2000, anchor: tuple[int, str] | None = None) 
     """
     expected_sequence = 1
     prev_hash = GENESIS_HASH
-    count = 0
-    # Plain rows instead of model instances: the walk is the hot loop of a million-event check.
-    rows = AuditEvent.objects.order_by("sequence").values_list(*HASHED_FIELDS, "hash")
+    anchor_sequence, anchor_hash = anchor if anchor is not None else (0, "")
+    encode, sha256 = _CANONICAL.encode, hashlib.sha256
+    # Plain rows instead of model instances, and the same steps as canonical_json() inlined:
+    # this loop is the hot path of a million-event check.
+    rows = AuditEvent.objects.order_by("sequence").values_list(*_SORTED_FIELDS, "hash")
     for row in rows.iterator(chunk_size=chunk_size):
-        payload = dict(zip(HASHED_FIELDS, row, strict=False))
-        sequence, stored_hash = payload["sequence"], row[-1]
+        payload = dict(zip(_SORTED_FIELDS, row, strict=False))
+        sequence, stored_hash = row[_SEQUENCE], row[-1]
         if sequence != expected_sequence:
-            return Verification(
-                False, count, expected_sequence, f"event #{expected_sequence} is missing"
-            )
-        if payload["prev_hash"] != prev_hash:
-            return Verification(False, count, sequence, "previous-hash link does not match")
-        digest = hashlib.sha256((prev_hash + canonical_json(payload)).encode()).hexdigest()
-        if digest != stored_hash:
-            return Verification(False, count, sequence, "content does not match its hash")
-        if anchor is not None and sequence == anchor[0] and stored_hash != anchor[1]:
-            return Verification(
-                False, count, sequence, "differs from the event an earlier check verified"
-            )
+            return _broken(expected_sequence, f"event #{expected_sequence} is missing")
+        if row[_PREV] != prev_hash:
+            return _broken(sequence, "previous-hash link does not match")
+        occurred = row[_OCCURRED]
+        if isinstance(occurred, datetime):
+            payload["occurred_at"] = _utc_iso(occurred)
+        if sha256((prev_hash + encode(payload)).encode()).hexdigest() != stored_hash:
+            return _broken(sequence, "content does not match its hash")
+        if sequence == anchor_sequence and stored_hash != anchor_hash:
+            return _broken(sequence, "differs from the event an earlier check verified")
         prev_hash = stored_hash
         expected_sequence += 1
-        count += 1
-    if anchor is not None and anchor[0] > count:
-        return Verification(
-            False,
-            count,
+    count = expected_sequence - 1
+    if anchor_sequence > count:
+        return _broken(
             count + 1,
-            f"event #{count + 1} is missing: an earlier check verified events up to #{anchor[0]}",
+            f"event #{count + 1} is missing: an earlier check verified events up to "
+            f"#{anchor_sequence}",
         )
     return Verification(True, count)
+
+
+def _broken(sequence: int, problem: str) -> Verification:
+    """The chain holds up to the event before `sequence`, which is the first bad link."""
+    return Verification(False, sequence - 1, sequence, problem)
 
 
 LAST_VERIFICATION_KEY = "audit:last_verification"
