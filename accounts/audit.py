@@ -205,9 +205,7 @@ _COLUMNS = (*HASHED_FIELDS, "hash")
 _JSON_COLUMNS = frozenset(("before", "after", "data"))
 
 
-def record_described(
-    template: EventSpec, items: Iterable[tuple[str, Described, Any, Any]]
-) -> int:
+def record_described(template: EventSpec, items: Iterable[tuple[str, Described, Any, Any]]) -> int:
     """Append one event per (event_type, described target, before, after), sharing the rest.
 
     The same rows and chain as record_events() would write, for bulk writers such as sync:
@@ -248,7 +246,7 @@ def record_described(
     stored["data"] = _CANONICAL.encode(shared["data"])
     quote = connection.ops.quote_name
     json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - names from model metadata
         quote(AuditEvent._meta.db_table),
         ", ".join(quote(fields[name].column) for name in _COLUMNS),
         ", ".join(f"%s{json_cast}" if name in _JSON_COLUMNS else "%s" for name in _COLUMNS),

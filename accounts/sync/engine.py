@@ -5,22 +5,25 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import EventSpec, record_events
-from accounts.models import Channel, MembershipRole, Outcome, SyncRun
+from accounts.audit import EventSpec, record_described
+from accounts.models import Channel, Outcome, SyncRun
 from accounts.sync.kinds import KINDS, REFERENCED, Kind, Values
+from accounts.sync.prefetch import prefetched
+from accounts.sync.store import Table, held_roles, read_time, replace_roles
 
 logger = logging.getLogger("karmo.sync")
 
 MAX_ERROR_LINES = 50
+REFERENCED_TABLES = {
+    ref: Table(kind) for kind in KINDS for ref, model in REFERENCED.items() if kind.model is model
+}
 
 
 class PkSet:
@@ -40,29 +43,6 @@ class PkSet:
             return False
         index = pk >> 3
         return index < len(self._bits) and bool(self._bits[index] & (1 << (pk & 7)))
-
-
-@dataclass(slots=True)
-class _Change:
-    """One provider record that is new, or differs from (or was removed from) its stored row."""
-
-    external_id: str
-    values: Values
-    row: models.Model | None = None
-    diff: list[str] = field(default_factory=list)
-    current: Values = field(default_factory=dict)
-
-
-@dataclass
-class _Pending:
-    """What one batch will write."""
-
-    creates: list[models.Model] = field(default_factory=list)
-    updates: list[models.Model] = field(default_factory=list)
-    update_fields: set[str] = field(default_factory=set)
-    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    replace_roles: list[models.Model] = field(default_factory=list)
-    events: list[EventSpec] = field(default_factory=list)
 
 
 class Syncer:
@@ -95,17 +75,13 @@ class Syncer:
         """Stream one kind, upsert it batch by batch, then mark what was not seen removed."""
         self.run.phase = kind.plural
         self._report()
+        table = Table(kind)
         seen = PkSet()
-        items = iter(kind.listing(self.provider))
-        while True:
-            fetched_at = timezone.now()
-            batch = list(islice(items, self.batch_size))
-            if not batch:
-                break
+        for fetched_at, batch in prefetched(iter(kind.listing(self.provider)), self.batch_size):
             self.run.seen += len(batch)
-            self._apply(kind, batch, seen, fetched_at)
+            self._apply(kind, table, batch, seen, fetched_at)
             self._report()
-        if self._mark_removed(kind, seen):
+        if self._mark_removed(kind, table, seen):
             self._report()
 
     def note_error(self, line: str) -> None:
@@ -116,17 +92,16 @@ class Syncer:
         elif len(self.error_lines) == MAX_ERROR_LINES:
             self.error_lines.append("… more problems were logged")
 
-    def event(self, event_type: str, target: models.Model, **kwargs: Any) -> EventSpec:
-        """An audit event for one record this run created, changed or removed."""
+    @property
+    def template(self) -> EventSpec:
+        """What every per-record event of this run shares."""
         return EventSpec(
-            event_type=event_type,
+            event_type="",
             outcome=Outcome.RECORDED,
             actor=self.actor,
-            target=target,
             via=Channel.SYNC,
             correlation_id=self.correlation_id,
             data={"sync_run": self.run.pk},
-            **kwargs,
         )
 
     def _report(self) -> None:
@@ -134,129 +109,117 @@ class Syncer:
         if self.progress is not None:
             self.progress(self.run)
 
-    def _apply(self, kind: Kind, batch: list[Any], seen: PkSet, fetched_at: datetime) -> None:
+    def _apply(
+        self, kind: Kind, table: Table, batch: list[Any], seen: PkSet, fetched_at: datetime
+    ) -> None:
         desired: dict[str, Values] = {item.id: kind.to_values(item) for item in batch}
-        rows = {row["external_id"]: row for row in kind.stored(self.key, desired)}
-        stored_roles = self._stored_roles(kind, rows.values())
-        changes: list[_Change] = []
+        rows = table.stored(self.key, list(desired), fetched_at)
+        is_membership = kind.noun == "membership"
+        roles = held_roles(row[0] for row in rows) if is_membership else {}
+        by_id = {row[1]: row for row in rows}
+        creates: list[tuple[str, Values]] = []
+        changes: list[tuple[str, Values, tuple[Any, ...], list[str], Values]] = []
         for external_id, values in desired.items():
-            row = rows.get(external_id)
+            row = by_id.get(external_id)
             if row is None:
-                changes.append(_Change(external_id, values))
+                creates.append((external_id, values))
                 continue
-            seen.add(row["pk"])
-            if row["synced_at"] > fetched_at:  # written by a service after this page was read
+            seen.add(row[0])
+            if row[2]:  # written by a service after this page was read
                 self.run.unchanged += 1
                 continue
-            current = kind.current(row, stored_roles.get(row["pk"]))
+            current = table.current(row, roles.get(row[0]))
             diff = [name for name, value in values.items() if current[name] != value]
-            if diff or row["removed_at"] is not None:
-                changes.append(
-                    _Change(external_id, values, kind.instance(self.key, row), diff, current)
-                )
+            if diff or row[3] is not None:
+                changes.append((external_id, values, row, diff, current))
             else:
                 self.run.unchanged += 1
-        if not changes:
-            return
-        pending = self._plan(kind, changes)
-        with transaction.atomic():
-            created = kind.model.objects.bulk_create(pending.creates)
-            if pending.updates:
-                kind.model.objects.bulk_update(pending.updates, sorted(pending.update_fields))
-            self._write_roles(pending, created)
-            record_events(pending.events)
-        for row in created:
-            seen.add(row.pk)
-        self.run.created += len(pending.creates)
-        self.run.updated += len(pending.updates)
+        if creates or changes:
+            self._write(kind, table, creates, changes)
 
-    def _stored_roles(
-        self, kind: Kind, rows: Iterable[dict[str, Any]]
-    ) -> dict[int, tuple[str, ...]]:
-        if kind.noun != "membership":
-            return {}
-        pks = [row["pk"] for row in rows]
-        held: dict[int, list[str]] = {}
-        if pks:
-            for membership_id, slug in MembershipRole.objects.filter(
-                membership_id__in=pks
-            ).values_list("membership_id", "slug"):
-                held.setdefault(membership_id, []).append(slug)
-        return {pk: tuple(sorted(slugs)) for pk, slugs in held.items()}
-
-    def _references(self, kind: Kind, changes: list[_Change]) -> dict[str, dict[str, models.Model]]:
-        """Rows that new or re-pointed records refer to, one query per referenced kind."""
-        found: dict[str, dict[str, models.Model]] = {}
-        for ref in kind.refs:
-            wanted = {
-                change.values[ref]
-                for change in changes
-                if change.values[ref] and (change.row is None or ref in change.diff)
-            }
-            model = REFERENCED[ref]
-            found[ref] = (
-                {
-                    target.external_id: target
-                    for target in model.objects.filter(provider=self.key, external_id__in=wanted)
-                    .order_by()
-                    .only("pk", "external_id")
-                }
-                if wanted
-                else {}
-            )
-        return found
-
-    def _plan(
+    def _write(
         self,
         kind: Kind,
-        changes: list[_Change],
-    ) -> _Pending:
+        table: Table,
+        creates: list[tuple[str, Values]],
+        changes: list[tuple[str, Values, tuple[Any, ...], list[str], Values]],
+    ) -> None:
         now = timezone.now()
-        references = self._references(kind, changes)
-        pending = _Pending()
-        for change in changes:
-            external_id, values, row, diff = (
-                change.external_id,
-                change.values,
-                change.row,
-                change.diff,
+        references = self._references(kind, creates, changes)
+        events: list[tuple[str, dict[str, str], Any, Any]] = []
+        inserts: list[tuple[str, list[Any]]] = []
+        new_roles: dict[str, tuple[int | None, tuple[str, ...]]] = {}
+        for external_id, values in creates:
+            refs = self._resolve(kind, external_id, values, kind.refs, references)
+            if refs is None:
+                continue
+            inserts.append((external_id, [*(values[name] for name in kind.fields), *refs.values()]))
+            if values.get("roles"):
+                new_roles[external_id] = (refs["organization"], values["roles"])
+            events.append(
+                (
+                    f"{kind.noun}.sync_created",
+                    kind.describe(external_id, values, refs),
+                    None,
+                    _jsonable(values),
+                )
             )
-            needed = kind.refs if row is None else [ref for ref in kind.refs if ref in diff]
+        updates: list[tuple[int, dict[str, Any], bool]] = []
+        replaced: list[int] = []
+        grants: list[tuple[int, int | None, str]] = []
+        for external_id, values, row, diff, current in changes:
+            needed = [ref for ref in kind.refs if ref in diff]
             resolved = self._resolve(kind, external_id, values, needed, references)
             if resolved is None:
                 continue
-            if row is None:
-                row = kind.model(provider=self.key, external_id=external_id, synced_at=now)
-                self._assign(kind, row, values, list(values), resolved)
-                pending.creates.append(row)
-                if "roles" in values:
-                    pending.roles[external_id] = values["roles"]
-                pending.events.append(
-                    self.event(f"{kind.noun}.sync_created", row, after=_jsonable(values))
-                )
-                continue
-            before = {name: _jsonable(change.current[name]) for name in diff}
+            refs = {**table.ref_pks(row), **resolved}
+            before = {name: _jsonable(current[name]) for name in diff}
             after = {name: _jsonable(values[name]) for name in diff}
-            restored = row.removed_at is not None
+            restored = row[3] is not None
             if restored:
-                before["removed_at"] = row.removed_at.isoformat()
+                before["removed_at"] = read_time(row[3]).isoformat()
                 after["removed_at"] = None
-                row.removed_at = None
-                pending.update_fields.add("removed_at")
-            self._assign(kind, row, values, diff, resolved)
-            row.synced_at = now
-            row.updated_at = now
-            pending.update_fields.update(
-                f"{name}_id" if name in kind.refs else name for name in diff if name != "roles"
-            )
-            pending.update_fields.update(("synced_at", "updated_at"))
-            pending.updates.append(row)
+            changed = {
+                name: refs[name] if name in kind.refs else values[name]
+                for name in diff
+                if name != "roles"
+            }
+            updates.append((row[0], changed, restored))
             if kind.noun == "membership" and ("roles" in diff or "organization" in diff):
-                pending.roles[external_id] = values["roles"]
-                pending.replace_roles.append(row)
+                replaced.append(row[0])
+                grants.extend((row[0], refs["organization"], slug) for slug in values["roles"])
             event_type = f"{kind.noun}.sync_restored" if restored else f"{kind.noun}.sync_updated"
-            pending.events.append(self.event(event_type, row, before=before, after=after))
-        return pending
+            events.append((event_type, kind.describe(external_id, values, refs), before, after))
+        with transaction.atomic():
+            if inserts:
+                table.insert(self.key, now, inserts)
+            if new_roles:
+                for external_id, pk in table.pks(self.key, list(new_roles)).items():
+                    organization, slugs = new_roles[external_id]
+                    grants.extend((pk, organization, slug) for slug in slugs)
+            if updates:
+                table.update(now, updates)
+            if replaced or grants:
+                replace_roles(replaced, grants)
+            record_described(self.template, events)
+        self.run.created += len(inserts)
+        self.run.updated += len(updates)
+
+    def _references(
+        self,
+        kind: Kind,
+        creates: list[tuple[str, Values]],
+        changes: list[tuple[str, Values, tuple[Any, ...], list[str], Values]],
+    ) -> dict[str, dict[str, int]]:
+        """Primary keys of the rows new or re-pointed records refer to, one query per kind."""
+        found: dict[str, dict[str, int]] = {}
+        for ref in kind.refs:
+            wanted = {values[ref] for _, values in creates if values[ref]}
+            wanted.update(
+                change[1][ref] for change in changes if ref in change[3] and change[1][ref]
+            )
+            found[ref] = REFERENCED_TABLES[ref].pks(self.key, sorted(wanted))
+        return found
 
     def _resolve(
         self,
@@ -264,9 +227,9 @@ class Syncer:
         external_id: str,
         values: Values,
         needed: Iterable[str],
-        references: dict[str, dict[str, models.Model]],
-    ) -> dict[str, models.Model | None] | None:
-        resolved: dict[str, models.Model | None] = {}
+        references: dict[str, dict[str, int]],
+    ) -> dict[str, int | None] | None:
+        resolved: dict[str, int | None] = {}
         for ref in needed:
             wanted = values[ref]
             if not wanted:
@@ -279,80 +242,42 @@ class Syncer:
             resolved[ref] = target
         return resolved
 
-    @staticmethod
-    def _assign(
-        kind: Kind,
-        row: models.Model,
-        values: Values,
-        names: list[str],
-        resolved: dict[str, models.Model | None],
-    ) -> None:
-        for name in names:
-            if name in kind.refs:
-                setattr(row, name, resolved[name])
-            elif name != "roles":
-                setattr(row, name, values[name])
-
-    def _write_roles(self, pending: _Pending, created: list[models.Model]) -> None:
-        if not pending.roles:
-            return
-        if pending.replace_roles:
-            MembershipRole.objects.filter(
-                membership_id__in=[row.pk for row in pending.replace_roles]
-            ).delete()
-        MembershipRole.objects.bulk_create(
-            MembershipRole(membership=row, organization_id=row.organization_id, slug=slug)
-            for row in [*created, *pending.replace_roles]
-            for slug in pending.roles.get(row.external_id, ())
-        )
-
-    def _mark_removed(self, kind: Kind, seen: PkSet) -> int:
-        """Mark rows the provider no longer returned; rows written during this run are kept.
-
-        Walks the table in primary-key order and filters the rest in Python, so each step is
-        an index range scan (a `provider=` filter makes SQLite sort the whole table instead).
-        """
-        started = self.run.started_at
+    def _mark_removed(self, kind: Kind, table: Table, seen: PkSet) -> int:
+        """Mark rows the provider no longer returned; rows written during this run are kept."""
         last, removed = 0, 0
         while True:
-            rows = list(
-                kind.model.objects.filter(pk__gt=last, removed_at__isnull=True)
-                .order_by("pk")
-                .values_list("pk", "provider", "synced_at", "created_at")[: self.batch_size]
-            )
-            gone = [
-                pk
-                for pk, provider, synced_at, created_at in rows
-                if provider == self.key
-                and synced_at < started
-                and created_at < started
-                and pk not in seen
-            ]
+            rows = table.removal_candidates(self.key, self.run.started_at, last, self.batch_size)
+            gone = [pk for pk, older in rows if older and pk not in seen]
             if gone:
-                removed += self._remove(kind, gone)
+                removed += self._remove(kind, table, gone)
             if len(rows) < self.batch_size:
                 return removed
             last = rows[-1][0]
 
-    def _remove(self, kind: Kind, pks: list[int]) -> int:
+    def _remove(self, kind: Kind, table: Table, pks: list[int]) -> int:
         now = timezone.now()
-        rows = list(kind.queryset(self.key).filter(pk__in=pks, removed_at__isnull=True))
         with transaction.atomic():
-            count = kind.model.objects.filter(
-                pk__in=[row.pk for row in rows], removed_at__isnull=True
-            ).update(removed_at=now, updated_at=now)
-            record_events(
-                self.event(
-                    f"{kind.noun}.sync_removed",
-                    row,
-                    before={"removed_at": None},
-                    after={"removed_at": now.isoformat()},
-                )
-                for row in rows
+            rows = table.describe_present(pks)
+            count = table.mark_removed(now, [row[0] for row in rows])
+            record_described(
+                self.template,
+                (
+                    (
+                        f"{kind.noun}.sync_removed",
+                        kind.describe(row[1], table.current(row, None), table.ref_pks(row)),
+                        {"removed_at": None},
+                        {"removed_at": now.isoformat()},
+                    )
+                    for row in rows
+                ),
             )
         self.run.removed += count
         return count
 
 
 def _jsonable(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dict):
+        return {name: _jsonable(item) for name, item in value.items()}
+    return value

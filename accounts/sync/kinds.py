@@ -35,6 +35,7 @@ class Kind:
     refs: tuple[str, ...]
     listing: Callable[[base.Provider], Iterator[Any]]
     to_values: Callable[[Any], Values]
+    describe: Callable[[str, Values, dict[str, int | None]], dict[str, str]]
 
     def queryset(self, provider_key: str) -> models.QuerySet:
         """This kind's rows of one provider, with what `current` reads joined in."""
@@ -132,6 +133,46 @@ def _role(item: base.Role) -> Values:
     }
 
 
+# What accounts.audit.describe_target() says of a row, from its values and referenced pks.
+def _describe_organization(external_id: str, values: Values, refs: dict) -> dict[str, str]:
+    return {
+        "target_type": "organization",
+        "target_id": external_id,
+        "target_repr": values["name"][:255],
+        "organization_external_id": external_id,
+    }
+
+
+def _describe_user(external_id: str, values: Values, refs: dict) -> dict[str, str]:
+    return {
+        "target_type": "provideruser",
+        "target_id": external_id,
+        "target_repr": values["email"][:255],
+        "user_external_id": external_id,
+    }
+
+
+def _describe_membership(external_id: str, values: Values, refs: dict) -> dict[str, str]:
+    return {
+        "target_type": "organizationmembership",
+        "target_id": external_id,
+        "target_repr": f"{refs['user']} in {refs['organization']}"[:255],
+        "organization_external_id": values["organization"],
+        "user_external_id": values["user"],
+    }
+
+
+def _describe_role(external_id: str, values: Values, refs: dict) -> dict[str, str]:
+    described = {
+        "target_type": "organizationrole",
+        "target_id": external_id,
+        "target_repr": values["slug"][:255],
+    }
+    if refs.get("organization") is not None:
+        described["organization_external_id"] = values["organization"]
+    return described
+
+
 ORGANIZATIONS = Kind(
     noun="organization",
     plural="organizations",
@@ -140,6 +181,7 @@ ORGANIZATIONS = Kind(
     refs=(),
     listing=lambda provider: provider.list_organizations(),
     to_values=_organization,
+    describe=_describe_organization,
 )
 USERS = Kind(
     noun="user",
@@ -149,6 +191,7 @@ USERS = Kind(
     refs=(),
     listing=lambda provider: provider.list_users(),
     to_values=_user,
+    describe=_describe_user,
 )
 MEMBERSHIPS = Kind(
     noun="membership",
@@ -158,6 +201,7 @@ MEMBERSHIPS = Kind(
     refs=("organization", "user"),
     listing=lambda provider: provider.list_memberships(),
     to_values=_membership,
+    describe=_describe_membership,
 )
 ROLES = Kind(
     noun="role",
@@ -167,6 +211,7 @@ ROLES = Kind(
     refs=("organization",),
     listing=lambda provider: provider.list_roles(),
     to_values=_role,
+    describe=_describe_role,
 )
 
 # Referenced kinds come first so a batch of memberships or roles finds its rows.
