@@ -202,6 +202,33 @@ class Store:
         `parent` is one value or a list of them; `where` maps a top-level JSON field to the
         values it may take; every `match` must hold.
         """
+        rows = self.find_raw(
+            kind,
+            parent=parent,
+            ref=ref,
+            after_seq=after_seq,
+            before_seq=before_seq,
+            descending=descending,
+            limit=limit,
+            where=where,
+            match=match,
+        )
+        return [(seq, json.loads(text)) for seq, _, text in rows]
+
+    def find_raw(
+        self,
+        kind: str,
+        *,
+        parent: str | Sequence[str] | None = None,
+        ref: str | None = None,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+        where: dict[str, list[Any]] | None = None,
+        match: Sequence[Match | Either] = (),
+    ) -> list[tuple[int, str, str]]:
+        """Like `find`, but (seq, parent, JSON text) triples, for answers passing documents on."""
         several = parent is not None and not isinstance(parent, str)
         # For several parents, SQLite would walk every document in sequence order checking
         # each one's parent; picking the page's sequences from the parent index first reads
@@ -209,7 +236,7 @@ class Store:
         sql = [
             "SELECT seq FROM records INDEXED BY records_kind_parent WHERE kind = ?"
             if several
-            else "SELECT seq, data FROM records WHERE kind = ?"
+            else "SELECT seq, parent, data FROM records WHERE kind = ?"
         ]
         args: list[Any] = [kind]
         self._filter(sql, args, parent, ref, where, match)
@@ -226,10 +253,10 @@ class Store:
             args.append(limit)
         query = " ".join(sql)
         if several:
-            query = f"SELECT seq, data FROM records WHERE seq IN ({query}) {order}"  # noqa: S608
+            query = f"SELECT seq, parent, data FROM records WHERE seq IN ({query}) {order}"  # noqa: S608
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
-        return [(int(row["seq"]), json.loads(row["data"])) for row in rows]
+        return [(int(row["seq"]), str(row["parent"]), str(row["data"])) for row in rows]
 
     def count(
         self,

@@ -14,7 +14,6 @@ from providers.emulators.state import Either, Match
 from providers.emulators.stytch.documents import bad
 
 Doc = dict[str, Any]
-Rows = list[tuple[int, Doc]]
 Condition = Match | Either
 STATUSES = ("pending", "invited", "active", "deleted")
 MAX_LIMIT = 1000
@@ -80,8 +79,8 @@ def paging(body: Doc) -> tuple[int, int]:
     return limit, after
 
 
-def cut(rows: Rows, limit: int) -> tuple[Rows, str | None]:
-    """A page from up to limit + 1 rows, and the cursor to the next page (None at the end)."""
+def cut[Row: tuple[Any, ...]](rows: list[Row], limit: int) -> tuple[list[Row], str | None]:
+    """A page from up to limit + 1 rows (seq first), and the cursor to the next page or None."""
     chunk = rows[:limit]
     if len(rows) <= limit:
         return chunk, None
