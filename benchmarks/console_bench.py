@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from console_dataset import Dataset, build
 
@@ -107,29 +107,43 @@ def plan(data: Dataset, count: int) -> dict[str, list[str]]:
     }
 
 
-def measure(client: Any, paths: list[str], headers: dict[str, str]) -> tuple[list[float], int]:
-    """Milliseconds per request (after a warm-up) and the first path's query count."""
+def measure(client: Any, paths: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """Per page kind: wall and CPU ms per request, and the query count of one request.
+
+    The kinds take turns request by request, so a burst of load from elsewhere on the machine
+    falls on all of them alike.
+    """
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    def get(path: str) -> float:
-        started = time.perf_counter()
+    def get(kind: str, path: str) -> tuple[float, float]:
+        headers = {"HX-Request": "true"} if kind == "search" else {}
+        wall, cpu = time.perf_counter(), time.process_time()
         response = client.get(path, headers=headers)
-        elapsed = (time.perf_counter() - started) * 1000
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if response.status_code != 200:
             raise SystemExit(f"GET {path} answered {response.status_code}")
-        return elapsed
+        return wall * 1000, cpu * 1000
 
-    for path in paths[:WARMUP]:
-        get(path)
-    with CaptureQueriesContext(connection) as queries:
-        get(paths[0])
-    count = len(queries)  # read now: the next request clears the connection's query log
-    return [get(path) for path in paths], count
+    found: dict[str, dict[str, Any]] = {}
+    for kind, kind_paths in paths.items():
+        for path in kind_paths[:WARMUP]:
+            get(kind, path)
+        with CaptureQueriesContext(connection) as queries:
+            get(kind, kind_paths[0])
+        # Count now: the next request clears the connection's query log.
+        found[kind] = {"wall": [], "cpu": [], "queries": len(queries)}
+    for i in range(max(len(p) for p in paths.values())):
+        for kind, kind_paths in paths.items():
+            if i < len(kind_paths):
+                wall, cpu = get(kind, kind_paths[i])
+                found[kind]["wall"].append(wall)
+                found[kind]["cpu"].append(cpu)
+    return found
 
 
-def summarise(times: list[float], target: int, queries: int) -> dict[str, Any]:
-    """Median, p95 and max in ms, against the p95 target."""
+def summarise(times: list[float], cpu: list[float], target: int) -> dict[str, Any]:
+    """Median, p95 and max in ms against the p95 target; the bench process's CPU ms too."""
     p95 = statistics.quantiles(times, n=20, method="inclusive")[18]
     return {
         "requests": len(times),
@@ -138,8 +152,17 @@ def summarise(times: list[float], target: int, queries: int) -> dict[str, Any]:
         "max_ms": round(max(times), 1),
         "target_p95_ms": target,
         "meets_target": p95 < target,
-        "queries": queries,
+        "cpu_median_ms": round(statistics.median(cpu), 1),
+        "cpu_p95_ms": round(statistics.quantiles(cpu, n=20, method="inclusive")[18], 1),
     }
+
+
+def by_filter(paths: list[str], times: list[float]) -> dict[str, float]:
+    """Median ms per combination of audit filters (the query string's keys)."""
+    groups: dict[str, list[float]] = {}
+    for path, ms in zip(paths, times, strict=True):
+        groups.setdefault("+".join(sorted(parse_qs(urlsplit(path).query))), []).append(ms)
+    return {name: round(statistics.median(found), 1) for name, found in groups.items()}
 
 
 def admin_sql(server: str, *statements: str) -> None:
@@ -201,10 +224,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         paths = plan(data, args.requests)
         load_before, started = os.getloadavg()[0], time.perf_counter()
         pages = {}
-        for kind, kind_paths in paths.items():
-            headers = {"HX-Request": "true"} if kind == "search" else {}
-            times, queries = measure(client, kind_paths, headers)
-            pages[kind] = summarise(times, PAGES[kind][1], queries)
+        for kind, found in measure(client, paths).items():
+            pages[kind] = summarise(found["wall"], found["cpu"], PAGES[kind][1])
+            pages[kind]["queries"] = found["queries"]
+            if kind == "audit_filtered":
+                pages[kind]["median_ms_by_filter"] = by_filter(paths[kind], found["wall"])
             print(f"{PAGES[kind][0]:48} {pages[kind]}", flush=True)
         if connection.vendor == "sqlite":
             import sqlite3
@@ -224,6 +248,21 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         **built,
         "pages": pages,
     }
+
+
+def run_line(run: dict[str, Any], counts: dict[str, int]) -> str:
+    """One database's circumstances, and its filtered audit log by filter."""
+    filters = run["pages"]["audit_filtered"].get("median_ms_by_filter", {})
+    return (
+        f"- {run['database_version']}: measured {run['measured_at']}, "
+        f"{run['pages']['person']['requests']} timed requests per page kind, dataset built in "
+        f"{run['build_seconds']} s (migrate {run['migrate_seconds']} s), load average "
+        f"{run['load_average_1m'][0]} → {run['load_average_1m'][1]}"
+        + ("" if run["counts"] == counts else f", another dataset: {run['counts']}")
+        + ". Filtered audit log, median ms by filter: "
+        + ", ".join(f"{name} {ms}" for name, ms in filters.items())
+        + "."
+    )
 
 
 def write_report() -> None:
@@ -250,14 +289,7 @@ def write_report() -> None:
     c = first["counts"]
     per_person = c["memberships"] // c["people"]
     per_org = (c["memberships"] - c["people"]) // max(1, c["organizations"] - 1)
-    per_db = "\n".join(
-        f"- {r['database_version']}: measured {r['measured_at']}, "
-        f"{r['pages']['person']['requests']} timed requests per page kind, dataset built in "
-        f"{r['build_seconds']} s (migrate {r['migrate_seconds']} s), load average "
-        f"{r['load_average_1m'][0]} → {r['load_average_1m'][1]}"
-        + ("." if r["counts"] == c else f"; a different dataset: {r['counts']}.")
-        for r in runs.values()
-    )
+    per_db = "\n".join(run_line(r, c) for r in runs.values())
     section = f"""{START}
 ## Console pages over a large mirror
 
@@ -268,9 +300,11 @@ every person is in the largest org, the others have about {per_org} members each
 {c["membership_roles"]:,} membership roles, {c["organization_roles"]:,} organization roles,
 {c["pending_requests"]} pending requests and {c["audit_events"]:,} audit events over a year,
 then analyses it (`ANALYZE` on SQLite, `VACUUM ANALYZE` on PostgreSQL). A manager signed in
-through Django's test Client requests each page after {WARMUP} warm-up requests. Times are
-server time in process: middleware, view, queries and template, without network; `DEBUG` off,
-sandbox provider, the database connection kept open between requests.
+through Django's test Client requests each page after {WARMUP} warm-up requests, the page kinds
+taking turns request by request. Times are server time in process: middleware, view, queries
+and template, without network; `DEBUG` off, sandbox provider, the database connection kept open
+between requests. The JSON files also hold the bench process's CPU time per request (which on
+PostgreSQL leaves out the database server's own work).
 
 Search replays the keystrokes (2 to 6 characters) of typing part of an email, a last name,
 "first last" or an org name, and pasted provider ids, as htmx fragment requests. Person and org
@@ -306,8 +340,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page kind")
     args = parser.parse_args()
-    if args.orgs < 2 or args.users < 1 or args.memberships < 1 or args.requests < 1:
-        parser.error("need at least 2 orgs, 1 user, 1 membership and 1 request")
+    if args.orgs < 2 or args.users < 1 or args.memberships < 1 or args.requests < 2:
+        parser.error("need at least 2 orgs, 1 user, 1 membership and 2 requests")
     figures = bench(args)
     out = RESULTS / f"console-{args.database}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,7 @@ FIRST = "ada alan amira ben chen chloe dana diego elena emil farah felix grace h
 FIRST += " lara leo lina marco maya nadia noah omar priya quinn rosa sam tariq"
 LAST = "adams baker brown chen cohen costa diaz evans fischer garcia gupta hansen ito jones kim lee"
 LAST += " kowalski lopez martin meyer moreau nguyen novak okafor olsen patel petrov reyes rossi"
-LAST += " sato"
-LAST += " schmidt silva smith tanaka taylor walker weber white wilson young"
+LAST += " sato schmidt silva smith tanaka taylor walker weber white wilson young"
 ORG_NAMES = "Acme Globex Initech Umbrella Hooli Stark Wayne Wonka Tyrell Soylent Vandelay"
 ORG_KINDS = "Labs Group Bank Health Logistics Partners Retail Energy Media Foods"
 EVENTS = (
@@ -69,6 +68,7 @@ class Dataset:
         return 1 if k == 0 else 2 + (user * (self.per_user - 1) + k - 1) % (self.n_orgs - 1)
 
     def organizations(self) -> Iterator[tuple]:
+        """Orgs with company-like names; about one in a hundred inactive."""
         rng, ts = random.Random(1), self.ts
         names, kinds = ORG_NAMES.split(), ORG_KINDS.split()
         for n in range(1, self.n_orgs + 1):
@@ -77,6 +77,7 @@ class Dataset:
             yield (n, "sandbox", f"org_{n:06d}", ts, ts, ts, name, state, state)
 
     def people(self) -> Iterator[tuple]:
+        """People with common names and unique emails, as (mirror part, own part) pairs."""
         rng, ts, firsts, lasts = random.Random(2), self.ts, FIRST.split(), LAST.split()
         for n in range(1, self.n_users + 1):
             first, last = rng.choice(firsts), rng.choice(lasts)
@@ -86,6 +87,7 @@ class Dataset:
             yield (True, state, state)
 
     def memberships(self) -> Iterator[tuple]:
+        """Memberships, some inactive or pending, as (mirror part, own part) pairs."""
         ts = self.ts
         for j in range(self.n_memberships):
             state = ("inactive",) * 2 if j % 13 == 5 else ("active",) * 2
@@ -94,12 +96,14 @@ class Dataset:
             yield (j // self.per_user + 1, *state)
 
     def membership_roles(self) -> Iterator[tuple]:
+        """Every membership has `member`; one in twenty also `org-admin`."""
         for j in range(self.n_memberships):
             yield (j + 1, self.org_of(j), "member")
             if j % 20 == 3:
                 yield (j + 1, self.org_of(j), "org-admin")
 
     def organization_roles(self) -> Iterator[tuple]:
+        """Environment roles, then two roles per organization."""
         ts, n = self.ts, 0
         for org in (None, *range(1, self.n_orgs + 1)):
             for slug in ("admin", "member") if org is None else ("org-admin", "org-viewer"):
