@@ -1,10 +1,14 @@
-"""Sync N emulated memberships, then re-sync them unchanged; print and save the figures.
+"""Sync a generated dataset from an emulator, then re-sync it unchanged; print and save figures.
 
-Usage: .venv/bin/python benchmarks/sync_bench.py [MEMBERSHIPS] [--database-url URL]
+Usage: .venv/bin/python benchmarks/sync_bench.py --flavor workos|stytch|zitadel
+       --database sqlite|postgres [--memberships 250000] [--postgres-url URL]
 
-The WorkOS emulator runs in a child process on a loopback port; the mirror goes to a fresh
-SQLite file unless --database-url names a scratch database (it is migrated, and the bench's
-rows are written under the provider key "bench"). Results: benchmarks/results/sync.json.
+The emulator runs as `manage.py run_emulator FLAVOR` in a child process on a loopback port,
+and the app is pointed at it by configuration only, as a user would point it at the real
+provider. The mirror goes to a scratch database: a temp SQLite file, or the PostgreSQL database
+`karmo_sync_bench` (created, then dropped). Organizations and users follow the issue's
+proportions (2,000 : 100,000 : 250,000 memberships). Results go to
+benchmarks/results/sync-FLAVOR-DATABASE.json and the sync section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -12,131 +16,281 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import platform
+import re
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+SCRATCH_DB = "karmo_sync_bench"
+START, END = "<!-- sync:start -->", "<!-- sync:end -->"
 
 
-def dataset(memberships: int):  # noqa: ANN201 - imported lazily with the emulator
-    """seed.generated_dataset in the issue's proportions (2k orgs : 100k users : 250k)."""
-    from providers.emulators.seed import generated_dataset, paused_gc
-
-    with paused_gc():
-        return generated_dataset(
-            max(2, memberships // 125), max(1, memberships * 2 // 5), memberships
-        )
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
-def serve_emulator(memberships: int) -> None:
-    """Child process: serve the WorkOS emulator with the generated dataset until stdin closes."""
-    from providers.emulators.server import serve_in_thread
-    from providers.emulators.workos import EMULATOR_API_KEY, WorkOSEmulator
-
-    app = WorkOSEmulator(api_key=EMULATOR_API_KEY)
-    app.reset(dataset(memberships))
-    running = serve_in_thread(app)
-    print(running.url, flush=True)
-    sys.stdin.read()
-    running.stop()
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
-def bench(memberships: int, database_url: str | None) -> dict:
-    """Run the two syncs against a child-process emulator and return the figures."""
-    scratch = None
-    if not database_url:
-        scratch = tempfile.mkdtemp(prefix="karmo-sync-bench-")
-        database_url = f"sqlite:///{scratch}/bench.sqlite3"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["KARMO_PROVIDER"] = "bench"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "karmo_admin.settings")
+def start_emulator(flavor: str, memberships: int) -> tuple[subprocess.Popen, dict[str, str]]:
+    """Serve the flavor's emulator in a child process; returns it and the settings it printed."""
+    child = subprocess.Popen(  # noqa: S603 - our own manage.py with fixed arguments
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "run_emulator",
+            flavor,
+            "--port",
+            str(free_port()),
+            "--orgs",
+            str(max(1, memberships // 125)),
+            "--users",
+            str(max(1, memberships * 2 // 5)),
+            "--memberships",
+            str(memberships),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    values: dict[str, str] = {}
+    for line in child.stdout:
+        print(f"  emulator: {line.rstrip()}", flush=True)
+        match = re.match(r"^\s+([A-Z_]+)=(\S+)$", line)
+        if match:
+            values[match[1]] = match[2]
+        if line.startswith("Press Ctrl-C"):
+            return child, values
+    raise SystemExit(f"the {flavor} emulator stopped before serving (exit {child.wait()})")
+
+
+def stop_emulator(child: subprocess.Popen) -> None:
+    child.send_signal(signal.SIGINT)
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def postgres_scratch(base_url: str, action: str) -> str:
+    """Create (or drop) the scratch database on base_url's server; returns its URL."""
+    import psycopg
+
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
+        if action == "create":
+            conn.execute(f"CREATE DATABASE {SCRATCH_DB}")
+    return base_url.rsplit("/", 1)[0] + f"/{SCRATCH_DB}"
+
+
+def reset_peak_memory() -> None:
+    """Start a new high-water mark for this process's resident memory (Linux)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_memory_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def run_syncs() -> dict[str, Any]:
+    """Migrate the scratch database, sync twice, verify the audit chain; return the figures."""
     import django
 
     django.setup()
     from django.core.management import call_command
     from django.db import connection
 
+    from accounts.audit import verify_chain
     from accounts.context import audit_context
     from accounts.models import AuditEvent, Channel
     from accounts.sync import RequestCounter, run_sync
-    from providers.emulators.workos import EMULATOR_API_KEY
-    from providers.http import RetryPolicy
-    from providers.workos import WorkOSProvider
+    from providers.registry import get_provider
 
     call_command("migrate", verbosity=0, interactive=False)
-    child = subprocess.Popen(  # noqa: S603 - this script, with fixed arguments
-        [sys.executable, __file__, str(memberships), "--serve-emulator"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = child.stdout.readline().strip()
-        figures: dict = {
-            "memberships": memberships,
-            "database": connection.vendor,
-            "batch_size": None,
+    figures: dict[str, Any] = {"database_version": _server_version(connection)}
+    for label in ("first", "repeat"):
+        provider = get_provider()
+        counter = RequestCounter(provider)
+        events_before = AuditEvent.objects.count()
+        load_before = load_average()
+        reset_peak_memory()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        with audit_context(via=Channel.COMMAND):
+            run = run_sync(provider=provider)
+        seconds = time.perf_counter() - started
+        figures[label] = {
+            "state": str(run.state),
+            "seconds": round(seconds, 2),
+            "cpu_seconds": round(time.process_time() - cpu_started, 2),
+            "records": run.seen,
+            "records_per_second": round(run.seen / seconds),
+            "created": run.created,
+            "updated": run.updated,
+            "removed": run.removed,
+            "unchanged": run.unchanged,
+            "provider_requests": counter.count,
+            "audit_events_written": AuditEvent.objects.count() - events_before,
+            "peak_rss_mb": peak_memory_mb(),
+            "load_average_1m": [load_before, load_average()],
         }
-        for label in ("first", "repeat"):
-            provider = WorkOSProvider(
-                api_key=EMULATOR_API_KEY, base_url=url, timeout=60, retry=RetryPolicy()
-            )
-            counter = RequestCounter(provider)
-            events_before = AuditEvent.objects.count()
-            started, cpu_started = time.perf_counter(), time.process_time()
-            with audit_context(via=Channel.COMMAND):
-                run = run_sync(provider=provider)
-            seconds = time.perf_counter() - started
-            cpu_seconds = time.process_time() - cpu_started
-            provider.close()
-            figures[label] = {
-                "state": str(run.state),
-                "seconds": round(seconds, 2),
-                "cpu_seconds_sync_process": round(cpu_seconds, 2),
-                "load_average_1m": round(os.getloadavg()[0], 2),
-                "records": run.seen,
-                "records_per_second": round(run.seen / seconds),
-                "created": run.created,
-                "updated": run.updated,
-                "removed": run.removed,
-                "unchanged": run.unchanged,
-                "provider_requests": counter.count,
-                "audit_events_written": AuditEvent.objects.count() - events_before,
-            }
-            print(f"{label}: {figures[label]}", flush=True)
-        from django.conf import settings
-
-        figures["batch_size"] = settings.KARMO_SYNC_BATCH_SIZE
-        figures["peak_rss_mb_bench_process"] = round(
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-        )
-    finally:
-        child.stdin.close()
-        child.wait(timeout=30)
+        provider.close()
+        print(f"{label}: {json.dumps(figures[label])}", flush=True)
+    started = time.perf_counter()
+    verification = verify_chain()
+    figures["audit_chain"] = {
+        "ok": verification.ok,
+        "events": verification.count,
+        "verify_seconds": round(time.perf_counter() - started, 2),
+    }
+    print(f"audit chain: {figures['audit_chain']}", flush=True)
     return figures
+
+
+def _server_version(connection: Any) -> str:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT sqlite_version()")
+            return f"SQLite {cursor.fetchone()[0]}"
+        cursor.execute("SHOW server_version")
+        return f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
+
+
+def bench(flavor: str, database: str, memberships: int, postgres_url: str) -> dict[str, Any]:
+    """One flavour × database cell."""
+    scratch_dir = tempfile.mkdtemp(prefix="karmo-sync-bench-")
+    child, values = start_emulator(flavor, memberships)
+    try:
+        if database == "postgres":
+            database_url = postgres_scratch(postgres_url, "create")
+        else:
+            database_url = f"sqlite:///{scratch_dir}/bench.sqlite3"
+        os.environ.update(values)
+        os.environ.update(
+            {
+                "DATABASE_URL": database_url,
+                "KARMO_PROVIDER": flavor,
+                "KARMO_DATA_DIR": scratch_dir,
+                "KARMO_PROVIDER_TIMEOUT": "60",
+                "DJANGO_SETTINGS_MODULE": "karmo_admin.settings",
+            }
+        )
+        figures = run_syncs()
+    finally:
+        stop_emulator(child)
+        if database == "postgres":
+            from django.db import connections
+
+            connections.close_all()
+            postgres_scratch(postgres_url, "drop")
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+    return {
+        "flavor": flavor,
+        "database": database,
+        "memberships": memberships,
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}",
+        "batch_size": int(os.environ.get("KARMO_SYNC_BATCH_SIZE", "1000")),
+        **figures,
+    }
+
+
+def markdown() -> str:
+    """The BENCHMARKS.md section from every saved sync result."""
+    cells = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("sync-*-*.json"))]
+    lines = [
+        START,
+        "## Sync from the provider",
+        "",
+        "`benchmarks/sync_bench.py` serves a generated dataset with `manage.py run_emulator`",
+        "in a child process on 127.0.0.1 and points the app at it by configuration (as at a real",
+        "provider), then runs a first sync into an empty scratch database and a re-sync with",
+        "nothing changed. Records are organizations, users, memberships and roles together; every",
+        "record the first sync creates is one audit event (with its after values), the re-sync",
+        "writes no mirror row and only the run's two events. Peak memory is the sync process's",
+        "resident high-water mark during that sync (the emulator's own process not counted).",
+        "Target: first sync under 60 s on SQLite, memory flat.",
+        "",
+        "| flavour | database | memberships / records | first sync s | records/s "
+        "| requests | peak MB | re-sync s | records/s | peak MB | audit events | chain "
+        "| measured | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for cell in cells:
+        first, repeat = cell["first"], cell["repeat"]
+        loads = [*first["load_average_1m"], *repeat["load_average_1m"]]
+        lines.append(
+            f"| {cell['flavor']} | {cell['database_version']} | {cell['memberships']:,} / "
+            f"{first['records']:,} | {first['seconds']} | {first['records_per_second']:,} | "
+            f"{first['provider_requests']:,} | {first['peak_rss_mb']} | {repeat['seconds']} | "
+            f"{repeat['records_per_second']:,} | {repeat['peak_rss_mb']} | "
+            f"{first['audit_events_written']:,} / {repeat['audit_events_written']} | "
+            f"{'verified' if cell['audit_chain']['ok'] else 'BROKEN'} | {cell['measured_at']} | "
+            f"{min(loads)}–{max(loads)} |"
+        )
+    machines = sorted({cell["machine"] for cell in cells})
+    lines += [
+        "",
+        f"Machine: {'; '.join(machines)}; shared with other jobs while measuring (see the load",
+        "averages: above 2 the two cores were oversubscribed, and times stretch accordingly).",
+        "Re-run one cell with `.venv/bin/python benchmarks/sync_bench.py --flavor workos",
+        "--database sqlite` (`--database postgres` needs a server on 127.0.0.1:5432;",
+        "`--memberships N` for another size).",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def write_section() -> None:
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    section = markdown()
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("memberships", nargs="?", type=int, default=20_000)
-    parser.add_argument("--database-url", default=None)
-    parser.add_argument("--serve-emulator", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--flavor", choices=("workos", "stytch", "zitadel"), default="workos")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--memberships", type=int, default=250_000)
+    parser.add_argument(
+        "--postgres-url",
+        default="postgres://postgres@127.0.0.1:5432/postgres",
+        help="a server to create the scratch database on",
+    )
+    parser.add_argument("--no-save", action="store_true", help="print only")
     args = parser.parse_args()
-    if args.serve_emulator:
-        serve_emulator(args.memberships)
+    sys.path.insert(0, str(ROOT))
+    cell = bench(args.flavor, args.database, args.memberships, args.postgres_url)
+    if args.no_save:
         return
-    figures = bench(args.memberships, args.database_url)
-    out = ROOT / "benchmarks" / "results" / "sync.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    results = json.loads(out.read_text()) if out.exists() else {}
-    results[f"{figures['database']}-{args.memberships}"] = figures
-    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    print(f"wrote {out.relative_to(ROOT)}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"sync-{args.flavor}-{args.database}.json"
+    out.write_text(json.dumps(cell, indent=2, sort_keys=True) + "\n")
+    write_section()
+    print(f"wrote {out.relative_to(ROOT)} and the sync section of BENCHMARKS.md")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from accounts.audit import EventSpec, record_described
 from accounts.models import Channel, Outcome, SyncRun
 from accounts.sync.kinds import KINDS, REFERENCED, Kind, Values
 from accounts.sync.prefetch import prefetched
-from accounts.sync.store import Table, held_roles, read_time, replace_roles
+from accounts.sync.store import Table, held_roles, larger_sqlite_cache, read_time, replace_roles
 
 logger = logging.getLogger("karmo.sync")
 
@@ -68,8 +68,9 @@ class Syncer:
 
     def sync_all(self) -> None:
         """Sync every kind; raises whatever the provider raises."""
-        for kind in KINDS:
-            self.sync_kind(kind)
+        with larger_sqlite_cache():
+            for kind in KINDS:
+                self.sync_kind(kind)
 
     def sync_kind(self, kind: Kind) -> None:
         """Stream one kind, upsert it batch by batch, then mark what was not seen removed."""
