@@ -109,11 +109,18 @@ def peak_memory_mb() -> float:
     return 0.0
 
 
-def run_syncs() -> dict[str, Any]:
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of another process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_syncs(emulator_pid: int) -> dict[str, Any]:
     """Migrate the scratch database, sync twice, verify the audit chain; return the figures."""
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
 
@@ -124,13 +131,17 @@ def run_syncs() -> dict[str, Any]:
     from providers.registry import get_provider
 
     call_command("migrate", verbosity=0, interactive=False)
-    figures: dict[str, Any] = {"database_version": _server_version(connection)}
+    figures: dict[str, Any] = {
+        "database_version": _server_version(connection),
+        "batch_size": settings.KARMO_SYNC_BATCH_SIZE,
+    }
     for label in ("first", "repeat"):
         provider = get_provider()
         counter = RequestCounter(provider)
         events_before = AuditEvent.objects.count()
         load_before = load_average()
         reset_peak_memory()
+        emulator_cpu = process_cpu_seconds(emulator_pid)
         started, cpu_started = time.perf_counter(), time.process_time()
         with audit_context(via=Channel.COMMAND):
             run = run_sync(provider=provider)
@@ -139,6 +150,7 @@ def run_syncs() -> dict[str, Any]:
             "state": str(run.state),
             "seconds": round(seconds, 2),
             "cpu_seconds": round(time.process_time() - cpu_started, 2),
+            "emulator_cpu_seconds": round(process_cpu_seconds(emulator_pid) - emulator_cpu, 2),
             "records": run.seen,
             "records_per_second": round(run.seen / seconds),
             "created": run.created,
@@ -191,7 +203,7 @@ def bench(flavor: str, database: str, memberships: int, postgres_url: str) -> di
                 "DJANGO_SETTINGS_MODULE": "karmo_admin.settings",
             }
         )
-        figures = run_syncs()
+        figures = run_syncs(child.pid)
     finally:
         stop_emulator(child)
         if database == "postgres":
@@ -207,7 +219,6 @@ def bench(flavor: str, database: str, memberships: int, postgres_url: str) -> di
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}",
-        "batch_size": int(os.environ.get("KARMO_SYNC_BATCH_SIZE", "1000")),
         **figures,
     }
 
@@ -228,16 +239,17 @@ def markdown() -> str:
         "resident high-water mark during that sync (the emulator's own process not counted).",
         "Target: first sync under 60 s on SQLite, memory flat.",
         "",
-        "| flavour | database | memberships / records | first sync s | records/s "
+        "| flavour | database | batch | memberships / records | first sync s | records/s "
         "| requests | peak MB | re-sync s | records/s | peak MB | audit events | chain "
         "| measured | load (1 min) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for cell in cells:
         first, repeat = cell["first"], cell["repeat"]
         loads = [*first["load_average_1m"], *repeat["load_average_1m"]]
         lines.append(
-            f"| {cell['flavor']} | {cell['database_version']} | {cell['memberships']:,} / "
+            f"| {cell['flavor']} | {cell['database_version']} | {cell['batch_size']:,} "
+            f"| {cell['memberships']:,} / "
             f"{first['records']:,} | {first['seconds']} | {first['records_per_second']:,} | "
             f"{first['provider_requests']:,} | {first['peak_rss_mb']} | {repeat['seconds']} | "
             f"{repeat['records_per_second']:,} | {repeat['peak_rss_mb']} | "
@@ -280,9 +292,14 @@ def main() -> None:
         default="postgres://postgres@127.0.0.1:5432/postgres",
         help="a server to create the scratch database on",
     )
+    parser.add_argument(
+        "--batch-size", type=int, help="KARMO_SYNC_BATCH_SIZE for the run (default: settings)"
+    )
     parser.add_argument("--no-save", action="store_true", help="print only")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    if args.batch_size:
+        os.environ["KARMO_SYNC_BATCH_SIZE"] = str(args.batch_size)
     cell = bench(args.flavor, args.database, args.memberships, args.postgres_url)
     if args.no_save:
         return

@@ -10,6 +10,14 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.audit import (
+    HASHED_FIELDS,
+    EventSpec,
+    describe_target,
+    record_described,
+    record_events,
+    verify_chain,
+)
 from accounts.errors import ErrorCode, KarmoError
 from accounts.models import (
     AuditEvent,
@@ -312,3 +320,72 @@ def test_unexpected_error_fails_the_run_and_is_raised(workos_provider):
     assert AuditEvent.objects.get(event_type="sync.failed").error_code == (
         ErrorCode.INTERNAL_ERROR.code
     )
+
+
+TARGET_FIELDS = (
+    "target_type",
+    "target_id",
+    "target_repr",
+    "organization_external_id",
+    "user_external_id",
+)
+MIRRORED = {
+    "organization": Organization,
+    "provideruser": ProviderUser,
+    "organizationmembership": OrganizationMembership,
+    "organizationrole": OrganizationRole,
+}
+
+
+def test_record_events_describe_their_targets_and_the_chain_verifies(
+    workos_provider, workos_emulator
+):
+    first = run_sync(workos_provider)
+    changed, gone = OrganizationMembership.objects.filter(status=MirrorStatus.ACTIVE)[:2]
+    workos_provider.deactivate_membership(workos_provider.get_membership(changed.external_id))
+    workos_emulator.app.store.delete("membership", gone.external_id)
+    second = run_sync(workos_provider)
+
+    assert (second.updated, second.removed) == (1, 1)
+    for run in (first, second):
+        events = record_events_of(run)
+        assert events
+        for event in events:
+            target = MIRRORED[event.target_type].objects.get(
+                provider=run.provider, external_id=event.target_id
+            )
+            described = dict.fromkeys(TARGET_FIELDS, "") | describe_target(target)
+            assert {name: getattr(event, name) for name in TARGET_FIELDS} == described
+            assert (event.via, event.outcome) == ("sync", Outcome.RECORDED)
+    assert verify_chain().ok
+
+
+def test_record_described_writes_what_record_events_writes(workos_provider, manager):
+    run_sync(workos_provider)
+    role = OrganizationRole.objects.exclude(organization=None).first()
+    spec = EventSpec(
+        event_type="role.sync_updated",
+        outcome=Outcome.RECORDED,
+        actor=manager,
+        target=role,
+        via="sync",
+        before={"name": "Old", "roles": ["a", "b"]},
+        after={"name": "Nouveau ✓"},
+        correlation_id="c0ffee",
+        data={"sync_run": 7},
+    )
+    record_events([spec])
+    assert (
+        record_described(spec, [(spec.event_type, describe_target(role), spec.before, spec.after)])
+        == 1
+    )
+
+    slow, fast = AuditEvent.objects.order_by("-sequence")[:2][::-1]
+    compared = [
+        name for name in HASHED_FIELDS if name not in ("sequence", "occurred_at", "prev_hash")
+    ]
+    assert {name: getattr(fast, name) for name in compared} == {
+        name: getattr(slow, name) for name in compared
+    }
+    assert (fast.sequence, fast.prev_hash) == (slow.sequence + 1, slow.hash)
+    assert verify_chain().ok
