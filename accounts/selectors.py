@@ -31,6 +31,8 @@ PROVIDER_NAMES = ("sandbox", "workos", "stytch", "zitadel")
 SEARCH_LIMIT = 20
 HISTORY_LIMIT = 25
 AUDIT_PAGE_SIZE = 50
+MEMBERS_PAGE_SIZE = 25
+COUNT_CAP = 10_000
 _TOP = "\U0010ffff"
 
 Staff = AbstractBaseUser | AnonymousUser
@@ -178,7 +180,11 @@ def organization_history(org: Organization, limit: int = HISTORY_LIMIT) -> list[
 def organization_members(
     org: Organization, *, status: str = "", role: str = ""
 ) -> QuerySet[OrganizationMembership]:
-    """An organization's members, optionally by status and role slug."""
+    """An organization's members, optionally by status and role slug, in membership id order.
+
+    Ordering by the person's email would sort every member of a large organization before
+    taking a page; the membership id is served by the (organization[, status], id) indexes.
+    """
     members = memberships_with_roles().filter(organization=org)
     if status:
         members = members.filter(status=status)
@@ -186,7 +192,53 @@ def organization_members(
         members = members.filter(
             pk__in=MembershipRole.objects.filter(organization=org, slug=role).values("membership")
         )
-    return members.order_by("user__email", "pk")
+    return members.order_by("pk")
+
+
+@dataclass(frozen=True, slots=True)
+class MembersPage:
+    """One keyset page of members, the cursors around it and a capped count."""
+
+    members: list[OrganizationMembership]
+    count: int
+    count_capped: bool
+    previous_cursor: int | None
+    next_cursor: int | None
+    first_page: bool
+
+
+def members_page(
+    members: QuerySet[OrganizationMembership],
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    size: int = MEMBERS_PAGE_SIZE,
+    cap: int = COUNT_CAP,
+) -> MembersPage:
+    """Members with ids above `after` (or just below `before`), `size` at a time.
+
+    The count stops at `cap` so a 100,000-member organization is not counted in full.
+    """
+    count = members.order_by().values("pk")[: cap + 1].count()
+    if before is not None:
+        rows = list(members.filter(pk__lt=before).order_by("-pk")[: size + 1])
+        more_before, rows = len(rows) > size, rows[:size][::-1]
+        more_after = True
+    else:
+        if after is not None:
+            members = members.filter(pk__gt=after)
+        rows = list(members[: size + 1])
+        more_after, rows = len(rows) > size, rows[:size]
+        more_before = after is not None
+    first = not more_before
+    return MembersPage(
+        members=rows,
+        count=min(count, cap),
+        count_capped=count > cap,
+        previous_cursor=rows[0].pk if rows and more_before else None,
+        next_cursor=rows[-1].pk if rows and more_after else None,
+        first_page=first,
+    )
 
 
 def organization_roles(org: Organization) -> list[OrganizationRole]:
@@ -271,11 +323,41 @@ def audit_events(filters: AuditFilters) -> QuerySet[AuditEvent]:
         events = events.filter(user_external_id=resolve_person(filters.person))
     if filters.outcome:
         events = events.filter(outcome=filters.outcome)
-    if filters.since:
-        events = events.filter(occurred_at__gte=_start_of(filters.since))
-    if filters.until:
-        events = events.filter(occurred_at__lt=_start_of(filters.until, days=1))
+    start = _start_of(filters.since) if filters.since else None
+    end = _start_of(filters.until, days=1) if filters.until else None
+    return occurred_between(events, start, end)
+
+
+def occurred_between(
+    events: QuerySet[AuditEvent], start: datetime | None, end: datetime | None
+) -> QuerySet[AuditEvent]:
+    """Events at or after `start` and before `end`, bounded by sequence too.
+
+    Events are appended in time order, so the occurred_at index finds the first and last
+    sequence of the range (one query per bound); the sequence range lets the other filters'
+    (field, -sequence) indexes serve the query instead of walking every newer event.
+    """
+    if start is not None:
+        events = events.filter(occurred_at__gte=start)
+        first = _edge_sequence(
+            AuditEvent.objects.filter(occurred_at__gte=start), "occurred_at", "sequence"
+        )
+        if first is None:
+            return events.none()
+        events = events.filter(sequence__gte=first)
+    if end is not None:
+        events = events.filter(occurred_at__lt=end)
+        last = _edge_sequence(
+            AuditEvent.objects.filter(occurred_at__lt=end), "-occurred_at", "-sequence"
+        )
+        if last is None:
+            return events.none()
+        events = events.filter(sequence__lte=last)
     return events
+
+
+def _edge_sequence(events: QuerySet[AuditEvent], *order: str) -> int | None:
+    return events.order_by(*order).values_list("sequence", flat=True).first()
 
 
 def _start_of(day: date, days: int = 0) -> datetime:

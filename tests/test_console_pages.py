@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -13,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import selectors
 from accounts.audit import record_event
 from accounts.models import Outcome, ReactivationRequest, TargetType
 from tests.factories import (
@@ -257,10 +260,17 @@ def test_organization_members_filter_by_status_and_role(client, help_desk, world
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="members"')
     assert "dana.doe@acme.example" in body
-    assert body.count("<tr>") == 2  # header and one member
+    assert body.count("data-member=") == 1
     body = client.get(url, {"status": "active"}).content.decode()
     assert "dana.doe@acme.example" not in body
-    for bad in [{"status": "bogus", "page": "x"}, {"role": "org-\x00"}, {"page": "-1"}]:
+    bad_inputs = [
+        {"status": "bogus", "after": "x"},
+        {"role": "org-\x00"},
+        {"before": "-1"},
+        {"after": "\u00b2"},
+        {"after": "9" * 40},
+    ]
+    for bad in bad_inputs:
         assert client.get(url, bad).status_code == HTTPStatus.OK
 
 
@@ -268,9 +278,51 @@ def test_organization_members_are_paginated(client, help_desk, world):
     for _ in range(30):
         MembershipFactory(organization=world["org"])
     client.force_login(help_desk)
-    body = client.get(page_urls(world)["organization"]).content.decode()
-    assert "Page 1 of 2" in body
-    assert "Next →" in body
+    url = page_urls(world)["organization"]
+    body = client.get(url).content.decode()
+    assert re.search(r'id="members-title">Members <span class="muted">\((\d+)\)', body)[1] == "34"
+    assert "← Previous" not in body
+    forward, query = [], _link(body, "Next →")
+    while query:
+        body = client.get(f"{url}?{query}").content.decode()
+        forward.append(_member_ids(body))
+        query = _link(body, "Next →")
+    first = _member_ids(client.get(url).content.decode())
+    assert len(first) == 25
+    assert [len(ids) for ids in forward] == [9]
+    everyone = first + forward[0]
+    assert len(set(everyone)) == 34
+    assert everyone == sorted(everyone)
+    back = client.get(f"{url}?{_link(body, '← Previous')}").content.decode()
+    assert _member_ids(back) == first
+
+
+def test_member_pages_keep_filters_and_cap_the_count(help_desk, world):
+    org = world["org"]
+    for _ in range(4):
+        MembershipRoleFactory(membership=MembershipFactory(organization=org), slug="org-admin")
+    members = selectors.organization_members(org, role="org-admin")
+    page = selectors.members_page(members, size=2, cap=3)
+    assert (page.count, page.count_capped, page.previous_cursor) == (3, True, None)
+    rest = selectors.members_page(members, after=page.next_cursor, size=2, cap=3)
+    tail = selectors.members_page(members, after=rest.next_cursor, size=2, cap=3)
+    shown = [m.pk for p in (page, rest, tail) for m in p.members]
+    assert shown == sorted(members.values_list("pk", flat=True))
+    assert len(shown) == 5
+    assert tail.next_cursor is None
+    assert not tail.first_page
+    assert selectors.members_page(members, cap=10).count == 5
+
+
+def _link(body: str, label: str) -> str:
+    found = re.search(r'href="\?([^"]*)"[^>]*>' + re.escape(label), body)
+    return html.unescape(found.group(1)) if found else ""
+
+
+def _member_ids(body: str) -> list[int]:
+    section = body[body.index('<section id="members"') :]
+    section = section[: section.index("</section>")]
+    return [int(pk) for pk in re.findall(r'data-member="(\d+)"', section)]
 
 
 def _make_members(org, count: int) -> None:

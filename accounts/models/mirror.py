@@ -135,6 +135,17 @@ class OrganizationMembership(MirroredModel):
         indexes = [
             models.Index(fields=["organization", "status"], name="membership_org_status_idx"),
             models.Index(fields=["user", "status"], name="membership_user_status_idx"),
+            # The console's member pages: keyset by id among present members, any or one status.
+            models.Index(
+                fields=["organization", "id"],
+                condition=models.Q(removed_at=None),
+                name="membership_org_page_idx",
+            ),
+            models.Index(
+                fields=["organization", "status", "id"],
+                condition=models.Q(removed_at=None),
+                name="membership_org_status_page_idx",
+            ),
         ]
         permissions = [
             ("request_reactivation", "Can request a reactivation"),

@@ -61,7 +61,7 @@ def verification_shown() -> dict[str, Any] | None:
 
 def _cursor(request: HtmxHttpRequest) -> int | None:
     raw = request.GET.get("before", "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
 
 
 @require_GET

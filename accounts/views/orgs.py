@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -37,9 +37,13 @@ from accounts.views.base import (
 )
 
 TEMPLATE = "console/organization.html"
-MEMBERS_PER_PAGE = 25
 CHANGED_EVENT = "karmo:changed"
 BADGE_EVENT = "karmo:badge"
+
+
+def _cursor(request: HtmxHttpRequest, name: str) -> int | None:
+    raw = request.GET.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
 
 
 def _members_context(request: HtmxHttpRequest, org: Organization) -> dict[str, Any]:
@@ -47,10 +51,15 @@ def _members_context(request: HtmxHttpRequest, org: Organization) -> dict[str, A
     status = status if status in MirrorStatus.values else ""
     role = selectors.clean_query(request.GET.get("role", ""), limit=64)
     members_query = selectors.organization_members(org, status=status, role=role)
-    paginator = Paginator(members_query, MEMBERS_PER_PAGE)
-    members = paginator.get_page(request.GET.get("page"))
+    found = selectors.members_page(
+        members_query, after=_cursor(request, "after"), before=_cursor(request, "before")
+    )
+    filters = {k: v for k, v in {"status": status, "role": role}.items() if v}
     return {
-        "members": members,
+        "members": found,
+        "members_query": urlencode(filters),
+        "members_previous": urlencode({**filters, "before": found.previous_cursor or ""}),
+        "members_next": urlencode({**filters, "after": found.next_cursor or ""}),
         "status_filter": status,
         "role_filter": role,
         "statuses": MirrorStatus.choices,
