@@ -285,7 +285,14 @@ def record_described(template: EventSpec, items: Iterable[tuple[str, Described, 
             params.append([row[name] for name in _COLUMNS])
             prev_hash = digest
         with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+            if connection.vendor == "postgresql":  # COPY: far cheaper than INSERTs by the thousand
+                columns = ", ".join(quote(fields[name].column) for name in _COLUMNS)
+                table = quote(AuditEvent._meta.db_table)
+                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in params:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(sql, params)
     return len(params)
 
 

@@ -8,7 +8,8 @@ and the app is pointed at it by configuration only, as a user would point it at 
 provider. The mirror goes to a scratch database: a temp SQLite file, or the PostgreSQL database
 `karmo_sync_bench` (created, then dropped). Organizations and users follow the issue's
 proportions (2,000 : 100,000 : 250,000 memberships). Results go to
-benchmarks/results/sync-FLAVOR-DATABASE.json and the sync section of BENCHMARKS.md.
+benchmarks/results/sync-FLAVOR-DATABASE.json (-N appended for another size) and the sync
+section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 SCRATCH_DB = "karmo_sync_bench"
+DEFAULT_MEMBERSHIPS = 250_000
 START, END = "<!-- sync:start -->", "<!-- sync:end -->"
 
 
@@ -225,7 +227,10 @@ def bench(flavor: str, database: str, memberships: int, postgres_url: str) -> di
 
 def markdown() -> str:
     """The BENCHMARKS.md section from every saved sync result."""
-    cells = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("sync-*-*.json"))]
+    cells = sorted(
+        (json.loads(path.read_text()) for path in RESULTS.glob("sync-*-*.json")),
+        key=lambda cell: (cell["flavor"], cell["database"], -cell["memberships"]),
+    )
     lines = [
         START,
         "## Sync from the provider",
@@ -286,7 +291,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flavor", choices=("workos", "stytch", "zitadel"), default="workos")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--memberships", type=int, default=250_000)
+    parser.add_argument("--memberships", type=int, default=DEFAULT_MEMBERSHIPS)
     parser.add_argument(
         "--postgres-url",
         default="postgres://postgres@127.0.0.1:5432/postgres",
@@ -304,7 +309,8 @@ def main() -> None:
     if args.no_save:
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"sync-{args.flavor}-{args.database}.json"
+    size = "" if args.memberships == DEFAULT_MEMBERSHIPS else f"-{args.memberships}"
+    out = RESULTS / f"sync-{args.flavor}-{args.database}{size}.json"
     out.write_text(json.dumps(cell, indent=2, sort_keys=True) + "\n")
     write_section()
     print(f"wrote {out.relative_to(ROOT)} and the sync section of BENCHMARKS.md")

@@ -140,14 +140,17 @@ class Table:
             ", ".join(["%s"] * len(columns)),
         )
         stamp = adapt_time(now)
+        params = [
+            (provider_key, external_id, stamp, stamp, stamp, *rest) for external_id, rest in rows
+        ]
         with connection.cursor() as cursor:
-            cursor.executemany(
-                sql,
-                [
-                    (provider_key, external_id, stamp, stamp, stamp, *rest)
-                    for external_id, rest in rows
-                ],
-            )
+            if connection.vendor == "postgresql":  # COPY: far cheaper than INSERTs by the thousand
+                quoted = ", ".join(_quote(column) for column in columns)
+                with cursor.cursor.copy(f"COPY {self.name} ({quoted}) FROM STDIN") as copy:
+                    for row in params:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(sql, params)
 
     def update(self, now: datetime, rows: list[tuple[int, dict[str, Any], bool]]) -> None:
         """Update (pk, {field or ref: value or pk}, restored) rows, one executemany per shape."""
