@@ -203,6 +203,38 @@ _TARGET_FIELDS = (
 )
 _COLUMNS = (*HASHED_FIELDS, "hash")
 _JSON_COLUMNS = frozenset(("before", "after", "data"))
+# The per-event hashed fields, in canonical (sorted) key order.
+_VARIABLE = (
+    "after",
+    "before",
+    "event_type",
+    "organization_external_id",
+    "prev_hash",
+    "sequence",
+    "target_id",
+    "target_repr",
+    "target_type",
+    "user_external_id",
+)
+assert list(_VARIABLE) == sorted(_VARIABLE)
+_encode_string = json.encoder.encode_basestring  # what the canonical encoder does with a str
+
+
+def _canonical_parts(shared: dict[str, Any]) -> list[str]:
+    """The canonical JSON of `shared` cut around each per-event field's place.
+
+    Joined with the per-event values' JSON in between, the parts give exactly what
+    canonical_json() gives for the whole event: placeholders are encoded in their sorted
+    places and cut out (an encoded string cannot contain a placeholder's quoted form).
+    """
+    marks = {name: f"\x00{name}\x00" for name in _VARIABLE}
+    text = _CANONICAL.encode({**shared, **marks})
+    parts = []
+    for name in _VARIABLE:
+        head, text = text.split(_CANONICAL.encode(marks[name]), 1)
+        parts.append(head)
+    parts.append(text)
+    return parts
 
 
 def record_described(template: EventSpec, items: Iterable[tuple[str, Described, Any, Any]]) -> int:
@@ -210,7 +242,8 @@ def record_described(template: EventSpec, items: Iterable[tuple[str, Described, 
 
     The same rows and chain as record_events() would write, for bulk writers such as sync:
     one canonical encoding per event and one executemany, no model instances. `before` and
-    `after` must already be JSON values (dicts, lists, strings, numbers, booleans, None).
+    `after` must already be JSON values (dicts, lists or tuples, strings, numbers, booleans,
+    None).
     """
     items = list(items)
     if not items:
@@ -251,38 +284,55 @@ def record_described(template: EventSpec, items: Iterable[tuple[str, Described, 
         ", ".join(quote(fields[name].column) for name in _COLUMNS),
         ", ".join(f"%s{json_cast}" if name in _JSON_COLUMNS else "%s" for name in _COLUMNS),
     )
-    encode, sha256 = _CANONICAL.encode, hashlib.sha256
+    parts = _canonical_parts(shared)
+    base = [stored.get(name) for name in _COLUMNS]
+    at = {name: _COLUMNS.index(name) for name in (*_VARIABLE, "hash")}
+    encode, string, sha256 = _CANONICAL.encode, _encode_string, hashlib.sha256
     with transaction.atomic():
         sequence, prev_hash = _lock_chain()
         params = []
         for event_type, described, before, after in items:
             sequence += 1
-            payload = {
-                **shared,
-                "event_type": event_type,
-                "target_type": "",
-                "target_id": "",
-                "target_repr": "",
-                "organization_external_id": "",
-                "user_external_id": "",
-                **described,
-                "before": before,
-                "after": after,
-                "sequence": sequence,
-                "prev_hash": prev_hash,
-            }
-            digest = sha256((prev_hash + encode(payload)).encode()).hexdigest()
-            row = {
-                **stored,
-                **{name: payload[name] for name in _TARGET_FIELDS},
-                "event_type": event_type,
-                "before": None if before is None else encode(before),
-                "after": None if after is None else encode(after),
-                "sequence": sequence,
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
-            params.append([row[name] for name in _COLUMNS])
+            target = [described.get(name, "") for name in _TARGET_FIELDS]
+            after_json = None if after is None else encode(after)
+            before_json = None if before is None else encode(before)
+            # The pieces in canonical key order (see _VARIABLE), between the shared parts.
+            text = "".join(
+                (
+                    parts[0],
+                    after_json or "null",
+                    parts[1],
+                    before_json or "null",
+                    parts[2],
+                    string(event_type),
+                    parts[3],
+                    string(target[3]),
+                    parts[4],
+                    string(prev_hash),
+                    parts[5],
+                    str(sequence),
+                    parts[6],
+                    string(target[1]),
+                    parts[7],
+                    string(target[2]),
+                    parts[8],
+                    string(target[0]),
+                    parts[9],
+                    string(target[4]),
+                    parts[10],
+                )
+            )
+            digest = sha256((prev_hash + text).encode()).hexdigest()
+            row = base.copy()
+            for name, value in zip(_TARGET_FIELDS, target, strict=True):
+                row[at[name]] = value
+            row[at["event_type"]] = event_type
+            row[at["after"]] = after_json
+            row[at["before"]] = before_json
+            row[at["sequence"]] = sequence
+            row[at["prev_hash"]] = prev_hash
+            row[at["hash"]] = digest
+            params.append(row)
             prev_hash = digest
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":  # COPY: far cheaper than INSERTs by the thousand

@@ -18,6 +18,7 @@ from accounts.audit import (
     record_events,
     verify_chain,
 )
+from accounts.context import audit_context
 from accounts.errors import ErrorCode, KarmoError
 from accounts.models import (
     AuditEvent,
@@ -374,11 +375,11 @@ def test_record_described_writes_what_record_events_writes(workos_provider, mana
         correlation_id="c0ffee",
         data={"sync_run": 7},
     )
-    record_events([spec])
-    assert (
-        record_described(spec, [(spec.event_type, describe_target(role), spec.before, spec.after)])
-        == 1
-    )
+    # A user agent holding what the fast path's placeholders look like must not confuse it.
+    with audit_context(client_ip="127.0.0.1", user_agent=r'Bot "\u0000after\u0000" ü'):
+        record_events([spec])
+        described = [(spec.event_type, describe_target(role), spec.before, spec.after)]
+        assert record_described(spec, described) == 1
 
     slow, fast = AuditEvent.objects.order_by("-sequence")[:2][::-1]
     compared = [

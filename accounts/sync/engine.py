@@ -162,7 +162,7 @@ class Syncer:
                     f"{kind.noun}.sync_created",
                     kind.describe(external_id, values, refs),
                     None,
-                    _jsonable(values),
+                    values,  # role tuples encode as JSON arrays
                 )
             )
         updates: list[tuple[int, dict[str, Any], bool]] = []
