@@ -10,28 +10,18 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import trigger_client_event
 
 from accounts import approvals, selectors
 from accounts.errors import ErrorCode, KarmoError
 from accounts.forms import RejectForm
 from accounts.models import ReactivationRequest
 from accounts.permissions import APPROVE_REQUESTS, REQUEST_REACTIVATION
-from accounts.views.base import (
-    HtmxHttpRequest,
-    console_view,
-    finish_action,
-    form_error,
-    note_provider_error,
-    note_provider_ok,
-    page,
-    permission_or_403,
-)
+from accounts.views.actions import BADGE_EVENT, attempt, respond
+from accounts.views.base import HtmxHttpRequest, console_view, form_error, page, permission_or_403
 
 TEMPLATE = "console/approvals.html"
 VIEW_REQUESTS = "accounts.view_reactivationrequest"
 LIST_LIMIT = 100
-BADGE_EVENT = "karmo:badge"
 
 
 def _decorate(request: ReactivationRequest) -> ReactivationRequest:
@@ -65,29 +55,18 @@ def _decide(
     form: Any = None,
 ) -> HttpResponse:
     reactivation = get_object_or_404(ReactivationRequest, pk=pk)
-    message = ""
     if error is None:
-        try:
-            reactivation = run(reactivation)
-        except KarmoError as exc:
-            note_provider_error(exc)
-            error = exc
-        else:
-            note_provider_ok()
-            message = notice
-    row = _decorate(selectors.request_row(pk))
-    response = finish_action(
+        _, error = attempt(lambda: run(reactivation))
+    return respond(
         request,
         redirect_to=reverse("console:approvals"),
         template=TEMPLATE,
         partial="request-row",
-        context={"req": row, "reject_form": form},
+        context={"req": _decorate(selectors.request_row(pk)), "reject_form": form},
         error=error,
-        notice=message,
+        notice="" if error else notice,
+        events=(BADGE_EVENT,),
     )
-    if message:
-        trigger_client_event(response, BADGE_EVENT)
-    return response
 
 
 @require_POST

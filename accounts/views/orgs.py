@@ -11,10 +11,9 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import trigger_client_event
 
 from accounts import approvals, selectors, services
-from accounts.errors import ErrorCode, KarmoError
+from accounts.errors import ErrorCode
 from accounts.forms import OptionalReasonForm, ReasonForm, RoleForm
 from accounts.models import MirrorStatus, Organization
 from accounts.permissions import (
@@ -24,21 +23,16 @@ from accounts.permissions import (
     REFRESH_FROM_PROVIDER,
     REQUEST_REACTIVATION,
 )
+from accounts.views.actions import BADGE_EVENT, CHANGED_EVENT, attempt_form, respond
 from accounts.views.base import (
     HtmxHttpRequest,
     console_view,
-    finish_action,
-    form_error,
-    note_provider_error,
-    note_provider_ok,
     page,
     permission_or_403,
     wants_fragment,
 )
 
 TEMPLATE = "console/organization.html"
-CHANGED_EVENT = "karmo:changed"
-BADGE_EVENT = "karmo:badge"
 
 
 def _cursor(request: HtmxHttpRequest, name: str) -> int | None:
@@ -103,34 +97,19 @@ def _status_action(
 ) -> HttpResponse:
     org = get_object_or_404(Organization, pk=pk)
     form = form_class(request.POST)
-    error: KarmoError | None = None
-    message = ""
-    if not form.is_valid():
-        error = form_error(form, ErrorCode.REASON_REQUIRED)
-    else:
-        try:
-            result = run(org, form.cleaned_data)
-        except KarmoError as exc:
-            note_provider_error(exc)
-            error = exc
-        else:
-            note_provider_ok()
-            message = notice(result)
-            org.refresh_from_db()
-    response = finish_action(
+    result, error = attempt_form(form, ErrorCode.REASON_REQUIRED, lambda data: run(org, data))
+    if error is None:
+        org.refresh_from_db()
+    return respond(
         request,
         redirect_to=reverse("console:organization", args=[pk]),
         template=TEMPLATE,
         partial="org-status",
         context={**_status_context(org), "form": form},
         error=error,
-        notice=message,
+        notice="" if error else notice(result),
+        events=(CHANGED_EVENT, BADGE_EVENT) if badge else (CHANGED_EVENT,),
     )
-    if message:
-        trigger_client_event(response, CHANGED_EVENT)
-        if badge:
-            trigger_client_event(response, BADGE_EVENT)
-    return response
 
 
 def _changed(done: str, unchanged: str) -> Callable[[Any], str]:
@@ -200,9 +179,8 @@ def organization_refresh(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _role_error(form: RoleForm) -> KarmoError:
-    code = ErrorCode.INVALID_ROLE_SLUG if "slug" in form.errors else ErrorCode.INVALID_ROLE_NAME
-    return form_error(form, code)
+def _role_error_code(form: RoleForm) -> ErrorCode:
+    return ErrorCode.INVALID_ROLE_SLUG if "slug" in form.errors else ErrorCode.INVALID_ROLE_NAME
 
 
 @require_POST
@@ -212,24 +190,19 @@ def organization_role_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Create or update one of the organization's roles."""
     org = get_object_or_404(Organization, pk=pk)
     form = RoleForm(request.POST)
-    error: KarmoError | None = None
+    change, error = attempt_form(
+        form,
+        _role_error_code(form),
+        lambda data: services.upsert_organization_role(
+            actor=request.user, organization=org, **data
+        ),
+    )
     message = ""
-    if not form.is_valid():
-        error = _role_error(form)
-    else:
-        try:
-            change = services.upsert_organization_role(
-                actor=request.user, organization=org, **form.cleaned_data
-            )
-        except KarmoError as exc:
-            note_provider_error(exc)
-            error = exc
-        else:
-            note_provider_ok()
-            slug = form.cleaned_data["slug"]
-            message = f"Role {slug} saved." if change.changed else f"Role {slug} unchanged."
-            form = RoleForm()
-    response = finish_action(
+    if change is not None:
+        slug = form.cleaned_data["slug"]
+        message = f"Role {slug} saved." if change.changed else f"Role {slug} unchanged."
+        form = RoleForm()
+    return respond(
         request,
         redirect_to=reverse("console:organization", args=[pk]),
         template=TEMPLATE,
@@ -238,9 +211,6 @@ def organization_role_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         error=error,
         notice=message,
     )
-    if message:
-        trigger_client_event(response, CHANGED_EVENT)
-    return response
 
 
 @require_POST

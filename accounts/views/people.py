@@ -10,10 +10,9 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import trigger_client_event
 
 from accounts import approvals, selectors, services
-from accounts.errors import ErrorCode, KarmoError
+from accounts.errors import ErrorCode
 from accounts.forms import MembershipRolesForm, OptionalReasonForm, ReasonForm
 from accounts.models import OrganizationMembership, ProviderUser
 from accounts.permissions import (
@@ -23,21 +22,16 @@ from accounts.permissions import (
     REFRESH_FROM_PROVIDER,
     REQUEST_REACTIVATION,
 )
+from accounts.views.actions import BADGE_EVENT, CHANGED_EVENT, attempt, attempt_form, respond
 from accounts.views.base import (
     HtmxHttpRequest,
     console_view,
-    finish_action,
-    form_error,
-    note_provider_error,
-    note_provider_ok,
     page,
     permission_or_403,
     wants_fragment,
 )
 
 TEMPLATE = "console/person.html"
-CHANGED_EVENT = "karmo:changed"
-BADGE_EVENT = "karmo:badge"
 
 
 def _person_context(person: ProviderUser) -> dict[str, Any]:
@@ -72,35 +66,21 @@ def _membership_action(
     """Validate the reason, run one change, re-render the membership's row."""
     membership = get_object_or_404(OrganizationMembership.objects.select_related("user"), pk=pk)
     form = form_class(request.POST)
-    error: KarmoError | None = None
-    message = ""
-    if not form.is_valid():
-        error = form_error(form, ErrorCode.REASON_REQUIRED)
-    else:
-        try:
-            result = run(membership, form.cleaned_data)
-        except KarmoError as exc:
-            note_provider_error(exc)
-            error = exc
-        else:
-            note_provider_ok()
-            message = notice(result)
-            form = form_class()
-    context = {"membership": selectors.membership_for_row(pk), "form": form, "changed_pk": pk}
-    response = finish_action(
+    result, error = attempt_form(
+        form, ErrorCode.REASON_REQUIRED, lambda data: run(membership, data)
+    )
+    if error is None:
+        form = form_class()
+    return respond(
         request,
         redirect_to=reverse("console:person", args=[membership.user_id]),
         template=TEMPLATE,
         partial="membership-row",
-        context=context,
+        context={"membership": selectors.membership_for_row(pk), "form": form, "changed_pk": pk},
         error=error,
-        notice=message,
+        notice="" if error else notice(result),
+        events=(CHANGED_EVENT, BADGE_EVENT) if badge else (CHANGED_EVENT,),
     )
-    if message:
-        trigger_client_event(response, CHANGED_EVENT)
-        if badge:
-            trigger_client_event(response, BADGE_EVENT)
-    return response
 
 
 def _changed(done: str, unchanged: str) -> Callable[[Any], str]:
@@ -165,35 +145,26 @@ def membership_roles(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = MembershipRolesForm(
         request.POST, choices=[role.slug for role in membership.assignable_roles]
     )
-    error: KarmoError | None = None
+    change, error = attempt_form(
+        form,
+        ErrorCode.UNKNOWN_ROLE,
+        lambda data: services.set_membership_roles(
+            actor=request.user, membership=membership, roles=data["roles"]
+        ),
+    )
     message = ""
-    if not form.is_valid():
-        error = form_error(form, ErrorCode.UNKNOWN_ROLE)
-    else:
-        try:
-            change = services.set_membership_roles(
-                actor=request.user, membership=membership, roles=form.cleaned_data["roles"]
-            )
-        except KarmoError as exc:
-            note_provider_error(exc)
-            error = exc
-        else:
-            note_provider_ok()
-            message = "Roles saved." if change.changed else "Roles unchanged."
-            membership = selectors.membership_for_row(pk)
-    context = {"membership": membership, "roles_form": form, "changed_pk": pk}
-    response = finish_action(
+    if change is not None:
+        message = "Roles saved." if change.changed else "Roles unchanged."
+        membership = selectors.membership_for_row(pk)
+    return respond(
         request,
         redirect_to=reverse("console:person", args=[membership.user_id]),
         template=TEMPLATE,
         partial="membership-row",
-        context=context,
+        context={"membership": membership, "roles_form": form, "changed_pk": pk},
         error=error,
         notice=message,
     )
-    if message:
-        trigger_client_event(response, CHANGED_EVENT)
-    return response
 
 
 @require_POST
@@ -202,23 +173,13 @@ def membership_roles(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def person_refresh(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Read one person and their memberships again from the provider."""
     person = get_object_or_404(ProviderUser, pk=pk)
-    error: KarmoError | None = None
-    try:
-        person = services.refresh_user(actor=request.user, user=person)
-    except KarmoError as exc:
-        note_provider_error(exc)
-        error = exc
-    else:
-        note_provider_ok()
-    response = finish_action(
+    refreshed, error = attempt(lambda: services.refresh_user(actor=request.user, user=person))
+    return respond(
         request,
         redirect_to=reverse("console:person", args=[pk]),
         template=TEMPLATE,
         partial="person-body",
-        context=_person_context(person),
+        context=_person_context(refreshed or person),
         error=error,
         notice="Refreshed from the provider.",
     )
-    if error is None:
-        trigger_client_event(response, CHANGED_EVENT)
-    return response
