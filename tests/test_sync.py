@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from io import StringIO
 
 import pytest
@@ -321,6 +322,17 @@ def test_unexpected_error_fails_the_run_and_is_raised(workos_provider):
     assert AuditEvent.objects.get(event_type="sync.failed").error_code == (
         ErrorCode.INTERNAL_ERROR.code
     )
+
+
+def test_an_error_while_writing_stops_the_page_reader(workos_provider):
+    def broken_progress(run):
+        if run.phase == "users" and run.seen > 30:  # after the first batch of users
+            raise RuntimeError("progress display broke")
+
+    with pytest.raises(RuntimeError):
+        run_sync(workos_provider, progress=broken_progress)
+
+    assert [t for t in threading.enumerate() if t.name == "karmo-sync-prefetch"] == []
 
 
 TARGET_FIELDS = (

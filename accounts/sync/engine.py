@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from datetime import datetime
 from typing import Any
 
@@ -78,10 +79,12 @@ class Syncer:
         self._report()
         table = Table(kind)
         seen = PkSet()
-        for fetched_at, batch in prefetched(iter(kind.listing(self.provider)), self.batch_size):
-            self.run.seen += len(batch)
-            self._apply(kind, table, batch, seen, fetched_at)
-            self._report()
+        # Closed on the way out, even on an error, so the reading thread stops at once.
+        with closing(prefetched(iter(kind.listing(self.provider)), self.batch_size)) as batches:
+            for fetched_at, batch in batches:
+                self.run.seen += len(batch)
+                self._apply(kind, table, batch, seen, fetched_at)
+                self._report()
         if self._mark_removed(kind, table, seen):
             self._report()
 
