@@ -7,7 +7,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from accounts.api.auth import require
-from accounts.api.pagination import PageQuery, paginate
+from accounts.api.pagination import PageQuery, page_out, paginate, where_given
 from accounts.api.schemas import AuditEventList, AuditEventOut, Instant
 from accounts.models import Channel, Outcome
 from accounts.permissions import VIEW_AUDIT
@@ -57,18 +57,14 @@ def list_audit_events(
             outcome=filters.outcome or "",
         )
     )
-    exact = {
-        "via": filters.via,
-        "target_type": filters.target_type,
-        "target_id": filters.target_id,
-        "correlation_id": filters.correlation_id,
-    }
-    events = events.filter(**{field: value for field, value in exact.items() if value})
-    if filters.since:
-        events = events.filter(occurred_at__gte=filters.since)
-    if filters.until:
-        events = events.filter(occurred_at__lt=filters.until)
-    found = paginate(events, kind="audit", order=("sequence",), params=page, descending=True)
-    return AuditEventList(
-        data=[AuditEventOut.of(e) for e in found.items], next_cursor=found.next_cursor
+    events = where_given(
+        events,
+        via=filters.via,
+        target_type=filters.target_type,
+        target_id=filters.target_id,
+        correlation_id=filters.correlation_id,
+        occurred_at__gte=filters.since,
+        occurred_at__lt=filters.until,
     )
+    found = paginate(events, kind="audit", order=("sequence",), params=page, descending=True)
+    return page_out(AuditEventList, found, AuditEventOut.of)

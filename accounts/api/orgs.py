@@ -11,7 +11,7 @@ from pydantic import Field
 from accounts import services
 from accounts.api import lookups
 from accounts.api.auth import require
-from accounts.api.pagination import PageQuery, paginate
+from accounts.api.pagination import PageQuery, page_out, paginate, where_given
 from accounts.api.schemas import (
     ORG_ID_DOC,
     ORG_ID_EXAMPLE,
@@ -89,13 +89,9 @@ def list_organizations(
 ) -> OrganizationList:
     """List organizations by name."""
     require(request, "accounts.view_organization")
-    orgs = Organization.objects.present()
-    if filters.status:
-        orgs = orgs.filter(status=filters.status)
+    orgs = where_given(Organization.objects.present(), status=filters.status)
     found = paginate(orgs, kind="orgs", order=("name", "pk"), params=page)
-    return OrganizationList(
-        data=[OrganizationOut.of(o) for o in found.items], next_cursor=found.next_cursor
-    )
+    return page_out(OrganizationList, found, OrganizationOut.of)
 
 
 @router.get(
@@ -122,17 +118,15 @@ def list_memberships(
     """The organization's memberships, by the member's email."""
     require(request, "accounts.view_organizationmembership")
     org = lookups.get_organization(org_id)
-    found_memberships = lookups.memberships().filter(organization=org)
-    if filters.status:
-        found_memberships = found_memberships.filter(status=filters.status)
-    if filters.role:
-        found_memberships = found_memberships.filter(roles__slug=filters.role)
+    found_memberships = where_given(
+        lookups.memberships().filter(organization=org),
+        status=filters.status,
+        roles__slug=filters.role,
+    )
     found = paginate(
         found_memberships, kind=f"memberships:{org.pk}", order=("user__email", "pk"), params=page
     )
-    return MembershipList(
-        data=[MembershipOut.of(m) for m in found.items], next_cursor=found.next_cursor
-    )
+    return page_out(MembershipList, found, MembershipOut.of)
 
 
 @router.get(
@@ -159,7 +153,7 @@ def list_roles(request: HttpRequest, org_id: OrgId, page: PageQuery) -> RoleList
     org = lookups.get_organization(org_id)
     roles = OrganizationRole.objects.present().filter(organization=org)
     found = paginate(roles, kind=f"roles:{org.pk}", order=("slug", "pk"), params=page)
-    return RoleList(data=[RoleOut.of(r) for r in found.items], next_cursor=found.next_cursor)
+    return page_out(RoleList, found, RoleOut.of)
 
 
 @router.post(

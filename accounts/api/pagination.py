@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -95,6 +96,16 @@ def paginate[M: Model](
     last = rows[-1]
     position = [_value(last, f) for f in fields]
     return Page(rows, encode_cursor(kind, position))
+
+
+def where_given[M: Model](queryset: QuerySet[M], **conditions: Any) -> QuerySet[M]:
+    """The queryset filtered by the conditions given a value; empty filters are left out."""
+    return queryset.filter(**{lookup: value for lookup, value in conditions.items() if value})
+
+
+def page_out[M: Model, S: Schema](schema: type[S], found: Page[M], out: Callable[[M], Any]) -> S:
+    """A list response: each row of the page as `out` renders it, and the next cursor."""
+    return schema(data=[out(row) for row in found.items], next_cursor=found.next_cursor)
 
 
 def _value(row: Model, field: str) -> Any:

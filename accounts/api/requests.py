@@ -13,7 +13,7 @@ from pydantic import Field
 from accounts import approvals
 from accounts.api import lookups
 from accounts.api.auth import require
-from accounts.api.pagination import PageQuery, paginate
+from accounts.api.pagination import PageQuery, page_out, paginate, where_given
 from accounts.api.schemas import (
     ReactivationRequestIn,
     ReactivationRequestList,
@@ -87,15 +87,11 @@ def list_requests(
 ) -> ReactivationRequestList:
     """Requests, newest first."""
     require(request, "accounts.view_reactivationrequest")
-    found_requests = lookups.requests()
-    if filters.status:
-        found_requests = found_requests.filter(status=filters.status)
-    if filters.target_type:
-        found_requests = found_requests.filter(target_type=filters.target_type)
-    found = paginate(found_requests, kind="requests", order=("pk",), params=page, descending=True)
-    return ReactivationRequestList(
-        data=[ReactivationRequestOut.of(r) for r in found.items], next_cursor=found.next_cursor
+    found_requests = where_given(
+        lookups.requests(), status=filters.status, target_type=filters.target_type
     )
+    found = paginate(found_requests, kind="requests", order=("pk",), params=page, descending=True)
+    return page_out(ReactivationRequestList, found, ReactivationRequestOut.of)
 
 
 @router.get(

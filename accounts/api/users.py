@@ -12,7 +12,7 @@ from pydantic import Field
 from accounts import services
 from accounts.api import lookups
 from accounts.api.auth import require
-from accounts.api.pagination import PageQuery, paginate
+from accounts.api.pagination import PageQuery, page_out, paginate, where_given
 from accounts.api.schemas import (
     ORG_ID_DOC,
     USER_ID_DOC,
@@ -41,18 +41,16 @@ class UserFilters(Schema):
 def list_users(request: HttpRequest, page: PageQuery, filters: Query[UserFilters]) -> UserList:
     """List provider users by email."""
     require(request, "accounts.view_provideruser")
-    users = ProviderUser.objects.present()
-    if filters.email:
-        users = users.filter(email__iexact=filters.email)
+    users = where_given(
+        ProviderUser.objects.present(), email__iexact=filters.email, status=filters.status
+    )
     if filters.org_id:
         members = OrganizationMembership.objects.present().filter(
             organization__external_id=filters.org_id
         )
         users = users.filter(pk__in=members.values("user_id"))
-    if filters.status:
-        users = users.filter(status=filters.status)
     found = paginate(users, kind="users", order=("email", "pk"), params=page)
-    return UserList(data=[UserOut.of(u) for u in found.items], next_cursor=found.next_cursor)
+    return page_out(UserList, found, UserOut.of)
 
 
 @router.get("/users/{userId}", response=UserOut, operation_id="getUser", summary="Get a user")
