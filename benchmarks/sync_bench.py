@@ -271,7 +271,7 @@ def markdown() -> str:
         "",
         f"Machine: {'; '.join(machines)}; shared with other jobs while measuring (see the load",
         "averages: above 2 the two cores were oversubscribed, and times stretch accordingly).",
-        "Batch 5,000 (`KARMO_SYNC_BATCH_SIZE`): against the default 1,000 it cut the first",
+        "Batch 5,000 (`KARMO_SYNC_BATCH_SIZE`, the default): against 1,000 it cut the first",
         "sync's CPU by about a quarter on SQLite (fewer commits rewriting the same index pages).",
         "The re-sync is bound by reading the provider (WorkOS pages hold 100 records, and the",
         "emulator answers each request on a new connection); sync reads the next pages in a",
