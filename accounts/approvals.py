@@ -132,20 +132,14 @@ def approve_request(
     call = _call(actor, request, via)
     _check_decider(call, event_type, request)
     now = timezone.now()
-    with transaction.atomic():
-        # The conditional UPDATE is the claim: only one transaction sees the row still pending.
-        won = ReactivationRequest.objects.filter(
-            pk=request.pk, status=RequestStatus.PENDING, expires_at__gt=now
-        ).update(status=RequestStatus.APPROVED, decided_by=actor, decided_at=now)
-        if won:
-            request.refresh_from_db()
-            call.event(
-                event_type=event_type,
-                outcome=Outcome.SUCCEEDED,
-                target=request,
-                reason=request.reason,
-                after=request_state(request),
-            )
+    won = _transition(
+        call,
+        event_type,
+        request,
+        when={"status": RequestStatus.PENDING, "expires_at__gt": now},
+        to={"status": RequestStatus.APPROVED, "decided_by": actor, "decided_at": now},
+        reason=request.reason,
+    )
     if not won:
         raise _not_pending(call, event_type, request, now)
     return _execute(call, request)
@@ -163,25 +157,20 @@ def reject_request(
         errors = [FieldError(ErrorCode.COMMENT_REQUIRED.message, "/comment")]
         raise deny(call, event_type, ErrorCode.COMMENT_REQUIRED, target=request, errors=errors)
     now = timezone.now()
-    with transaction.atomic():
-        won = ReactivationRequest.objects.filter(
-            pk=request.pk, status=RequestStatus.PENDING, expires_at__gt=now
-        ).update(
-            status=RequestStatus.REJECTED,
-            decided_by=actor,
-            decided_at=now,
-            decision_comment=comment,
-        )
-        if won:
-            request.refresh_from_db()
-            call.event(
-                event_type=event_type,
-                outcome=Outcome.SUCCEEDED,
-                target=request,
-                reason=comment,
-                after=request_state(request),
-            )
-            notifications.request_decided(request)
+    won = _transition(
+        call,
+        event_type,
+        request,
+        when={"status": RequestStatus.PENDING, "expires_at__gt": now},
+        to={
+            "status": RequestStatus.REJECTED,
+            "decided_by": actor,
+            "decided_at": now,
+            "decision_comment": comment,
+        },
+        reason=comment,
+        notify=True,
+    )
     if not won:
         raise _not_pending(call, event_type, request, now)
     return request
@@ -202,18 +191,13 @@ def cancel_request(
             target=request,
         )
     now = timezone.now()
-    with transaction.atomic():
-        won = ReactivationRequest.objects.filter(
-            pk=request.pk, status=RequestStatus.PENDING
-        ).update(status=RequestStatus.CANCELLED, decided_at=now)
-        if won:
-            request.refresh_from_db()
-            call.event(
-                event_type=event_type,
-                outcome=Outcome.SUCCEEDED,
-                target=request,
-                after=request_state(request),
-            )
+    won = _transition(
+        call,
+        event_type,
+        request,
+        when={"status": RequestStatus.PENDING},
+        to={"status": RequestStatus.CANCELLED, "decided_at": now},
+    )
     if not won:
         raise _not_pending(call, event_type, request, now)
     return request
@@ -226,18 +210,13 @@ def retry_request(
     event_type = "request.retried"
     call = _call(actor, request, via)
     require(call, permissions.APPROVE_REQUESTS, event_type, request)
-    with transaction.atomic():
-        won = ReactivationRequest.objects.filter(pk=request.pk, status=RequestStatus.FAILED).update(
-            status=RequestStatus.APPROVED, error_code="", error_message=""
-        )
-        if won:
-            request.refresh_from_db()
-            call.event(
-                event_type=event_type,
-                outcome=Outcome.SUCCEEDED,
-                target=request,
-                after=request_state(request),
-            )
+    won = _transition(
+        call,
+        event_type,
+        request,
+        when={"status": RequestStatus.FAILED},
+        to={"status": RequestStatus.APPROVED, "error_code": "", "error_message": ""},
+    )
     if not won:
         request.refresh_from_db()
         raise deny(
@@ -248,6 +227,36 @@ def retry_request(
             target=request,
         )
     return _execute(call, request)
+
+
+def _transition(
+    call: Call,
+    event_type: str,
+    request: ReactivationRequest,
+    *,
+    when: dict[str, Any],
+    to: dict[str, Any],
+    reason: str = "",
+    notify: bool = False,
+) -> bool:
+    """Move the request from `when` to `to` and audit it; False when it was no longer in `when`.
+
+    The conditional UPDATE is the claim: only one of concurrent transactions sees the row match.
+    """
+    with transaction.atomic():
+        won = ReactivationRequest.objects.filter(pk=request.pk, **when).update(**to)
+        if won:
+            request.refresh_from_db()
+            call.event(
+                event_type=event_type,
+                outcome=Outcome.SUCCEEDED,
+                target=request,
+                reason=reason,
+                after=request_state(request),
+            )
+            if notify:
+                notifications.request_decided(request)
+    return bool(won)
 
 
 def expire_requests(*, now: datetime | None = None) -> int:
