@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -28,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from common import machine, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "api.json"
@@ -187,12 +187,7 @@ change something, written through to the provider. Machine: {run["machine"]}.
 
 Wall time {run["seconds"]} s. Re-run with `.venv/bin/python benchmarks/api_load.py`.
 {END}"""
-    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    REPORT.write_text(text)
+    write_section(REPORT, START, END, section)
 
 
 def main() -> None:
@@ -250,8 +245,7 @@ def main() -> None:
         "database": "sqlite",
         "server": "manage.py runserver --noreload",
         "inactive_memberships": inactive,
-        "machine": f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
-        f"Python {platform.python_version()}",
+        "machine": machine(),
         "seconds": round(seconds, 2),
         "results": summarise(samples, seconds),
     }

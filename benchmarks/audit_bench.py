@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+from common import machine, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -259,10 +260,7 @@ def bench(args: argparse.Namespace) -> dict:
         else:
             scratch_postgres(url, create=False)
     run["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    run["machine"] = (
-        f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
-        f"Python {platform.python_version()}"
-    )
+    run["machine"] = machine()
     return run
 
 
@@ -307,12 +305,7 @@ the CPU count, wall times include waiting for a CPU, and "CPU" is the verifying 
 
 Re-run with `.venv/bin/python benchmarks/audit_bench.py --database sqlite` (or `postgres`).
 {END}"""
-    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    REPORT.write_text(text)
+    write_section(REPORT, START, END, section)
 
 
 def main() -> None:

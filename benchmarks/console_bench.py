@@ -16,7 +16,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from common import machine, write_section
 from console_dataset import Dataset, build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -241,8 +241,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "database": args.database,
         "database_version": version,
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
-        f"Python {platform.python_version()}",
+        "machine": machine(),
         "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "timing_seconds": round(time.perf_counter() - started, 1),
         **built,
@@ -322,12 +321,7 @@ jobs while measuring (see the load averages).
 Re-run with `.venv/bin/python benchmarks/console_bench.py --database sqlite` and
 `--database postgres` (`--postgres-url` for another server; a few minutes each).
 {END}"""
-    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    REPORT.write_text(text)
+    write_section(REPORT, START, END, section)
 
 
 def main() -> None:
