@@ -43,6 +43,16 @@ def attempt_form[T](
     return attempt(lambda: run(form.cleaned_data))
 
 
+def changed_notice(done: str, unchanged: str) -> Callable[[Any], str]:
+    """The notice for a service's Change: `done`, or `unchanged` when nothing needed doing."""
+    return lambda change: done if getattr(change, "changed", True) else unchanged
+
+
+def request_notice(reactivation: Any) -> str:
+    """The notice after asking a manager for a reactivation."""
+    return f"Request #{reactivation.pk} sent to the managers."
+
+
 def respond(
     request: HtmxHttpRequest,
     *,

@@ -23,7 +23,14 @@ from accounts.permissions import (
     REFRESH_FROM_PROVIDER,
     REQUEST_REACTIVATION,
 )
-from accounts.views.actions import BADGE_EVENT, CHANGED_EVENT, attempt_form, respond
+from accounts.views.actions import (
+    BADGE_EVENT,
+    CHANGED_EVENT,
+    attempt_form,
+    changed_notice,
+    request_notice,
+    respond,
+)
 from accounts.views.base import (
     HtmxHttpRequest,
     console_view,
@@ -112,10 +119,6 @@ def _status_action(
     )
 
 
-def _changed(done: str, unchanged: str) -> Callable[[Any], str]:
-    return lambda change: done if getattr(change, "changed", True) else unchanged
-
-
 @require_POST
 @console_view
 @permission_or_403(REQUEST_REACTIVATION, "request.created", Organization)
@@ -128,7 +131,7 @@ def organization_request(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             actor=request.user, target=org, reason=data["reason"]
         ),
         form_class=ReasonForm,
-        notice=lambda req: f"Request #{req.pk} sent to the managers.",
+        notice=request_notice,
         badge=True,
     )
 
@@ -145,7 +148,7 @@ def organization_reactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             actor=request.user, organization=org, reason=data["reason"]
         ),
         form_class=OptionalReasonForm,
-        notice=_changed("Organization reactivated.", "Already active; nothing changed."),
+        notice=changed_notice("Organization reactivated.", "Already active; nothing changed."),
     )
 
 
@@ -161,7 +164,7 @@ def organization_deactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             actor=request.user, organization=org, reason=data["reason"]
         ),
         form_class=OptionalReasonForm,
-        notice=_changed("Organization deactivated.", "Already inactive; nothing changed."),
+        notice=changed_notice("Organization deactivated.", "Already inactive; nothing changed."),
     )
 
 

@@ -22,7 +22,15 @@ from accounts.permissions import (
     REFRESH_FROM_PROVIDER,
     REQUEST_REACTIVATION,
 )
-from accounts.views.actions import BADGE_EVENT, CHANGED_EVENT, attempt, attempt_form, respond
+from accounts.views.actions import (
+    BADGE_EVENT,
+    CHANGED_EVENT,
+    attempt,
+    attempt_form,
+    changed_notice,
+    request_notice,
+    respond,
+)
 from accounts.views.base import (
     HtmxHttpRequest,
     console_view,
@@ -83,10 +91,6 @@ def _membership_action(
     )
 
 
-def _changed(done: str, unchanged: str) -> Callable[[Any], str]:
-    return lambda change: done if change.changed else unchanged
-
-
 @require_POST
 @console_view
 @permission_or_403(REQUEST_REACTIVATION, "request.created", OrganizationMembership)
@@ -99,7 +103,7 @@ def membership_request(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             actor=request.user, target=m, reason=data["reason"]
         ),
         form_class=ReasonForm,
-        notice=lambda req: f"Request #{req.pk} sent to the managers.",
+        notice=request_notice,
         badge=True,
     )
 
@@ -116,7 +120,7 @@ def membership_reactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             actor=request.user, membership=m, reason=data["reason"]
         ),
         form_class=OptionalReasonForm,
-        notice=_changed("Membership reactivated.", "Already active; nothing changed."),
+        notice=changed_notice("Membership reactivated.", "Already active; nothing changed."),
     )
 
 
@@ -132,7 +136,7 @@ def membership_deactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             actor=request.user, membership=m, reason=data["reason"]
         ),
         form_class=OptionalReasonForm,
-        notice=_changed("Membership deactivated.", "Already inactive; nothing changed."),
+        notice=changed_notice("Membership deactivated.", "Already inactive; nothing changed."),
     )
 
 
