@@ -255,6 +255,6 @@ class OrganizationRoleAdmin(MirrorAdmin):
 class MembershipRoleAdmin(ReadOnlyAdmin):
     list_display = ("slug", "membership", "organization")
     list_filter = ("slug", "organization")
-    list_select_related = ("membership", "organization")
+    list_select_related = ("membership__user", "membership__organization", "organization")
     search_fields = ("slug__exact", "membership__external_id__exact")
     readonly_fields = ("membership", "organization", "slug")

@@ -156,7 +156,7 @@ def _describe_membership(external_id: str, values: Values, refs: dict) -> dict[s
     return {
         "target_type": "organizationmembership",
         "target_id": external_id,
-        "target_repr": f"{refs['user']} in {refs['organization']}"[:255],
+        "target_repr": f"{values['user']} in {values['organization']}"[:255],
         "organization_external_id": values["organization"],
         "user_external_id": values["user"],
     }
