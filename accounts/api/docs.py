@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from django.http import HttpRequest, HttpResponse
 from django.template import Context, Engine
 from django.templatetags.static import static
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import SafeString
 from ninja.openapi.docs import DocsBase
 
 from accounts.errors import ErrorCode
@@ -54,6 +56,18 @@ class OperationDoc:
     secured: bool
 
 
+def inline_code(text: str) -> SafeString:
+    """Escaped text with `backticked` spans shown as code, as OpenAPI's CommonMark means them."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:
+        return escape(text)
+    pieces = (
+        format_html("<code>{}</code>", part) if i % 2 else escape(part)
+        for i, part in enumerate(parts)
+    )
+    return format_html_join("", "{}", ((piece,) for piece in pieces))
+
+
 def type_of(schema: dict[str, Any]) -> str:
     """A short human-readable type for a JSON schema."""
     if "$ref" in schema:
@@ -96,7 +110,7 @@ def describe(schema: dict[str, Any]) -> tuple[list[OperationDoc], list[SchemaDoc
                     path=path,
                     operation_id=op.get("operationId", ""),
                     summary=op.get("summary", ""),
-                    description=op.get("description", ""),
+                    description=inline_code(op.get("description", "")),
                     parameters=[
                         {**p, "type": type_of(p.get("schema", {}))}
                         for p in op.get("parameters", [])
@@ -122,9 +136,14 @@ def describe(schema: dict[str, Any]) -> tuple[list[OperationDoc], list[SchemaDoc
         components.append(
             SchemaDoc(
                 name=name,
-                description=component.get("description", ""),
+                description=inline_code(component.get("description", "")),
                 properties=[
-                    Property(prop, type_of(spec), prop in required, spec.get("description", ""))
+                    Property(
+                        prop,
+                        type_of(spec),
+                        prop in required,
+                        inline_code(spec.get("description", "")),
+                    )
                     for prop, spec in component.get("properties", {}).items()
                 ],
             )
@@ -143,7 +162,7 @@ class OfflineDocs(DocsBase):
             {
                 "title": schema["info"]["title"],
                 "version": schema["info"]["version"],
-                "description": schema["info"].get("description", ""),
+                "description": inline_code(schema["info"].get("description", "")),
                 "openapi_url": self.get_openapi_url(api, kwargs),
                 "stylesheet": static("console.css"),
                 "operations": operations,

@@ -8,6 +8,7 @@ from http import HTTPStatus
 import pytest
 from django.test import Client
 
+from accounts.api.docs import inline_code
 from accounts.apidocs import OUTPUT, render_current
 from accounts.errors import ErrorCode
 
@@ -124,3 +125,24 @@ def test_api_md_is_generated_from_the_code():
     assert OUTPUT.read_text(encoding="utf-8") == render_current(), (
         "docs/API.md is stale: run `python -m accounts.apidocs`"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        (
+            "Send `Authorization: Bearer <token>`.",
+            "Send <code>Authorization: Bearer &lt;token&gt;</code>.",
+        ),
+        ("an odd ` backtick <b>", "an odd ` backtick &lt;b&gt;"),
+        ("plain", "plain"),
+    ],
+)
+def test_docs_show_backticked_spans_as_code_and_escape_the_rest(text, html):
+    assert str(inline_code(text)) == html
+
+
+def test_docs_page_renders_the_api_description_with_code_spans():
+    page = Client().get("/api/v1/docs").content.decode()
+    assert "<code>Authorization: Bearer &lt;token&gt;</code>" in page
+    assert "`Authorization" not in page
