@@ -13,8 +13,7 @@ from django.utils.functional import SimpleLazyObject
 from accounts import selectors
 from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
 from providers.base import Capability
-from providers.errors import ProviderError
-from providers.registry import ProviderStatus, get_provider, provider_status
+from providers.registry import ProviderStatus, provider_status
 
 _PROVIDER_SETTINGS = ("KARMO_PROVIDER", "KARMO_SANDBOX", "WORKOS_", "STYTCH_", "ZITADEL_")
 _ROLE_ORDER = (MANAGER, AUDITOR, HELP_DESK)
@@ -40,7 +39,9 @@ def _provider() -> dict[str, Any]:
             "configured": found.configured,
             "reason": found.reason,
             # Unconfigured: show every action, disabled, so staff see what is missing.
-            "can": _capabilities() if found.configured else dict.fromkeys(Capability, True),
+            "can": dict.fromkeys((c.value for c in found.capabilities), True)
+            if found.configured
+            else dict.fromkeys(Capability, True),
         }
         cache.set(status_key, status, timeout=30)
     health = cached.get(health_key)
@@ -49,16 +50,6 @@ def _provider() -> dict[str, Any]:
         "reachable": health is None,
         "problem": status["reason"] or (health or {}).get("reason", ""),
     }
-
-
-def _capabilities() -> dict[str, bool]:
-    """What the provider supports, so the console hides what it cannot do."""
-    try:
-        provider = get_provider()
-    except ProviderError:
-        return {}
-    provider.close()
-    return dict.fromkeys((c.value for c in provider.capabilities), True)
 
 
 def staff_role(user: Any) -> str:

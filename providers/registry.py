@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from providers.base import Provider
+from providers.base import Capability, Provider
 from providers.errors import ProviderNotConfigured
 from providers.http import RetryPolicy
 
@@ -19,6 +19,7 @@ class ProviderStatus:
     name: str
     configured: bool
     reason: str = ""
+    capabilities: frozenset[Capability] = frozenset()
 
 
 def retry_policy() -> RetryPolicy:
@@ -96,4 +97,4 @@ def provider_status() -> ProviderStatus:
     except ProviderNotConfigured as exc:
         return ProviderStatus(name=name, configured=False, reason=exc.message)
     provider.close()
-    return ProviderStatus(name=name, configured=True)
+    return ProviderStatus(name=name, configured=True, capabilities=provider.capabilities)
