@@ -21,7 +21,7 @@ demo: install  ## Migrate, seed the sandbox, sync, create demo logins, serve on 
 	$(RUN) python manage.py demo
 
 test: install browsers  ## Run the whole test suite (DATABASE_URL picks the database)
-	$(RUN) pytest
+	$(RUN) pytest -n auto
 
 lint:  ## ruff check and format check
 	$(RUN) ruff check . && $(RUN) ruff format --check .
