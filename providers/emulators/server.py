@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from providers.emulators.faults import DropConnection, Faults
+from providers.emulators.realism import Realism
 
 Handler = Callable[..., "Response"]
 
@@ -92,6 +93,7 @@ class EmulatorApp:
 
     def __init__(self) -> None:
         self.faults = Faults()
+        self.realism = Realism()
         self.request_count = 0
         self._count_lock = threading.Lock()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
@@ -131,19 +133,36 @@ class EmulatorApp:
     def dispatch(self, request: Request) -> Response:
         """Answer one request, applying faults first."""
         request_id = f"req-{uuid.uuid4().hex[:20]}"
-        if request.path == "/__emulator__/faults":
+        if request.path.startswith("/__emulator__/"):
             return self._control(request)
         with self._count_lock:
             self.request_count += 1
+        self.realism.entered()
         try:
-            response = self._faulted(request, request_id)
+            self.realism.wait()
+            response = self._limited(request, request_id) or self._faulted(request, request_id)
             if response is None:
                 self.authenticate(request)
                 response = self._route(request)
         except HTTPError as error:
             response = Response(error.status, self.error_body(request, error, request_id))
+        finally:
+            self.realism.left()
         response.headers.setdefault("X-Request-ID", request_id)
         return response
+
+    def _limited(self, request: Request, request_id: str) -> Response | None:
+        """The provider's 429 when this credential is over its published limit."""
+        retry_after = self.realism.admit(request.headers.get("authorization", ""))
+        if retry_after is None:
+            return None
+        return self._too_many(request, request_id, retry_after)
+
+    def _too_many(self, request: Request, request_id: str, retry_after: str) -> Response:
+        error = HTTPError(429, "rate_limit_exceeded", "Too many requests.")
+        return Response(
+            429, self.error_body(request, error, request_id), {"Retry-After": retry_after}
+        )
 
     def _faulted(self, request: Request, request_id: str) -> Response | None:
         fault = self.faults.next_fault()
@@ -155,9 +174,7 @@ class EmulatorApp:
         if kind == "status":
             raise HTTPError(value, "server_error", "Injected failure.")
         if kind == "rate":
-            error = HTTPError(429, "rate_limit_exceeded", "Too many requests.")
-            body = self.error_body(request, error, request_id)
-            return Response(429, body, {"Retry-After": value})
+            return self._too_many(request, request_id, value)
         return Response(200, raw=b'{"data": [')
 
     def _route(self, request: Request) -> Response:
@@ -175,6 +192,16 @@ class EmulatorApp:
         raise HTTPError(404, "not_found", "Not found.")
 
     def _control(self, request: Request) -> Response:
+        if request.path == "/__emulator__/stats":
+            if request.method == "DELETE":
+                self.realism.reset_stats()
+            return Response(200, {"requests": self.request_count, **self.realism.stats()})
+        if request.path == "/__emulator__/realism":
+            if request.method == "POST":
+                self.realism.configure(request.json())
+            return Response(200, self.realism.stats())
+        if request.path != "/__emulator__/faults":
+            return Response(404, {"message": "unknown emulator control"})
         if request.method == "DELETE":
             self.reset()
         elif request.method == "POST":

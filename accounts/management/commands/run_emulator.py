@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from providers.emulators.realism import parse_latency, parse_rate_limit
 from providers.emulators.seed import Dataset, demo_dataset, generated_dataset, paused_gc
 from providers.emulators.server import EmulatorApp, serve_in_thread
 from providers.emulators.state import Store
@@ -138,6 +139,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reload", action="store_true", help="reload the data even if --state holds it"
         )
+        parser.add_argument(
+            "--latency",
+            default="0ms",
+            help="added to every answer: 50ms (jitter a fifth) or 50ms+10ms",
+        )
+        parser.add_argument(
+            "--rate-limit",
+            default="off",
+            help="per credential: published (the provider's own limit), N/s, N/60s, or off",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         host = loopback_host(options["host"])
@@ -156,6 +167,11 @@ class Command(BaseCommand):
 
     def _run(self, host: str, options: dict[str, Any]) -> None:
         flavor = options["flavor"]
+        try:
+            latency, jitter = parse_latency(options["latency"])
+            limit = parse_rate_limit(options["rate_limit"], flavor)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         label, make_dataset = self._dataset(options)
         try:
             store = Store(options["state"] or ":memory:")
@@ -170,6 +186,14 @@ class Command(BaseCommand):
                 self._load(app, store, flavor, label, make_dataset)
             else:
                 self.stdout.write(f"kept the state in {options['state']} ({label})")
+            requests, window = limit or (0, 1.0)
+            app.realism.configure(
+                {"latency": latency, "jitter": jitter, "limit": requests, "window": window}
+            )
+            self.stdout.write(
+                f"latency {latency * 1000:g} ms + up to {jitter * 1000:g} ms; rate limit "
+                + (f"{requests} requests per {window:g} s per credential" if limit else "off")
+            )
             try:
                 running = serve_in_thread(app, host=host, port=options["port"])
             except OSError as exc:
