@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 from accounts.context import audit_context
 from accounts.models.audit import Channel
@@ -35,4 +36,18 @@ class AuditContextMiddleware:
         ):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
+        return response
+
+
+class NoStoreMiddleware:
+    """HTML pages are never stored: Back must not bring up a stale form that can be re-sent."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        is_html = response.get("Content-Type", "").startswith("text/html")
+        if is_html and not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
         return response

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -34,3 +37,13 @@ def status_badge(value: Any, label: str = "") -> dict[str, str]:
     """A coloured status label; colour is never the only signal (the text is always there)."""
     text = str(value or "unknown")
     return {"tone": _TONES.get(text, "info"), "label": label or text.replace("_", " ")}
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """How long ago, in words; under a minute reads "just now" rather than "0 minutes ago"."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment)} ago"

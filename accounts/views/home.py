@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from accounts import selectors
 from accounts.forms import StaffAuthenticationForm
@@ -16,7 +16,7 @@ from accounts.views.base import HtmxHttpRequest, console_view, page
 sign_in = LoginView.as_view(authentication_form=StaffAuthenticationForm)
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """Landing page: where a newcomer starts, or a staff member's shortcuts."""
     return render(request, "console/home.html")
