@@ -42,6 +42,25 @@ TARGETS = {
 BY_TYPE = {target_type: (model, field, op) for model, (target_type, field, op) in TARGETS.items()}
 
 
+class ExecutionFailed(KarmoError):
+    """The approved request was carried out, the provider refused or failed, and it is failed.
+
+    Raised only for callers that ask (`raise_failure=True`), which answer with the provider's
+    error instead of the request.
+    """
+
+    def __init__(self, error: KarmoError, request: ReactivationRequest) -> None:
+        super().__init__(
+            error.code,
+            error.message,
+            errors=error.errors,
+            meta=dict(error.meta),
+            retry_after=error.retry_after,
+            provider_request_id=error.provider_request_id,
+        )
+        self.request = request
+
+
 def request_state(request: ReactivationRequest) -> dict[str, Any]:
     """What the audit log keeps of a request."""
     return {
@@ -125,9 +144,13 @@ def request_reactivation(
 
 
 def approve_request(
-    *, actor: Actor, request: ReactivationRequest, via: str = ""
+    *, actor: Actor, request: ReactivationRequest, via: str = "", raise_failure: bool = False
 ) -> ReactivationRequest:
-    """Approve a pending request and carry it out; exactly one of concurrent approvals wins."""
+    """Approve a pending request and carry it out; exactly one of concurrent approvals wins.
+
+    A failed execution leaves the request failed; with `raise_failure` it also raises
+    ExecutionFailed carrying the provider's error.
+    """
     event_type = "request.approved"
     call = _call(actor, request, via)
     _check_decider(call, event_type, request)
@@ -142,7 +165,7 @@ def approve_request(
     )
     if not won:
         raise _not_pending(call, event_type, request, now)
-    return _execute(call, request)
+    return _execute(call, request, raise_failure=raise_failure)
 
 
 def reject_request(
@@ -355,12 +378,17 @@ def finish_request(
     return request
 
 
-def _execute(call: Call, request: ReactivationRequest) -> ReactivationRequest:
+def _execute(
+    call: Call, request: ReactivationRequest, *, raise_failure: bool = False
+) -> ReactivationRequest:
     _, _, op = BY_TYPE[TargetType(request.target_type)]
     try:
         change = change_status(op, call, target_of(request), request.reason)
     except KarmoError as error:
-        return finish_request(call, request, error)
+        failed = finish_request(call, request, error)
+        if raise_failure:
+            raise ExecutionFailed(error, failed) from error
+        return failed
     return finish_request(call, request, None, change.changed)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
 
 from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
@@ -14,6 +15,18 @@ pytest_plugins = [
     "tests.fixtures.app_provider",
     "tests.fixtures.audit",
 ]
+
+ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked `postgres` unless DATABASE_URL names PostgreSQL."""
+    if ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -113,9 +113,18 @@ def get_request(request: HttpRequest, request_id: RequestId) -> ReactivationRequ
     summary="Approve a reactivation request",
 )
 def approve(request: HttpRequest, request_id: RequestId) -> ReactivationRequestOut:
-    """Approve someone else's pending request and carry it out (managers)."""
+    """Approve someone else's pending request and carry it out (managers).
+
+    When the provider refuses or fails the change, the request ends `failed` and the answer is
+    the provider error's status and envelope, with the request under `meta.request`.
+    """
     found = lookups.get_request(request_id)
-    approvals.approve_request(actor=request.auth.user, request=found)
+    try:
+        approvals.approve_request(actor=request.auth.user, request=found, raise_failure=True)
+    except approvals.ExecutionFailed as failed:
+        out = ReactivationRequestOut.of(lookups.get_request(request_id))
+        failed.meta["request"] = out.model_dump(mode="json", by_alias=True)
+        raise
     return ReactivationRequestOut.of(lookups.get_request(request_id))
 
 

@@ -163,3 +163,28 @@ def test_deciding_an_unknown_request_is_404(mirrored, manager_api):
     for action in ("approve", "cancel"):
         response = manager_api.post(f"/reactivation-requests/424242/{action}")
         assert_envelope(response, 404, "40406001")
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        ({"fail": [503]}, 503, "50304002"),
+        ({"fail": [429]}, 429, "42904001"),
+        ({"fail": [409]}, 409, "40904001"),
+    ],
+)
+def test_approval_the_provider_fails_answers_with_the_provider_error(
+    pending_request, manager_api, workos_emulator, fault, status, code
+):
+    workos_emulator.app.faults.configure(fault)
+    response = manager_api.post(f"/reactivation-requests/{pending_request['id']}/approve")
+    body = assert_envelope(response, status, code)
+    assert body["meta"]["request"]["id"] == pending_request["id"]
+    assert body["meta"]["request"]["status"] == "failed"
+    assert body["meta"]["request"]["errorCode"] == code
+    assert body["meta"]["provider"] == "workos"
+    stored = ReactivationRequest.objects.get(pk=pending_request["id"])
+    assert (stored.status, stored.error_code) == (RequestStatus.FAILED, code)
+    assert stored.membership.status == MirrorStatus.INACTIVE
+    assert assert_audited("request.failed", target=stored).error_code == code
+    assert assert_audited("membership.reactivated", outcome=Outcome.FAILED).error_code == code
