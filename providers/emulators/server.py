@@ -6,6 +6,7 @@ import json
 import re
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 import uuid
@@ -273,6 +274,16 @@ class _DroppingServerHandler(ServerHandler):
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        if self.tls is None:
+            return connection, address
+        # The handshake runs on the first read, in the request's thread, not in accept().
+        return self.tls.wrap_socket(
+            connection, server_side=True, do_handshake_on_connect=False
+        ), address
 
 
 @dataclass
@@ -291,14 +302,21 @@ class RunningEmulator:
         self._thread.join(timeout=5)
 
 
-def serve_in_thread(app: EmulatorApp, host: str = "127.0.0.1", port: int = 0) -> RunningEmulator:
-    """Serve `app` on host:port (0 picks a free port) and return once it accepts connections."""
+def serve_in_thread(
+    app: EmulatorApp, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+) -> RunningEmulator:
+    """Serve `app` on host:port (0 picks a free port) and return once it accepts connections.
+
+    With `tls` (a server-side context holding a certificate) it speaks HTTPS, for clients
+    such as Stytch's SDK that refuse a plain-HTTP base URL.
+    """
     server = _ThreadingWSGIServer((host, port), _QuietHandler)
+    server.tls = tls
     server.set_app(app)
     thread = threading.Thread(target=server.serve_forever, name=f"{app.name}-emulator", daemon=True)
     thread.start()
     bound_host, bound_port = server.server_address[:2]
-    url = f"http://{bound_host}:{bound_port}"
+    url = f"{'https' if tls else 'http'}://{bound_host}:{bound_port}"
     with socket.create_connection((bound_host, bound_port), timeout=5):
         pass
     return RunningEmulator(app=app, url=url, _server=server, _thread=thread)

@@ -130,6 +130,10 @@ def org_doc(
         "oauth_tenant_jit_provisioning": "NOT_ALLOWED",
         "allowed_oauth_tenants": {},
         "claimed_email_domains": [],
+        "first_party_connected_apps_allowed_type": "ALL_ALLOWED",
+        "allowed_first_party_connected_apps": [],
+        "third_party_connected_apps_allowed_type": "ALL_ALLOWED",
+        "allowed_third_party_connected_apps": [],
         "created_at": created,
         "updated_at": created,
     }

@@ -1,0 +1,41 @@
+"""Emulators served on loopback for the providers' official SDKs, recording what they answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+import stytch
+
+from providers.emulators.server import RunningEmulator, serve_in_thread
+from providers.emulators.stytch import PROJECT_ID, SECRET, StytchEmulator
+from tests.sdk.recording import Recording
+from tests.sdk.tls import self_signed
+
+
+class RecordingStytch(Recording, StytchEmulator):
+    pass
+
+
+@pytest.fixture(scope="session")
+def stytch_sdk_emulator(tmp_path_factory) -> Iterator[RunningEmulator]:
+    """The Stytch emulator over HTTPS (the SDK refuses plain HTTP), with its CA file."""
+    cert, context = self_signed(tmp_path_factory.mktemp("tls"))
+    running = serve_in_thread(RecordingStytch(), tls=context)
+    running.app.ca_file = str(cert)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def stytch_sdk(stytch_sdk_emulator) -> Iterator[stytch.B2BClient]:
+    """Stytch's B2B client on the emulator (demo data), trusting only the emulator's CA."""
+    stytch_sdk_emulator.app.reset()
+    with requests.Session() as session:
+        # No proxies or CA bundles from the environment: loopback, verified against our CA.
+        session.trust_env = False
+        session.verify = stytch_sdk_emulator.app.ca_file
+        yield stytch.B2BClient(
+            PROJECT_ID, SECRET, custom_base_url=stytch_sdk_emulator.url, sync_session=session
+        )
