@@ -150,6 +150,10 @@ KARMO_SANDBOX_URL = env.str("KARMO_SANDBOX_URL", default="")
 KARMO_PROVIDER_TIMEOUT = env.float("KARMO_PROVIDER_TIMEOUT", default=10.0)
 KARMO_PROVIDER_MAX_RETRIES = env.int("KARMO_PROVIDER_MAX_RETRIES", default=3)
 KARMO_PROVIDER_RETRY_AFTER_CAP = env.float("KARMO_PROVIDER_RETRY_AFTER_CAP", default=30.0)
+# Requests per second the provider allows (0: its published limit) and the share we use.
+KARMO_PROVIDER_RATE_LIMIT = env.float("KARMO_PROVIDER_RATE_LIMIT", default=0.0)
+KARMO_PROVIDER_RATE_FRACTION = env.float("KARMO_PROVIDER_RATE_FRACTION", default=0.8)
+KARMO_SYNC_CONCURRENCY = env.int("KARMO_SYNC_CONCURRENCY", default=8)
 
 WORKOS_API_KEY = env.str("WORKOS_API_KEY", default="")
 WORKOS_BASE_URL = env.str("WORKOS_BASE_URL", default="https://api.workos.com")

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import stamina
 
+from providers.budget import Budget
 from providers.errors import (
     ProviderAPIError,
     ProviderError,
@@ -46,6 +47,8 @@ class RetryPolicy:
     wait_max: float = 8.0
     wait_jitter: float = 0.5
     retry_after_cap: float = 30.0
+    # With a Budget, 429s pause every thread and are retried this often, apart from the above.
+    rate_limited_retries: int = 10
 
 
 class _Transient(ProviderUnavailable):
@@ -101,8 +104,11 @@ class ProviderHTTP:
         error_parser: ErrorParser = default_error_parser,
         request_id_header: str = "x-request-id",
         transport: httpx.BaseTransport | None = None,
+        budget: Budget | None = None,
+        connections: int = 20,
     ) -> None:
         self.provider = provider
+        self.budget = budget
         self.retry = retry or RetryPolicy()
         self.error_parser = error_parser
         self.request_id_header = request_id_header
@@ -111,6 +117,8 @@ class ProviderHTTP:
             headers=dict(headers or {}),
             auth=auth,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            # One pool shared by the sync's readers: connections are kept alive and reused.
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             transport=transport,
         )
 
@@ -131,6 +139,25 @@ class ProviderHTTP:
         """Send one call, retrying transient failures the call can safely repeat."""
         method = method.upper()
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        for _ in range(self.retry.rate_limited_retries):
+            try:
+                return self._with_retries(method, path, params, json, headers, safe)
+            except ProviderRateLimited as exc:
+                if self.budget is None:
+                    raise
+                # Every thread waits: the provider counts this credential, not this thread.
+                self.budget.pause(1.0 if exc.retry_after is None else exc.retry_after)
+        return self._with_retries(method, path, params, json, headers, safe)
+
+    def _with_retries(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        safe: bool,
+    ) -> Answer:
         try:
             for attempt in stamina.retry_context(
                 on=self._backoff_hook(safe),
@@ -157,6 +184,8 @@ class ProviderHTTP:
         def hook(exc: Exception) -> bool | float:
             retry: bool | float = False
             if isinstance(exc, ProviderRateLimited):
+                if self.budget is not None:
+                    return False  # request() pauses the budget for every thread
                 retry = True if exc.retry_after is None else exc.retry_after
             elif isinstance(exc, _Transient):
                 retry = safe or not exc.sent
@@ -175,6 +204,8 @@ class ProviderHTTP:
         json: Any,
         headers: Mapping[str, str] | None,
     ) -> Answer:
+        if self.budget is not None:
+            self.budget.acquire()
         try:
             response = self.client.request(method, path, params=params, json=json, headers=headers)
         except httpx.ConnectError as exc:

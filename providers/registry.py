@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from providers.base import Capability, Provider
+from providers.budget import Budget, published_rate
 from providers.errors import ProviderNotConfigured
 from providers.http import RetryPolicy
 
@@ -30,6 +31,12 @@ def retry_policy() -> RetryPolicy:
     )
 
 
+def budget_for(provider: str) -> Budget:
+    """The provider's request budget: a fraction of its published (or configured) limit."""
+    rate = settings.KARMO_PROVIDER_RATE_LIMIT or published_rate(provider)
+    return Budget(rate * settings.KARMO_PROVIDER_RATE_FRACTION)
+
+
 def _build_workos() -> Provider:
     from providers.workos import WorkOSProvider
 
@@ -40,6 +47,8 @@ def _build_workos() -> Provider:
         base_url=settings.WORKOS_BASE_URL,
         timeout=settings.KARMO_PROVIDER_TIMEOUT,
         retry=retry_policy(),
+        budget=budget_for("workos"),
+        concurrency=settings.KARMO_SYNC_CONCURRENCY,
     )
 
 

@@ -59,7 +59,7 @@ def mark_sandbox(provider: Provider, flavor: str, transport: SandboxTransport | 
 
 def _build_workos() -> Provider:
     from providers.emulators.workos import EMULATOR_API_KEY, WorkOSEmulator
-    from providers.registry import retry_policy
+    from providers.registry import budget_for, retry_policy
     from providers.workos import WorkOSProvider
 
     if settings.KARMO_SANDBOX_URL:
@@ -68,6 +68,8 @@ def _build_workos() -> Provider:
             base_url=settings.KARMO_SANDBOX_URL,
             timeout=settings.KARMO_PROVIDER_TIMEOUT,
             retry=retry_policy(),
+            budget=budget_for("workos"),
+            concurrency=settings.KARMO_SYNC_CONCURRENCY,
         )
         return mark_sandbox(provider, "workos", None)
     store = sandbox_store("workos")

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import httpx
 
 from providers.base import Capability, Membership, Organization, Result, Role, Status, User
+from providers.budget import Budget
 from providers.errors import (
     ProviderAPIError,
     ProviderConflict,
@@ -17,6 +18,7 @@ from providers.errors import (
     ProviderUnsupported,
     error_for_status,
 )
+from providers.fanout import fan_out
 from providers.http import ProviderHTTP, RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.workos.com"
@@ -76,7 +78,10 @@ class WorkOSProvider:
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        budget: Budget | None = None,
+        concurrency: int = 4,
     ) -> None:
+        self.concurrency = max(1, concurrency)
         self.http = ProviderHTTP(
             base_url=base_url or DEFAULT_BASE_URL,
             provider=self.name,
@@ -85,6 +90,8 @@ class WorkOSProvider:
             retry=retry,
             error_parser=parse_error,
             transport=transport,
+            budget=budget,
+            connections=self.concurrency + 2,
         )
 
     def close(self) -> None:
@@ -97,6 +104,13 @@ class WorkOSProvider:
         self, path: str, params: Mapping[str, str] | None = None, *, paginated: bool = True
     ) -> Iterator[dict]:
         """Every object of a list, fetched lazily page by page when it is cursor-paginated."""
+        for page in self._page_lists(path, params, paginated=paginated):
+            yield from page
+
+    def _page_lists(
+        self, path: str, params: Mapping[str, str] | None = None, *, paginated: bool = True
+    ) -> Iterator[list[dict]]:
+        """A list's pages, one request each, following the `after` cursor."""
         query = {"limit": str(PAGE_SIZE), "order": "desc"} if paginated else {}
         query.update(params or {})
         while True:
@@ -107,7 +121,7 @@ class WorkOSProvider:
                 raise ProviderUnavailable(
                     f"workos sent an unreadable list from {path}", request_id=answer.request_id
                 )
-            yield from items
+            yield items
             after = metadata.get("after")
             if not after or not items:
                 return
@@ -122,20 +136,27 @@ class WorkOSProvider:
         return (_user(u) for u in self._pages("/user_management/users"))
 
     def list_memberships(self) -> Iterator[Membership]:
-        """Every membership in every status, organization by organization."""
-        for org in self._pages("/organizations"):
-            params = {"organization_id": _organization(org).id, "statuses": ALL_STATUSES}
-            yield from (_membership(m) for m in self._pages(MEMBERSHIPS, params))
+        """Every membership in every status; organizations' lists are read concurrently."""
+        chains = (
+            functools.partial(self._memberships_of, org.id) for org in self.list_organizations()
+        )
+        return fan_out(chains, self.concurrency)
+
+    def _memberships_of(self, organization_id: str) -> Iterator[list[Membership]]:
+        params = {"organization_id": organization_id, "statuses": ALL_STATUSES}
+        for page in self._page_lists(MEMBERSHIPS, params):
+            yield [_membership(m) for m in page]
 
     def list_roles(self) -> Iterator[Role]:
-        """Environment roles once, then each organization's own roles."""
+        """Environment roles once, then each organization's own roles (read concurrently)."""
         for role in self._pages("/authorization/roles", paginated=False):
             yield _role(role, "")
-        for org in self.list_organizations():
-            for data in self._pages(_roles_path(org.id), paginated=False):
-                role = _role(data, org.id)
-                if data["type"] == "OrganizationRole":
-                    yield role
+        chains = (functools.partial(self._roles_of, org.id) for org in self.list_organizations())
+        yield from fan_out(chains, self.concurrency)
+
+    def _roles_of(self, organization_id: str) -> Iterator[list[Role]]:
+        for page in self._page_lists(_roles_path(organization_id), paginated=False):
+            yield [_role(d, organization_id) for d in page if d["type"] == "OrganizationRole"]
 
     def get_organization(self, organization_id: str) -> Organization:
         """One organization by id."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -40,13 +41,15 @@ class RequestCounter:
 
     def __init__(self, provider: Provider) -> None:
         self.count = 0
+        self._lock = threading.Lock()  # the sync's page readers send from several threads
         http = getattr(provider, "http", None)
         self._hooks = getattr(getattr(http, "client", None), "event_hooks", None)
         if self._hooks is not None:
             self._hooks["request"].append(self._on_request)
 
     def _on_request(self, request: object) -> None:
-        self.count += 1
+        with self._lock:
+            self.count += 1
 
     @property
     def available(self) -> bool:

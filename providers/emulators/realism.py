@@ -16,13 +16,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-# Published limits per credential: (requests, window in seconds). Stytch publishes per-endpoint
-# limits that its docs and SDK disagree on (providers.md); ~100/s for search is the docs' figure.
-PUBLISHED_LIMITS: dict[str, tuple[int, float]] = {
-    "workos": (6000, 60.0),
-    "stytch": (100, 1.0),
-    "zitadel": (3000, 60.0),
-}
+from providers.budget import PUBLISHED_LIMITS
 
 _DURATION = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>ms|s)?\s*$")
 _RATE = re.compile(r"^\s*(?P<count>\d+)\s*/\s*(?P<number>\d+(?:\.\d+)?)?\s*(?P<unit>ms|s|m)\s*$")

@@ -1,0 +1,80 @@
+"""Read independent cursor chains concurrently, handing pages over through a bounded queue.
+
+A chain (one organization's memberships, say) stays sequential: each page's cursor comes
+from the one before. Different chains run in parallel threads; how fast they may go is the
+provider's Budget's business, how far they may run ahead of the consumer is this queue's.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+Chain = Callable[[], Iterable[list[Any]]]
+
+_DONE = object()
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def fan_out[T](chains: Iterable[Callable[[], Iterable[list[T]]]], workers: int) -> Iterator[T]:
+    """Every item of every chain, chains read by up to `workers` threads at once.
+
+    Items come in page order within a chain, chains interleaved. At most `2 * workers` pages
+    wait in memory. The first error of any chain is raised here; closing the iterator stops
+    the readers after the page each is reading.
+    """
+    workers = max(1, workers)
+    pages: queue.Queue[Any] = queue.Queue(maxsize=2 * workers)
+    stop = threading.Event()
+    source = iter(chains)
+    source_lock = threading.Lock()
+
+    def hand_over(value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                pages.put(value, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def next_chain() -> Callable[[], Iterable[list[T]]] | None:
+        with source_lock:
+            return next(source, None)
+
+    def read() -> None:
+        try:
+            while not stop.is_set() and (chain := next_chain()) is not None:
+                for page in chain():
+                    if not hand_over(page):
+                        return
+            hand_over(_DONE)
+        except BaseException as error:  # handed to the consumer, who decides
+            hand_over(_Failed(error))
+
+    threads = [
+        threading.Thread(target=read, name=f"karmo-fan-out-{n}", daemon=True)
+        for n in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    running = workers
+    try:
+        while running:
+            value = pages.get()
+            if value is _DONE:
+                running -= 1
+            elif isinstance(value, _Failed):
+                raise value.error
+            else:
+                yield from value
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
