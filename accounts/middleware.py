@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 
@@ -10,6 +11,16 @@ from django.utils.cache import add_never_cache_headers
 
 from accounts.context import audit_context
 from accounts.models.audit import Channel
+
+# What a caller's X-Request-ID may be; anything else (control characters, bidi overrides,
+# markup, overlong) is replaced, since the id is echoed in a header and kept in the audit log.
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id_of(request: HttpRequest) -> str:
+    """The caller's X-Request-ID when it has the safe format, else a fresh one."""
+    given = request.headers.get("X-Request-ID", "")
+    return given if SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def _channel(path: str) -> str:
@@ -27,7 +38,7 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        request_id = request_id_of(request)
         with audit_context(
             via=_channel(request.path),
             client_ip=request.META.get("REMOTE_ADDR") or None,

@@ -69,7 +69,18 @@ def rows(response) -> list[dict[str, str]]:
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
+        ("\nx", "'\nx"),
+        ("\uff1d1+2", "'\uff1d1+2"),  # full-width equals
+        ("\uff0bcmd", "'\uff0bcmd"),  # full-width plus
+        ("\uff0d2", "'\uff0d2"),  # full-width hyphen-minus
+        ("\uff20SUM(A1)", "'\uff20SUM(A1)"),  # full-width commercial at
+        ("\ufe66cmd", "'\ufe66cmd"),  # small equals sign
+        ("\u2060=1+2", "'\u2060=1+2"),  # word joiner first
+        ("\u200b\ufeff=1", "'\u200b\ufeff=1"),  # zero-width space and BOM first
+        ("  =1", "'  =1"),
         ("plain", "plain"),
+        ("a=b", "a=b"),
+        ("\uff21bc", "\uff21bc"),  # full-width letter: normalised, still not a formula
         (None, ""),
         ({"a": 1}, '{"a":1}'),
     ],

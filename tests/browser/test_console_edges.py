@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
+from accounts.approvals import request_reactivation
 from accounts.models import MirrorStatus, OrganizationMembership
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -51,3 +52,42 @@ def test_admin_pages_name_an_icon_that_loads(sign_in, sandbox_app):
     expect(icon).to_have_count(1)
     assert page.request.get(icon.evaluate("link => link.href")).status == 200
     assert page.request.get(f"{sandbox_app}/favicon.ico").status == 200
+
+
+def test_badge_counts_only_requests_the_manager_may_decide(sign_in, staff):
+    mine, theirs = OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)[:2]
+    request_reactivation(actor=staff["manager"], target=mine, reason="Asked by the owner")
+    page = sign_in("manager")
+    expect(page.locator("#approvals-link .count")).to_have_text("0")
+    request_reactivation(actor=staff["helpdesk"], target=theirs, reason="Renewed contract")
+    page.reload()
+    expect(page.locator("#approvals-link .count")).to_have_text("1")
+
+
+def test_admin_offers_only_what_the_provider_can_do(sign_in, sandbox_app, staff):
+    # The sandbox speaks WorkOS: users have no status, organizations cannot be switched off.
+    page = sign_in("manager")
+    page.goto(f"{sandbox_app}/admin/accounts/provideruser/")
+    offered = page.locator("select[name=action] option").all_inner_texts()
+    assert "Sync selected users from the provider" in offered
+    assert not [o for o in offered if "ctivate" in o]
+    page.goto(f"{sandbox_app}/admin/accounts/organization/")
+    offered = page.locator("select[name=action] option").all_inner_texts()
+    assert not [o for o in offered if "ctivate" in o]
+    page.goto(f"{sandbox_app}/admin/accounts/organizationmembership/")
+    offered = page.locator("select[name=action] option").all_inner_texts()
+    assert "Reactivate selected memberships" in offered
+
+
+def test_help_desk_sees_only_its_own_requests_in_the_admin(sign_in, sandbox_app, staff):
+    mine, theirs = OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)[:2]
+    own = request_reactivation(actor=staff["helpdesk"], target=mine, reason="Renewed")
+    other = request_reactivation(actor=staff["manager"], target=theirs, reason="Owner asked")
+    page = sign_in("helpdesk")
+    page.goto(f"{sandbox_app}/admin/accounts/reactivationrequest/")
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(mine.user.email)
+    response = page.goto(f"{sandbox_app}/admin/accounts/reactivationrequest/{other.pk}/change/")
+    assert response.status in (302, 404) or "doesn’t exist" in page.content()
+    assert own.pk != other.pk
