@@ -34,9 +34,11 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks_db",
     "accounts",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.OpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -74,6 +76,14 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'karmo.sqlite3'}"),
 }
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+DATABASE_ROUTERS = ["ops.routing.ReplicaRouter"]
+for _database in DATABASES.values():
+    if _database["ENGINE"] == "django.db.backends.postgresql":
+        # Persistent connections for long-lived web and task processes, checked before reuse.
+        _database["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+        _database["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -114,6 +124,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Hashed, compressed names need `collectstatic` first, so only deployments turn this on.
+KARMO_STATIC_MANIFEST = env.bool("KARMO_STATIC_MANIFEST", default=False)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if KARMO_STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
@@ -129,6 +149,15 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "base-uri": [CSP.SELF],
 }
+# Behind a TLS-terminating proxy (README, "Running in production").
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=False)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("KARMO_SESSION_SECONDS", default=8 * 3600)
 X_FRAME_OPTIONS = "DENY"
@@ -172,11 +201,34 @@ KARMO_EXPIRY_SWEEP_MINUTES = env.int("KARMO_EXPIRY_SWEEP_MINUTES", default=15)  
 KARMO_SYNC_BATCH_SIZE = env.int("KARMO_SYNC_BATCH_SIZE", default=5000)
 KARMO_API_RATE_LIMIT = env.int("KARMO_API_RATE_LIMIT", default=600)  # per token per minute
 
+# Operations (README, "Running in production").
+KARMO_METRICS_TOKEN = env.str("KARMO_METRICS_TOKEN", default="")
+KARMO_WORKER_HEARTBEAT_SECONDS = env.float("KARMO_WORKER_HEARTBEAT_SECONDS", default=5.0)
+KARMO_WORKER_STALE_SECONDS = env.float("KARMO_WORKER_STALE_SECONDS", default=60.0)
+KARMO_TASK_MAX_ATTEMPTS = env.int("KARMO_TASK_MAX_ATTEMPTS", default=3)
+KARMO_LOG_FORMAT = env.str("KARMO_LOG_FORMAT", default="text")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "ops.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "ops.logs.KarmoJsonFormatter"},
+        "text": {
+            "()": "ops.logs.KarmoTextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if KARMO_LOG_FORMAT == "json" else "text",
+            "filters": ["request_id"],
+        }
+    },
     "loggers": {
         "karmo": {"handlers": ["console"], "level": env.str("KARMO_LOG_LEVEL", default="INFO")},
+        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -20,6 +20,7 @@ from providers.errors import (
     ProviderUnavailable,
     error_for_status,
 )
+from providers.observe import count_retry
 
 logger = logging.getLogger("karmo.providers.http")
 
@@ -190,6 +191,7 @@ class ProviderHTTP:
             elif isinstance(exc, _Transient):
                 retry = safe or not exc.sent
             if retry is not False:
+                count_retry(self.provider, rate_limited=isinstance(exc, ProviderRateLimited))
                 logger.debug("retrying %s call: %s", self.provider, exc)
             return retry
 

@@ -11,6 +11,7 @@ from providers.base import Capability, Provider
 from providers.budget import Budget, published_rate
 from providers.errors import ProviderNotConfigured
 from providers.http import RetryPolicy
+from providers.observe import instrument
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ def get_provider() -> Provider:
     builder = BUILDERS.get(name)
     if builder is None:
         raise ProviderNotConfigured(f"unknown provider {name!r}")
-    return builder()
+    return instrument(builder())
 
 
 def provider_status() -> ProviderStatus:

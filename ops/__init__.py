@@ -1,0 +1,1 @@
+"""Running Karmo in production: probes, metrics, request logs, task-worker liveness, routing."""
