@@ -14,7 +14,9 @@ from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from accounts import audit_tree
 from accounts.context import current_context
+from accounts.merkle import LEAF_PREFIX, leaf_hash
 from accounts.models.audit import AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -165,7 +167,6 @@ def _build(spec: EventSpec, sequence: int, prev_hash: str) -> AuditEvent:
         prev_hash=prev_hash,
         **describe_target(spec.target),
     )
-    event.hash = compute_hash(event)
     return event
 
 
@@ -176,13 +177,18 @@ def record_events(specs: Iterable[EventSpec]) -> list[AuditEvent]:
         return []
     with transaction.atomic():
         sequence, prev_hash = _lock_chain()
-        events = []
+        first = sequence
+        events, leaves = [], []
         for spec in specs:
             sequence += 1
             event = _build(spec, sequence, prev_hash)
-            prev_hash = event.hash
+            data = canonical(event).encode()
+            event.hash = prev_hash = hashlib.sha256(prev_hash.encode() + data).hexdigest()
+            leaves.append(leaf_hash(data))
             events.append(event)
-        return AuditEvent.objects.bulk_create(events)
+        created = AuditEvent.objects.bulk_create(events)
+        audit_tree.write_nodes(audit_tree.new_nodes(first, leaves))
+        return created
 
 
 def record_event(**kwargs: Any) -> AuditEvent:
@@ -290,7 +296,8 @@ def record_described(template: EventSpec, items: Iterable[tuple[str, Described, 
     encode, string, sha256 = _CANONICAL.encode, _encode_string, hashlib.sha256
     with transaction.atomic():
         sequence, prev_hash = _lock_chain()
-        params = []
+        first = sequence
+        params, leaves = [], []
         for event_type, described, before, after in items:
             sequence += 1
             target = [described.get(name, "") for name in _TARGET_FIELDS]
@@ -322,7 +329,9 @@ def record_described(template: EventSpec, items: Iterable[tuple[str, Described, 
                     parts[10],
                 )
             )
-            digest = sha256((prev_hash + text).encode()).hexdigest()
+            data = text.encode()
+            digest = sha256(prev_hash.encode() + data).hexdigest()
+            leaves.append(sha256(LEAF_PREFIX + data).digest())
             row = base.copy()
             for name, value in zip(_TARGET_FIELDS, target, strict=True):
                 row[at[name]] = value
@@ -343,6 +352,7 @@ def record_described(template: EventSpec, items: Iterable[tuple[str, Described, 
                         copy.write_row(row)
             else:
                 cursor.executemany(sql, params)
+        audit_tree.write_nodes(audit_tree.new_nodes(first, leaves))
     return len(params)
 
 

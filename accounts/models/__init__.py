@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accounts.models.approvals import ReactivationRequest, RequestStatus, TargetType
-from accounts.models.audit import AuditEvent, Channel, Outcome
+from accounts.models.audit import AuditEvent, AuditTreeNode, Channel, Outcome
 from accounts.models.mirror import (
     MembershipRole,
     MirrorStatus,
@@ -18,6 +18,7 @@ from accounts.models.tokens import ApiToken, IdempotencyRecord
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "AuditTreeNode",
     "Channel",
     "IdempotencyRecord",
     "MembershipRole",

@@ -111,3 +111,20 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("audit events cannot be deleted")
+
+
+class AuditTreeNode(models.Model):
+    """One perfect subtree of the audit events' Merkle tree (level 0: an event's leaf hash).
+
+    Node (level, position) covers the events with sequence position·2^level + 1 to
+    (position + 1)·2^level.
+    Written with the events it completes, in the same transaction; never changed.
+    """
+
+    pk = models.CompositePrimaryKey("level", "position")
+    level = models.PositiveSmallIntegerField()
+    position = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.position}"

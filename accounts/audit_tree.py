@@ -1,0 +1,97 @@
+"""The audit events' Merkle tree as stored nodes: roots and proofs read O(log n) rows.
+
+Every perfect subtree is stored once complete (about two rows per event), so the hash of any
+range a proof needs is a fold of at most log2(n) stored nodes, all fetched in one query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection
+
+from accounts.merkle import (
+    Node,
+    extend,
+    fold,
+    inclusion_ranges,
+    perfect_nodes,
+)
+from accounts.merkle import (
+    consistency_ranges as _consistency_ranges,
+)
+from accounts.models import AuditEvent, AuditTreeNode
+
+Frontier = list[tuple[int, int, bytes]]
+
+
+class TreeIncompleteError(Exception):
+    """A node the tree should hold is missing: the tree and the events disagree."""
+
+
+def _fetch(nodes: Iterable[Node]) -> dict[Node, bytes]:
+    wanted = sorted(set(nodes))
+    if not wanted:
+        return {}
+    rows = AuditTreeNode.objects.filter(pk__in=wanted).values_list("level", "position", "hash")
+    found = {(level, index): bytes(digest) for level, index, digest in rows}
+    missing = [node for node in wanted if node not in found]
+    if missing:
+        raise TreeIncompleteError(f"tree node {missing[0][0]}/{missing[0][1]} is missing")
+    return found
+
+
+def _ranges_hashes(ranges: list[tuple[int, int]]) -> list[bytes]:
+    split = [perfect_nodes(start, end) for start, end in ranges]
+    found = _fetch(node for nodes in split for node in nodes)
+    return [fold([found[node] for node in nodes]) for nodes in split]
+
+
+def frontier(size: int) -> Frontier:
+    """The compact range of the first `size` leaves: (level, index, hash), left to right."""
+    nodes = perfect_nodes(0, size)
+    found = _fetch(nodes)
+    return [(level, index, found[(level, index)]) for level, index in nodes]
+
+
+def root(size: int) -> bytes:
+    """The Merkle Tree Hash of the first `size` events."""
+    return _ranges_hashes([(0, size)])[0]
+
+
+def inclusion_proof(index: int, size: int) -> list[bytes]:
+    """The audit path of leaf `index` (0-based) in the tree of `size` leaves."""
+    return _ranges_hashes(inclusion_ranges(index, size))
+
+
+def consistency_proof(old: int, new: int) -> list[bytes]:
+    """The proof that the tree of `old` leaves is a prefix of the tree of `new` leaves."""
+    if old == 0 or old == new:
+        return []
+    return _ranges_hashes(_consistency_ranges(old, new))
+
+
+def tree_size() -> int:
+    """How many events the log holds (the last sequence number)."""
+    last = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first()
+    return last or 0
+
+
+def new_nodes(first: int, leaves: list[bytes]) -> list[tuple[int, int, bytes]]:
+    """The nodes that appending `leaves` after the first `first` leaves completes."""
+    return list(extend(frontier(first), leaves, first))
+
+
+def write_nodes(nodes: list[tuple[int, int, bytes]]) -> None:
+    """Insert the nodes (inside the transaction that inserts their events)."""
+    table = connection.ops.quote_name(AuditTreeNode._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} (level, position, hash) FROM STDIN") as copy:
+                for node in nodes:
+                    copy.write_row(node)
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} (level, position, hash) VALUES (%s, %s, %s)",  # noqa: S608
+                nodes,
+            )
