@@ -160,7 +160,10 @@ class EmulatorApp:
         return self._too_many(request, request_id, retry_after)
 
     def _too_many(self, request: Request, request_id: str, retry_after: str) -> Response:
-        error = HTTPError(429, "rate_limit_exceeded", "Too many requests.")
+        # The seconds also go in the body for providers that send them there (WorkOS).
+        error = HTTPError(
+            429, "rate_limit_exceeded", "Too many requests.", retry_after=_seconds(retry_after)
+        )
         return Response(
             429, self.error_body(request, error, request_id), {"Retry-After": retry_after}
         )
@@ -227,6 +230,13 @@ class EmulatorApp:
             headers=headers,
             body=body,
         )
+
+
+def _seconds(retry_after: str) -> float | None:
+    try:
+        return float(retry_after)
+    except ValueError:
+        return None
 
 
 class _QuietHandler(WSGIRequestHandler):

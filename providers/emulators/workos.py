@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
 from providers.emulators import workos_wire as wire
 from providers.emulators.seed import Dataset, demo_dataset, paused_gc
 from providers.emulators.server import EmulatorApp, Handler, HTTPError, Request, Response
-from providers.emulators.state import Store
+from providers.emulators.state import Match, Store
 
 EMULATOR_API_KEY = "sk_test_karmo_emulator"
 STATUSES = ("active", "inactive", "pending")
@@ -59,7 +61,7 @@ class WorkOSEmulator(EmulatorApp):
         body: dict[str, Any] = {"message": error.message}
         if error.code:
             body["code"] = error.code
-        body.update(error.extra)
+        body.update({key: value for key, value in error.extra.items() if value is not None})
         return body
 
     # State ----------------------------------------------------------------------------
@@ -81,14 +83,28 @@ class WorkOSEmulator(EmulatorApp):
     # Organizations and users ------------------------------------------------------------
 
     def list_organizations(self, request: Request) -> Response:
-        return Response(200, self._page(request, "organization"))
+        """GET /organizations, filtered by `domains` (comma-joined) and `search` (in the name)."""
+        match = []
+        domains = [d.strip().lower() for d in (request.arg("domains") or "").split(",")]
+        if any(domains):
+            match.append(Match("domains", [d for d in domains if d], item_key="domain"))
+        if search := (request.arg("search") or "").strip():
+            match.append(Match("name", contains=search, ignore_case=True))
+        return Response(200, self._page(request, "organization", match=match))
 
     def get_organization(self, request: Request, organization_id: str) -> Response:
         return Response(200, self._get("organization", organization_id))
 
     def list_users(self, request: Request) -> Response:
-        where = {"email": [request.arg("email", "").lower()]} if request.arg("email") else None
-        return Response(200, self._page(request, "user", where=where))
+        """GET /user_management/users, by `email` and by `organization_id` (any membership)."""
+        where: dict[str, list[str]] = {}
+        if email := request.arg("email"):
+            where["email"] = [email.lower()]
+        # `organization` is the deprecated name of the same filter.
+        if organization_id := request.arg("organization_id") or request.arg("organization"):
+            seats = self.store.find_raw("membership", parent=organization_id)
+            where["id"] = list({json.loads(text)["user_id"] for _, _, text in seats})
+        return Response(200, self._page(request, "user", where=where or None))
 
     def get_user(self, request: Request, user_id: str) -> Response:
         return Response(200, self._get("user", user_id))
@@ -98,9 +114,12 @@ class WorkOSEmulator(EmulatorApp):
         email = str(body.get("email") or "").strip().lower()
         if "@" not in email:
             raise wire.invalid("email", "email_required")
-        for field in ("first_name", "last_name"):
+        for field in ("first_name", "last_name", "name", "external_id"):
             if not isinstance(body.get(field) or "", str):
                 raise wire.invalid(field, "must_be_a_string")
+        metadata = body.get("metadata") or {}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise wire.invalid("metadata", "metadata_values_must_be_strings")
         with self.store.transaction():
             if self.store.find("user", where={"email": [email]}, limit=1):
                 raise HTTPError(
@@ -111,7 +130,13 @@ class WorkOSEmulator(EmulatorApp):
                 )
             user_id, at = wire.new_id("user")
             user = wire.user_json(user_id, email, body.get("first_name"), body.get("last_name"), at)
-            user["email_verified"] = bool(body.get("email_verified", False))
+            user |= {
+                "email_verified": bool(body.get("email_verified", False)),
+                "external_id": body.get("external_id") or None,
+                "metadata": metadata,
+            }
+            if body.get("name"):
+                user["name"] = body["name"]
             self.store.insert("user", user_id, user)
         return Response(201, user)
 
@@ -225,6 +250,10 @@ class WorkOSEmulator(EmulatorApp):
         description = body.get("description")
         if not isinstance(name, str) or not name.strip() or len(name) > 48:
             raise wire.invalid("name", "invalid_name")
+        if slug is None:
+            # WorkOS makes one from the name and a random suffix.
+            stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:32]
+            slug = f"org-{stem}-{secrets.token_hex(3)}" if stem else f"org-{secrets.token_hex(3)}"
         if not isinstance(slug, str) or not ROLE_SLUG.match(slug) or len(slug) > 48:
             raise wire.invalid("slug", "slug_must_start_with_org_and_use_lowercase_letters_digits")
         if description is not None and (not isinstance(description, str) or len(description) > 150):

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 import stytch
+import workos
 
 from providers.emulators.server import RunningEmulator, serve_in_thread
 from providers.emulators.stytch import PROJECT_ID, SECRET, StytchEmulator
+from providers.emulators.workos import EMULATOR_API_KEY, WorkOSEmulator
 from tests.sdk.recording import Recording
 from tests.sdk.tls import self_signed
 
@@ -39,3 +41,28 @@ def stytch_sdk(stytch_sdk_emulator) -> Iterator[stytch.B2BClient]:
         yield stytch.B2BClient(
             PROJECT_ID, SECRET, custom_base_url=stytch_sdk_emulator.url, sync_session=session
         )
+
+
+class RecordingWorkOS(Recording, WorkOSEmulator):
+    pass
+
+
+@pytest.fixture(scope="session")
+def workos_sdk_emulator() -> Iterator[RunningEmulator]:
+    running = serve_in_thread(RecordingWorkOS(api_key=EMULATOR_API_KEY))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def workos_sdk(workos_sdk_emulator) -> Iterator[workos.WorkOSClient]:
+    """WorkOS's client on the emulator (demo data); it does not retry, so faults show."""
+    workos_sdk_emulator.app.reset()
+    client = workos.WorkOSClient(
+        api_key=EMULATOR_API_KEY,
+        client_id="client_karmo_emulator",
+        base_url=workos_sdk_emulator.url,
+        max_retries=0,
+    )
+    yield client
+    client.close()
