@@ -4,6 +4,10 @@ Every request an adapter sends takes a token first, whichever thread sends it, s
 concurrent page readers together stay under the provider's limit. A 429 pauses the whole
 bucket for the Retry-After: the provider counts per credential, so one refusal means every
 reader is about to be refused too.
+
+Requests from threads marked `background()` (the fan-out's readers of many short lists) give
+way to the others (a long cursor chain such as the user list), so the chain that bounds the
+sync's duration is never starved by the lists that could wait.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 # What each provider publishes per credential (requests, window seconds); see providers.md.
 # Stytch's docs and SDK disagree; ~100/s for its search endpoints is the docs' figure.
@@ -20,6 +25,19 @@ PUBLISHED_LIMITS: dict[str, tuple[int, float]] = {
     "stytch": (100, 1.0),
     "zitadel": (3000, 60.0),
 }
+
+
+_thread = threading.local()
+
+
+@contextmanager
+def background() -> Iterator[None]:
+    """Mark this thread's requests as ones that give way to the other threads'."""
+    _thread.background = True
+    try:
+        yield
+    finally:
+        _thread.background = False
 
 
 def published_rate(provider: str) -> float:
@@ -50,30 +68,45 @@ class Budget:
         self._tokens = self.capacity
         self._updated = clock()
         self._paused_until = 0.0
+        self._foreground_waiting = 0
         self._lock = threading.Lock()
         self.taken = 0
         self.pauses = 0
         self.waited = 0.0
 
     def acquire(self) -> None:
-        """Block until a request may be sent."""
-        while True:
+        """Block until a request may be sent (background threads after the others)."""
+        foreground = not getattr(_thread, "background", False)
+        if foreground:
             with self._lock:
-                now = self._clock()
-                if now < self._paused_until:
-                    delay = self._paused_until - now
+                self._foreground_waiting += 1
+        try:
+            while (delay := self._take(foreground)) is not None:
+                self._sleep(delay)
+        finally:
+            if foreground:
+                with self._lock:
+                    self._foreground_waiting -= 1
+
+    def _take(self, foreground: bool) -> float | None:
+        """None when a token was taken, else how long to wait before trying again."""
+        with self._lock:
+            now = self._clock()
+            if now < self._paused_until:
+                delay = self._paused_until - now
+            else:
+                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if not foreground and self._foreground_waiting:
+                    delay = 1 / self.rate
+                elif self._tokens >= 1:
+                    self._tokens -= 1
+                    self.taken += 1
+                    return None
                 else:
-                    self._tokens = min(
-                        self.capacity, self._tokens + (now - self._updated) * self.rate
-                    )
-                    self._updated = now
-                    if self._tokens >= 1:
-                        self._tokens -= 1
-                        self.taken += 1
-                        return
                     delay = (1 - self._tokens) / self.rate
-                self.waited += delay
-            self._sleep(delay)
+            self.waited += delay
+            return delay
 
     def pause(self, seconds: float) -> None:
         """Send nothing for `seconds` (the provider said 429); the bucket restarts empty."""

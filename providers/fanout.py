@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from providers.budget import background
+
 Chain = Callable[[], Iterable[list[Any]]]
 
 _DONE = object()
@@ -49,14 +51,16 @@ def fan_out[T](chains: Iterable[Callable[[], Iterable[list[T]]]], workers: int) 
             return next(source, None)
 
     def read() -> None:
-        try:
-            while not stop.is_set() and (chain := next_chain()) is not None:
-                for page in chain():
-                    if not hand_over(page):
-                        return
-            hand_over(_DONE)
-        except BaseException as error:  # handed to the consumer, who decides
-            hand_over(_Failed(error))
+        # Many short lists give way to a long chain read elsewhere (see providers.budget).
+        with background():
+            try:
+                while not stop.is_set() and (chain := next_chain()) is not None:
+                    for page in chain():
+                        if not hand_over(page):
+                            return
+                hand_over(_DONE)
+            except BaseException as error:  # handed to the consumer, who decides
+                hand_over(_Failed(error))
 
     threads = [
         threading.Thread(target=read, name=f"karmo-fan-out-{n}", daemon=True)

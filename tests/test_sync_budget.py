@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
+from contextlib import nullcontext
 
 import pytest
 
 from accounts.models import Organization, OrganizationMembership, OrganizationRole, SyncRun
 from accounts.sync import run_sync
-from providers.budget import Budget, published_rate
+from providers.budget import Budget, background, published_rate
 from providers.emulators.seed import generated_dataset
 from providers.emulators.server import RunningEmulator
 from providers.emulators.workos import EMULATOR_API_KEY
@@ -134,3 +136,23 @@ def test_a_429_storm_pauses_everyone_and_loses_no_page(workos_emulator, loaded) 
     assert loaded.realism.stats()["rate_limited"] > 0
     assert adapter.http.budget.pauses > 0
     assert_mirrored()
+
+
+def test_background_threads_give_way_to_a_chain() -> None:
+    budget = Budget(100, burst=1)
+    finished: dict[str, float] = {}
+
+    def take(name: str, count: int, in_background: bool) -> None:
+        with background() if in_background else nullcontext():
+            for _ in range(count):
+                budget.acquire()
+        finished[name] = time.monotonic()
+
+    workers = [threading.Thread(target=take, args=(f"b{n}", 10, True)) for n in range(4)]
+    workers.append(threading.Thread(target=take, args=("chain", 10, False)))
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=10)
+    # 50 tokens at 100/s: the chain's 10 come first instead of one in five.
+    assert finished["chain"] < min(v for k, v in finished.items() if k != "chain")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
-from contextlib import closing
+from collections.abc import Callable, Generator, Iterable
+from contextlib import ExitStack, closing, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -69,19 +69,28 @@ class Syncer:
 
     def sync_all(self) -> None:
         """Sync every kind; raises whatever the provider raises."""
-        with larger_sqlite_cache():
-            for kind in KINDS:
-                self.sync_kind(kind)
+        with larger_sqlite_cache(), ExitStack() as readers:
+            # Every kind's reader starts now, so later lists are read while earlier kinds are
+            # written (within the provider's budget); each reads at most two batches ahead.
+            # Closed on the way out, even on an error, so the reading threads stop at once.
+            streams = [readers.enter_context(closing(self._read(kind))) for kind in KINDS]
+            for kind, stream in zip(KINDS, streams, strict=True):
+                self.sync_kind(kind, stream)
+                stream.close()
 
-    def sync_kind(self, kind: Kind) -> None:
+    def _read(self, kind: Kind) -> Generator[tuple[datetime, list[Any]]]:
+        return prefetched(iter(kind.listing(self.provider)), self.batch_size)
+
+    def sync_kind(
+        self, kind: Kind, batches: Iterable[tuple[datetime, list[Any]]] | None = None
+    ) -> None:
         """Stream one kind, upsert it batch by batch, then mark what was not seen removed."""
         self.run.phase = kind.plural
         self._report()
         table = Table(kind)
         seen = PkSet()
-        # Closed on the way out, even on an error, so the reading thread stops at once.
-        with closing(prefetched(iter(kind.listing(self.provider)), self.batch_size)) as batches:
-            for fetched_at, batch in batches:
+        with closing(self._read(kind)) if batches is None else nullcontext(batches) as stream:
+            for fetched_at, batch in stream:
                 self.run.seen += len(batch)
                 self._apply(kind, table, batch, seen, fetched_at)
                 self._report()

@@ -19,49 +19,66 @@ class _Failed:
         self.error = error
 
 
-def prefetched[T](
-    items: Iterator[T], size: int, depth: int = 2
-) -> Iterator[tuple[datetime, list[T]]]:
+class prefetched[T]:  # noqa: N801 - used like the generator function it replaced
     """Batches of up to `size` items, each with the time its reading started.
 
-    A thread reads ahead at most `depth` batches (memory stays bounded); the provider's
-    errors are raised here, in the caller's thread. Closing the generator stops the reader.
+    Reading starts at once, in a thread that reads ahead at most `depth` batches (memory
+    stays bounded); the provider's errors are raised in the caller's thread. `close()` stops
+    the reader, whether or not anything was consumed.
     """
-    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
 
-    def hand_over(value: Any) -> bool:
-        while not stop.is_set():
+    def __init__(self, items: Iterator[T], size: int, depth: int = 2) -> None:
+        self._items = items
+        self._size = size
+        self._ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._finished = False
+        self._reader = threading.Thread(target=self._read, name="karmo-sync-prefetch", daemon=True)
+        self._reader.start()
+
+    def _hand_over(self, value: Any) -> bool:
+        while not self._stop.is_set():
             try:
-                ready.put(value, timeout=0.1)
+                self._ready.put(value, timeout=0.1)
             except queue.Full:
                 continue
             return True
         return False
 
-    def read() -> None:
+    def _read(self) -> None:
         try:
-            while not stop.is_set():
+            while not self._stop.is_set():
                 fetched_at = timezone.now()
-                batch = list(islice(items, size))
+                batch = list(islice(self._items, self._size))
                 if not batch:
                     break
-                if not hand_over((fetched_at, batch)):
+                if not self._hand_over((fetched_at, batch)):
                     return
-            hand_over(_DONE)
+            self._hand_over(_DONE)
         except BaseException as error:  # handed to the caller, who decides
-            hand_over(_Failed(error))
+            self._hand_over(_Failed(error))
+        finally:
+            close = getattr(self._items, "close", None)
+            if close is not None:
+                close()  # a fan-out stops its own readers
 
-    reader = threading.Thread(target=read, name="karmo-sync-prefetch", daemon=True)
-    reader.start()
-    try:
-        while True:
-            value = ready.get()
-            if value is _DONE:
-                return
-            if isinstance(value, _Failed):
-                raise value.error
-            yield value
-    finally:
-        stop.set()
-        reader.join(timeout=60)
+    def __iter__(self) -> Iterator[tuple[datetime, list[T]]]:
+        return self
+
+    def __next__(self) -> tuple[datetime, list[T]]:
+        if self._finished:
+            raise StopIteration
+        value = self._ready.get()
+        if value is _DONE:
+            self.close()
+            raise StopIteration
+        if isinstance(value, _Failed):
+            self.close()
+            raise value.error
+        return value
+
+    def close(self) -> None:
+        """Stop the reader and wait for it (it finishes the page it is reading)."""
+        self._finished = True
+        self._stop.set()
+        self._reader.join(timeout=60)
