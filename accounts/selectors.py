@@ -270,11 +270,11 @@ def visible_requests(user: Staff) -> QuerySet[ReactivationRequest]:
 
 
 def pending_count(user: Staff) -> int:
-    """The header badge: pending requests for managers, a requester's own otherwise."""
+    """The header badge: what a manager may decide (not their own), else one's own requests."""
     pending = ReactivationRequest.objects.pending()
-    if not user.has_perm(APPROVE_REQUESTS):
-        pending = pending.filter(requested_by=user)
-    return pending.count()
+    if user.has_perm(APPROVE_REQUESTS):
+        return pending.exclude(requested_by=user).count()
+    return pending.filter(requested_by=user).count()
 
 
 def last_sync() -> SyncRun | None:

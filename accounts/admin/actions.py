@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 
 from accounts.errors import KarmoError, from_provider_error
 from accounts.models import ReactivationRequest
+from providers.base import Capability
 from providers.errors import ProviderError
 
 # Actions run one service call per row in the request; bigger batches belong in a task.
@@ -34,6 +35,8 @@ class ServiceAction:
     call: Callable[[Any, Model, str], Any]
     reason: str = REQUIRED
     reason_label: str = "Reason"
+    # What the provider must support for the action to be offered at all.
+    needs: Capability | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,20 @@ def make_action(spec: ServiceAction) -> Callable[..., HttpResponse | None]:
         return confirm_and_run(modeladmin, request, queryset, spec)
 
     action.__name__ = spec.name
+    action.needs = spec.needs  # type: ignore[attr-defined]
     return admin.action(description=spec.label, permissions=[spec.permission])(action)
+
+
+def supported_actions(actions: dict[str, Any]) -> dict[str, Any]:
+    """Drop the actions the configured provider cannot carry out, as the console hides them."""
+    from accounts.context_processors import provider_capabilities  # the provider layer, lazily
+
+    can = provider_capabilities()
+    return {
+        name: entry
+        for name, entry in actions.items()
+        if getattr(entry.func, "needs", None) is None or can.get(entry.func.needs, False)
+    }
 
 
 def services() -> Any:
@@ -148,9 +164,10 @@ def approvals() -> Any:
     return module
 
 
-def request_reactivation_action(noun: str) -> ServiceAction:
+def request_reactivation_action(noun: str, needs: Capability) -> ServiceAction:
     """Help desk's action: ask a manager to reactivate each selected row."""
     return ServiceAction(
+        needs=needs,
         name="request_reactivation",
         label=f"Request reactivation of selected {noun}",
         permission="request_reactivation",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import ActionLocation
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -15,6 +16,7 @@ from accounts.admin.actions import (
     make_action,
     request_reactivation_action,
     services,
+    supported_actions,
 )
 from accounts.admin.base import MirrorAdmin, ReadOnlyAdmin
 from accounts.models import (
@@ -24,6 +26,7 @@ from accounts.models import (
     OrganizationRole,
     ProviderUser,
 )
+from providers.base import Capability
 
 
 class PresenceFilter(admin.SimpleListFilter):
@@ -58,6 +61,12 @@ class ServiceActionsMixin:
     def has_refresh_from_provider_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(permissions.REFRESH_FROM_PROVIDER)
 
+    def get_actions(
+        self, request: HttpRequest, action_location: ActionLocation = ActionLocation.CHANGE_LIST
+    ) -> dict[str, Any]:
+        actions = super().get_actions(request, action_location)  # type: ignore[misc]
+        return supported_actions(actions)
+
 
 @admin.register(Organization)
 class OrganizationAdmin(ServiceActionsMixin, MirrorAdmin):
@@ -77,6 +86,7 @@ class OrganizationAdmin(ServiceActionsMixin, MirrorAdmin):
         make_action(
             ServiceAction(
                 name="reactivate_organizations",
+                needs=Capability.REACTIVATE_ORGANIZATION,
                 label="Reactivate selected organizations",
                 permission="reactivate_directly",
                 provider_does="Reactivate each inactive organization.",
@@ -88,6 +98,7 @@ class OrganizationAdmin(ServiceActionsMixin, MirrorAdmin):
         make_action(
             ServiceAction(
                 name="deactivate_organizations",
+                needs=Capability.DEACTIVATE_ORGANIZATION,
                 label="Deactivate selected organizations",
                 permission="deactivate_access",
                 provider_does="Deactivate each active organization: its people lose access.",
@@ -96,7 +107,9 @@ class OrganizationAdmin(ServiceActionsMixin, MirrorAdmin):
                 ),
             )
         ),
-        make_action(request_reactivation_action("organizations")),
+        make_action(
+            request_reactivation_action("organizations", Capability.REACTIVATE_ORGANIZATION)
+        ),
         make_action(
             ServiceAction(
                 name="refresh_organizations",
@@ -138,6 +151,7 @@ class ProviderUserAdmin(ServiceActionsMixin, MirrorAdmin):
         make_action(
             ServiceAction(
                 name="activate_users",
+                needs=Capability.ACTIVATE_USER,
                 label="Activate selected users",
                 permission="reactivate_directly",
                 provider_does="Activate each inactive user.",
@@ -149,6 +163,7 @@ class ProviderUserAdmin(ServiceActionsMixin, MirrorAdmin):
         make_action(
             ServiceAction(
                 name="deactivate_users",
+                needs=Capability.DEACTIVATE_USER,
                 label="Deactivate selected users",
                 permission="deactivate_access",
                 provider_does="Deactivate each active user in every organization.",
@@ -157,7 +172,7 @@ class ProviderUserAdmin(ServiceActionsMixin, MirrorAdmin):
                 ),
             )
         ),
-        make_action(request_reactivation_action("users")),
+        make_action(request_reactivation_action("users", Capability.ACTIVATE_USER)),
         make_action(
             ServiceAction(
                 name="refresh_users",
@@ -204,6 +219,7 @@ class OrganizationMembershipAdmin(ServiceActionsMixin, MirrorAdmin):
         make_action(
             ServiceAction(
                 name="reactivate_memberships",
+                needs=Capability.REACTIVATE_MEMBERSHIP,
                 label="Reactivate selected memberships",
                 permission="reactivate_directly",
                 provider_does="Reactivate each inactive membership, keeping its roles.",
@@ -215,6 +231,7 @@ class OrganizationMembershipAdmin(ServiceActionsMixin, MirrorAdmin):
         make_action(
             ServiceAction(
                 name="deactivate_memberships",
+                needs=Capability.DEACTIVATE_MEMBERSHIP,
                 label="Deactivate selected memberships",
                 permission="deactivate_access",
                 provider_does="Deactivate each active membership: the person loses access there.",
@@ -223,7 +240,7 @@ class OrganizationMembershipAdmin(ServiceActionsMixin, MirrorAdmin):
                 ),
             )
         ),
-        make_action(request_reactivation_action("memberships")),
+        make_action(request_reactivation_action("memberships", Capability.REACTIVATE_MEMBERSHIP)),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:

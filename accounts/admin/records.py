@@ -149,6 +149,14 @@ class ReactivationRequestAdmin(ReadOnlyAdmin):
     def has_approve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(permissions.APPROVE_REQUESTS)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        """Managers and auditors see every request; help desk only its own, as in the console."""
+        requests = super().get_queryset(request)
+        user = request.user
+        if user.has_perm(permissions.APPROVE_REQUESTS) or user.has_perm(permissions.VIEW_AUDIT):
+            return requests
+        return requests.filter(requested_by=user)
+
     @admin.display(description="target")
     def target(self, obj: ReactivationRequest) -> str:
         if obj.membership is not None:
