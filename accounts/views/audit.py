@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -46,7 +47,7 @@ EXPORT_FIELDS = (
     "data",
     "hash",
 )
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 _JSON_FIELDS = {"before", "after", "data"}
 EXPORT_CHUNK = 2000
 
@@ -114,7 +115,22 @@ def escape_cell(value: Any) -> str:
         text = value.isoformat()
     else:
         text = str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+    return "'" + text if _looks_like_formula(text) else text
+
+
+def _looks_like_formula(text: str) -> bool:
+    """Whether a spreadsheet could read the cell as a formula.
+
+    Checked after NFKC (full-width `＝` is `=`) and past leading spaces and invisible format
+    characters (word joiner, zero-width space, BOM), which spreadsheets skip or fold.
+    """
+    folded = unicodedata.normalize("NFKC", text)
+    start = 0
+    while start < len(folded) and (
+        folded[start] == " " or unicodedata.category(folded[start]) == "Cf"
+    ):
+        start += 1
+    return folded[start:].startswith(_FORMULA_PREFIXES)
 
 
 class _Echo:
