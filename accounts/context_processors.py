@@ -52,11 +52,6 @@ def _provider() -> dict[str, Any]:
     }
 
 
-def provider_capabilities() -> dict[str, bool]:
-    """What the configured provider can do, by capability name (everything when unconfigured)."""
-    return _provider()["can"]
-
-
 def staff_role(user: Any) -> str:
     """The console role a staff member acts in."""
     if user.is_superuser:

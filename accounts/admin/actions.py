@@ -138,15 +138,22 @@ def make_action(spec: ServiceAction) -> Callable[..., HttpResponse | None]:
     return admin.action(description=spec.label, permissions=[spec.permission])(action)
 
 
-def supported_actions(actions: dict[str, Any]) -> dict[str, Any]:
-    """Drop the actions the configured provider cannot carry out, as the console hides them."""
-    from accounts.context_processors import provider_capabilities  # the provider layer, lazily
+def supported_actions(request: HttpRequest, actions: dict[str, Any]) -> dict[str, Any]:
+    """Drop the actions the configured provider cannot carry out, as the console hides them.
 
-    can = provider_capabilities()
+    An unconfigured provider keeps every action: running one then says what is missing.
+    """
+    can = getattr(request, "_karmo_capabilities", None)
+    if can is None:
+        from providers.registry import provider_status  # the provider layer, lazily
+
+        status = provider_status()
+        can = frozenset(status.capabilities) if status.configured else frozenset(Capability)
+        request._karmo_capabilities = can  # type: ignore[attr-defined]
     return {
         name: entry
         for name, entry in actions.items()
-        if getattr(entry.func, "needs", None) is None or can.get(entry.func.needs, False)
+        if getattr(entry.func, "needs", None) in (None, *can)
     }
 
 

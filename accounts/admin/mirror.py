@@ -65,7 +65,7 @@ class ServiceActionsMixin:
         self, request: HttpRequest, action_location: ActionLocation = ActionLocation.CHANGE_LIST
     ) -> dict[str, Any]:
         actions = super().get_actions(request, action_location)  # type: ignore[misc]
-        return supported_actions(actions)
+        return supported_actions(request, actions)
 
 
 @admin.register(Organization)
