@@ -13,7 +13,7 @@ from accounts.api.auth import BearerAuth, in_token_context
 from accounts.api.docs import OfflineDocs
 from accounts.api.errors import install_error_handlers
 from accounts.api.idempotency import OPENAPI_PARAMETER, WRITE_METHODS, idempotent, remember_answer
-from accounts.api.parser import JSONParser, refuse_unknown_query
+from accounts.api.parser import JSONParser, refuse_unknown_query, refuse_unstorable_path
 from accounts.api.schemas import ErrorEnvelope
 from accounts.api.throttle import TokenRateThrottle
 from accounts.errors import ErrorCode
@@ -141,6 +141,7 @@ def build_api() -> NinjaAPI:
     api.add_decorator(in_token_context, mode="operation")
     api.add_decorator(idempotent, mode="operation")
     api.add_decorator(refuse_unknown_query, mode="view")
+    api.add_decorator(refuse_unstorable_path, mode="view")
     api.add_decorator(remember_answer, mode="view")
     for module in (orgs, users, requests, audit_events):
         api.add_router("", module.router)

@@ -14,6 +14,7 @@ from ninja import Query, Schema
 from pydantic import Field
 
 from accounts.errors import ErrorCode, FieldError, KarmoError
+from accounts.api.parser import storable
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -62,7 +63,7 @@ def decode_cursor(kind: str, cursor: str, size: int) -> list[Any]:
         and len(values) == size
         and type(values[-1]) is int
         and 0 <= values[-1] < 2**63
-        and all(isinstance(v, str) and len(v) <= 512 for v in values[:-1])
+        and all(isinstance(v, str) and len(v) <= 512 and storable(v) for v in values[:-1])
     )
     if not valid:
         raise invalid

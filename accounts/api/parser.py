@@ -97,6 +97,26 @@ def query_names(operation: Any) -> frozenset[str]:
     )
 
 
+def refuse_unstorable_path(
+    run: Callable[..., HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
+    """View decorator: a path id with NUL or a lone surrogate is a 422 naming it, before any
+    lookup (PostgreSQL would fail the query; no stored id can contain one)."""
+
+    @wraps(run)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        errors = [
+            FieldError("must not contain NUL characters or lone surrogates", json_pointer([name]))
+            for name, value in kwargs.items()
+            if isinstance(value, str) and not storable(value)
+        ]
+        if errors:
+            return error_response(KarmoError(ErrorCode.VALIDATION_FAILED, errors=errors))
+        return run(request, *args, **kwargs)
+
+    return wrapper
+
+
 def refuse_unknown_query(run: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """View decorator: a query parameter the operation does not declare is a 422, not ignored
     (a mistyped filter would otherwise return everything)."""
