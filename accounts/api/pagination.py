@@ -13,8 +13,8 @@ from django.db.models import Model, Q, QuerySet
 from ninja import Query, Schema
 from pydantic import Field
 
-from accounts.errors import ErrorCode, FieldError, KarmoError
 from accounts.api.parser import storable
+from accounts.errors import ErrorCode, FieldError, KarmoError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
