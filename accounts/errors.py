@@ -53,6 +53,10 @@ class ErrorCode(enum.Enum):
     ALREADY_DECIDED = ("40906001", "This request has already been decided.")
     OPEN_REQUEST_EXISTS = ("40906002", "An open request for this target already exists.")
     PROVIDER_CONFLICT = ("40904001", "The provider refused the change in the target's state.")
+    VERIFICATION_FAILED = (
+        "40904002",
+        "The provider accepted the change, but reading the target back does not show it.",
+    )
     IDEMPOTENCY_KEY_REUSED = (
         "40907001",
         "This Idempotency-Key was used with a different request.",

@@ -55,6 +55,12 @@ urlpatterns = [
     path("audit/export.jsonl", views.export_jsonl, name="audit-export-jsonl"),
     path("audit/verify/", views.verify, name="audit-verify"),
     path("audit/<int:sequence>/", views.audit_event, name="audit-event"),
+    path("verification/", views.verification_list, name="verification"),
+    path(
+        "verification/<int:sequence>/resolve/",
+        views.verification_resolve,
+        name="verification-resolve",
+    ),
     path("sync/", views.sync_page, name="sync"),
     path("sync/start/", views.sync_start, name="sync-start"),
     path("sync/<int:pk>/", views.sync_progress, name="sync-progress"),

@@ -13,6 +13,7 @@ from accounts.services.lifecycle import (
 )
 from accounts.services.roles import set_membership_roles, upsert_organization_role
 from accounts.services.users import create_user, refresh_organization, refresh_user
+from accounts.services.verification import resolve_verification_failure, unresolved_failures
 
 __all__ = [
     "Change",
@@ -26,6 +27,8 @@ __all__ = [
     "reactivate_organization",
     "refresh_organization",
     "refresh_user",
+    "resolve_verification_failure",
     "set_membership_roles",
+    "unresolved_failures",
     "upsert_organization_role",
 ]

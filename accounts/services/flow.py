@@ -15,6 +15,7 @@ from django.dispatch import Signal
 from accounts.audit import lock_chain, record_event
 from accounts.errors import ErrorCode, FieldError, KarmoError, from_provider_error
 from accounts.models import AuditEvent, Outcome
+from accounts.services.readback import Mismatch, ReadBack, check
 from providers.base import Capability, Provider, Result
 from providers.errors import ProviderError, ProviderNotConfigured
 from providers.registry import get_provider
@@ -26,14 +27,23 @@ type Actor = AbstractBaseUser | AnonymousUser | None
 # and what the reconcile test uses to end a process between the two steps.
 provider_change_returned = Signal()
 
+# Recorded when a change's read-back disagrees with what was asked; it shares the change's
+# correlation id, and a `verification.resolved` event with that id settles it.
+VERIFICATION_FAILED = "verification.failed"
+VERIFICATION_RESOLVED = "verification.resolved"
+
 
 @dataclass(frozen=True, slots=True)
 class Change[T]:
-    """What a service did: the updated mirror row and whether the provider changed anything."""
+    """What a service did: the updated mirror row and whether the provider changed anything.
+
+    `verification_failed` is set when reading the target back did not show the change.
+    """
 
     target: T
     changed: bool
     correlation_id: str
+    verification_failed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +159,7 @@ class Step:
     before: Any = None
     reason: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    read_back: ReadBack | None = None
 
 
 def open_provider(call: Call, step: Step) -> Provider:
@@ -188,8 +199,11 @@ def run(call: Call, step: Step) -> Change[Any]:
         data={**call.data, **data},
     )
     data["attempt"] = attempt.sequence
+    mismatch = None
     try:
         result = step.call(provider)
+        if result.changed and step.read_back and settings.KARMO_VERIFY_AFTER_CHANGE:
+            mismatch = check(provider, step.read_back, result.value)
     except ProviderError as exc:
         error = from_provider_error(exc, provider.name)
         _failed(call, step, error, data={**data, "message": error.message})
@@ -199,9 +213,11 @@ def run(call: Call, step: Step) -> Change[Any]:
     provider_change_returned.send(
         sender=step.event_type, result=result, correlation_id=call.correlation_id
     )
+    # The mirror follows what the provider shows, not what it claimed.
+    value = result.value if mismatch is None or mismatch.value is None else mismatch.value
     with transaction.atomic():
         lock_chain()
-        row = step.apply(settings.KARMO_PROVIDER, result.value)
+        row = step.apply(settings.KARMO_PROVIDER, value)
         if not outcome_recorded(call.correlation_id, attempt.sequence):
             call.event(
                 event_type=step.event_type,
@@ -213,7 +229,28 @@ def run(call: Call, step: Step) -> Change[Any]:
                 after=step.snapshot(row),
                 data={**data, "changed": result.changed},
             )
-    return Change(row, result.changed, call.correlation_id)
+        if mismatch is not None:
+            _verification_failed(call, step, row, mismatch, data)
+    return Change(row, result.changed, call.correlation_id, mismatch is not None)
+
+
+def _verification_failed(
+    call: Call, step: Step, row: models.Model, mismatch: Mismatch, data: dict[str, Any]
+) -> None:
+    """Record that the provider accepted a change its own read-back does not show."""
+    call.event(
+        event_type=VERIFICATION_FAILED,
+        outcome=Outcome.FAILED,
+        target=row,
+        error_code=mismatch.error_code or ErrorCode.VERIFICATION_FAILED.code,
+        before=mismatch.wanted,
+        after=mismatch.observed,
+        data={
+            **data,
+            "change": step.event_type,
+            "message": mismatch.message or ErrorCode.VERIFICATION_FAILED.message,
+        },
+    )
 
 
 def outcome_recorded(correlation_id: str, attempt_sequence: int) -> bool:

@@ -19,6 +19,7 @@ from accounts.models import (
 )
 from accounts.services import mirroring
 from accounts.services.flow import Actor, Call, Change, Step, deny, has_perm, noop, run, start_call
+from accounts.services.readback import ReadBack
 from providers.base import Capability, Provider, Result
 
 
@@ -31,6 +32,8 @@ class StatusChange:
     permission: str
     wanted: MirrorStatus
     call: Callable[[Provider, Any], Result[Any]]
+    # One GET of the target by its provider id, to check the change afterwards.
+    read: Callable[[Provider, str], Any]
     save: Callable[[int, Any], models.Model]
     snapshot: Callable[[Any], Any]
 
@@ -41,6 +44,7 @@ REACTIVATE_MEMBERSHIP = StatusChange(
     permissions.REACTIVATE_DIRECTLY,
     MirrorStatus.ACTIVE,
     lambda p, row: p.reactivate_membership(mirroring.as_provider_membership(row)),
+    lambda p, external_id: p.get_membership(external_id),
     mirroring.save_membership,
     mirroring.membership_state,
 )
@@ -50,6 +54,7 @@ DEACTIVATE_MEMBERSHIP = StatusChange(
     permissions.DEACTIVATE_ACCESS,
     MirrorStatus.INACTIVE,
     lambda p, row: p.deactivate_membership(mirroring.as_provider_membership(row)),
+    lambda p, external_id: p.get_membership(external_id),
     mirroring.save_membership,
     mirroring.membership_state,
 )
@@ -59,6 +64,7 @@ ACTIVATE_USER = StatusChange(
     permissions.REACTIVATE_DIRECTLY,
     MirrorStatus.ACTIVE,
     lambda p, row: p.activate_user(row.external_id),
+    lambda p, external_id: p.get_user(external_id),
     mirroring.save_user,
     mirroring.user_state,
 )
@@ -68,6 +74,7 @@ DEACTIVATE_USER = StatusChange(
     permissions.DEACTIVATE_ACCESS,
     MirrorStatus.INACTIVE,
     lambda p, row: p.deactivate_user(row.external_id),
+    lambda p, external_id: p.get_user(external_id),
     mirroring.save_user,
     mirroring.user_state,
 )
@@ -77,6 +84,7 @@ REACTIVATE_ORGANIZATION = StatusChange(
     permissions.REACTIVATE_DIRECTLY,
     MirrorStatus.ACTIVE,
     lambda p, row: p.reactivate_organization(row.external_id),
+    lambda p, external_id: p.get_organization(external_id),
     mirroring.save_organization,
     mirroring.organization_state,
 )
@@ -86,6 +94,7 @@ DEACTIVATE_ORGANIZATION = StatusChange(
     permissions.DEACTIVATE_ACCESS,
     MirrorStatus.INACTIVE,
     lambda p, row: p.deactivate_organization(row.external_id),
+    lambda p, external_id: p.get_organization(external_id),
     mirroring.save_organization,
     mirroring.organization_state,
 )
@@ -133,6 +142,11 @@ def change_status(op: StatusChange, call: Call, target: Any, reason: str) -> Cha
         snapshot=op.snapshot,
         before=before,
         reason=reason,
+        read_back=ReadBack(
+            read=lambda provider, _answer: op.read(provider, target.external_id),
+            wanted={"status": str(op.wanted)},
+            observe=lambda value: {"status": str(value.status)},
+        ),
     )
     return run(call, step)
 

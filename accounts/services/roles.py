@@ -12,6 +12,7 @@ from accounts.errors import ErrorCode, FieldError
 from accounts.models import Organization, OrganizationMembership, OrganizationRole
 from accounts.services import mirroring
 from accounts.services.flow import Actor, Change, Step, deny, noop, require, run, start_call
+from accounts.services.readback import ReadBack
 from providers.base import Capability
 
 ROLE_SLUG = re.compile(r"^org-[a-z0-9_-]+$")
@@ -154,5 +155,10 @@ def set_membership_roles(
         snapshot=mirroring.membership_state,
         before=before,
         data=data,
+        read_back=ReadBack(
+            read=lambda p, _answer: p.get_membership(membership.external_id),
+            wanted={"roles": sorted(wanted)},
+            observe=lambda value: {"roles": sorted(value.roles)},
+        ),
     )
     return run(call, step)

@@ -14,6 +14,7 @@ from accounts.errors import ErrorCode, FieldError, from_provider_error
 from accounts.models import Organization, OrganizationMembership, Outcome, ProviderUser
 from accounts.services import mirroring
 from accounts.services.flow import Actor, Call, Change, Step, deny, require, run, start_call
+from accounts.services.readback import ReadBack
 from providers.base import Capability, Provider
 from providers.errors import ProviderError, ProviderNotFound
 from providers.registry import get_provider
@@ -67,6 +68,11 @@ def create_user(
         apply=mirroring.save_new_user,
         snapshot=mirroring.user_state,
         data=data,
+        read_back=ReadBack(
+            read=lambda p, answer: p.get_user(answer.id),
+            wanted={"email": email.lower()},
+            observe=lambda value: {"email": value.email.lower()},
+        ),
     )
     return run(call, step)
 

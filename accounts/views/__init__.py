@@ -23,6 +23,7 @@ from accounts.views.people import (
     person_refresh,
 )
 from accounts.views.sync import sync_page, sync_progress, sync_start
+from accounts.views.verification import verification_list, verification_resolve
 
 __all__ = [
     "approvals_badge",
@@ -54,5 +55,7 @@ __all__ = [
     "sync_page",
     "sync_progress",
     "sync_start",
+    "verification_list",
+    "verification_resolve",
     "verify",
 ]

@@ -43,9 +43,21 @@ def attempt_form[T](
     return attempt(lambda: run(form.cleaned_data))
 
 
+VERIFICATION_NOTICE = (
+    "The provider accepted the change, but reading it back does not show it; "
+    "see Verification failures."
+)
+
+
 def changed_notice(done: str, unchanged: str) -> Callable[[Any], str]:
     """The notice for a service's Change: `done`, or `unchanged` when nothing needed doing."""
-    return lambda change: done if getattr(change, "changed", True) else unchanged
+
+    def notice(change: Any) -> str:
+        if getattr(change, "verification_failed", False):
+            return VERIFICATION_NOTICE
+        return done if getattr(change, "changed", True) else unchanged
+
+    return notice
 
 
 def request_notice(reactivation: Any) -> str:

@@ -8,8 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_safe
 
-from accounts import selectors
+from accounts import selectors, services
 from accounts.forms import StaffAuthenticationForm
+from accounts.permissions import VIEW_AUDIT
 from accounts.views.base import HtmxHttpRequest, console_view, page
 
 # Django's sign-in page, refusing accounts that are not staff.
@@ -19,7 +20,10 @@ sign_in = LoginView.as_view(authentication_form=StaffAuthenticationForm)
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """Landing page: where a newcomer starts, or a staff member's shortcuts."""
-    return render(request, "console/home.html")
+    context = {}
+    if request.user.is_staff and request.user.has_perm(VIEW_AUDIT):
+        context["verification_failures"] = services.unresolved_failures().count()
+    return render(request, "console/home.html", context)
 
 
 @require_GET

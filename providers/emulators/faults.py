@@ -25,16 +25,20 @@ class Faults:
     rate_limit: int = 0
     rate_window: float = 1.0
     retry_after: str = "1"
+    # Writes answered as if done but rolled back: a provider that says yes and does nothing.
+    ignore_writes: int = 0
     _hits: deque[float] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def configure(self, spec: dict[str, Any]) -> None:
         """Apply a JSON spec: {"fail": [503], "drop": 1, "bad_json": 1, "delay": 2.0,
-        "delay_count": 1, "rate_limit": {"limit": 5, "window": 1, "retry_after": "1"}}."""
+        "delay_count": 1, "rate_limit": {"limit": 5, "window": 1, "retry_after": "1"},
+        "ignore_writes": 1}."""
         with self._lock:
             self.statuses.extend(int(s) for s in spec.get("fail", []))
             self.drops += int(spec.get("drop", 0))
             self.bad_json += int(spec.get("bad_json", 0))
+            self.ignore_writes += int(spec.get("ignore_writes", 0))
             if "delay" in spec:
                 self.delay = float(spec["delay"])
                 self.delays_left = int(spec.get("delay_count", 1))
@@ -49,8 +53,17 @@ class Faults:
         with self._lock:
             self.statuses.clear()
             self.drops = self.bad_json = self.delays_left = self.rate_limit = 0
+            self.ignore_writes = 0
             self.delay = 0.0
             self._hits.clear()
+
+    def take_ignored_write(self) -> bool:
+        """Consume one ignored write; False when the switch is off."""
+        with self._lock:
+            if self.ignore_writes <= 0:
+                return False
+            self.ignore_writes -= 1
+            return True
 
     def next_fault(self) -> tuple[str, Any] | None:
         """The fault to apply to this request, if any: ("drop"|"status"|"rate"|"bad_json", x)."""

@@ -10,6 +10,7 @@ import ssl
 import struct
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from providers.emulators.faults import DropConnection, Faults
 from providers.emulators.realism import Realism
+from providers.emulators.state import Store
 
 Handler = Callable[..., "Response"]
 
@@ -91,11 +93,14 @@ class EmulatorApp:
     """
 
     name = "emulator"
+    store: Store | None = None
 
     def __init__(self) -> None:
         self.faults = Faults()
         self.realism = Realism()
         self.request_count = 0
+        # The latest requests as "METHOD /path", for tests that prove a call was (not) made.
+        self.request_log: deque[str] = deque(maxlen=1000)
         self._count_lock = threading.Lock()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         for method, pattern, handler in self.routes():
@@ -113,8 +118,9 @@ class EmulatorApp:
         return {"code": error.code, "message": error.message}
 
     def reset(self) -> None:
-        """Forget injected faults (subclasses also reset their state)."""
+        """Forget injected faults and logged requests (subclasses also reset their state)."""
         self.faults.reset()
+        self.request_log.clear()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         request = self._read(environ)
@@ -138,13 +144,14 @@ class EmulatorApp:
             return self._control(request)
         with self._count_lock:
             self.request_count += 1
+            self.request_log.append(f"{request.method} {request.path}")
         self.realism.entered()
         try:
             self.realism.wait()
             response = self._limited(request, request_id) or self._faulted(request, request_id)
             if response is None:
                 self.authenticate(request)
-                response = self._route(request)
+                response = self._answer(request)
         except HTTPError as error:
             response = Response(error.status, self.error_body(request, error, request_id))
         finally:
@@ -180,6 +187,15 @@ class EmulatorApp:
         if kind == "rate":
             return self._too_many(request, request_id, value)
         return Response(200, raw=b'{"data": [')
+
+    def _answer(self, request: Request) -> Response:
+        """Route the request; under `ignore_writes`, a write answers as usual and is undone."""
+        if self.store is None or self.faults.ignore_writes <= 0:
+            return self._route(request)
+        response, wrote = self.store.discarding(lambda: self._route(request))
+        if wrote:
+            self.faults.take_ignored_write()
+        return response
 
     def _route(self, request: Request) -> Response:
         allowed = False

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +124,18 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def discarding[T](self, run: Callable[[], T]) -> tuple[T, bool]:
+        """Run `run` in a transaction that is always rolled back; True when it wrote anything."""
+        with self._lock:
+            changes = self._db.total_changes
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = run()
+            finally:
+                wrote = self._db.total_changes != changes
+                self._db.execute("ROLLBACK")
+        return result, wrote
 
     def insert(
         self, kind: str, id: str, data: dict[str, Any], *, parent: str = "", ref: str = ""
