@@ -238,6 +238,14 @@ class SyncRun(models.Model):
         ordering = ["-queued_at"]
         indexes = [models.Index(fields=["provider", "-queued_at"], name="syncrun_provider_idx")]
         permissions = [("start_sync", "Can start a sync from the provider")]
+        # One queued or running sync per provider, whatever path created it.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="syncrun_one_active_per_provider",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"sync {self.pk} ({self.state})"

@@ -7,12 +7,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.tasks import task
 from django.utils import timezone
 
@@ -65,6 +65,24 @@ def _claim(*, actor: AbstractBaseUser | None, state: str) -> SyncRun:
     """Create a run unless one is active for this provider (serialised, so two never start)."""
     key = _provider_key()
     now = timezone.now()
+    try:
+        return _create_run(actor=actor, state=state, key=key, now=now)
+    except IntegrityError:
+        # Another run was created between our check and insert (the constraint held).
+        active = SyncRun.objects.filter(provider=key, state__in=ACTIVE_STATES).first()
+        raise _already_active(key, active) from None
+
+
+def _already_active(key: str, active: SyncRun | None) -> KarmoError:
+    state, pk = (active.state, active.pk) if active else ("active", None)
+    return KarmoError(
+        ErrorCode.STATE_CONFLICT,
+        f"A sync from {key} is already {state} (run {pk}); wait for it to finish.",
+        meta={"syncRun": pk, "provider": key},
+    )
+
+
+def _create_run(*, actor: AbstractBaseUser | None, state: str, key: str, now: datetime) -> SyncRun:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -74,12 +92,7 @@ def _claim(*, actor: AbstractBaseUser | None, state: str) -> SyncRun:
         ).update(state=SyncRun.State.FAILED, finished_at=now, errors="abandoned: no progress")
         active = SyncRun.objects.filter(provider=key, state__in=ACTIVE_STATES).first()
         if active is not None:
-            raise KarmoError(
-                ErrorCode.STATE_CONFLICT,
-                f"A sync from {key} is already {active.state} (run {active.pk}); "
-                "wait for it to finish.",
-                meta={"syncRun": active.pk, "provider": key},
-            )
+            raise _already_active(key, active)
         return SyncRun.objects.create(
             provider=key,
             state=state,

@@ -30,9 +30,19 @@ ACTIVE_STATES = {SyncRun.State.QUEUED, SyncRun.State.RUNNING}
 @permission_required(VIEW_SYNC, raise_exception=True)
 def sync_page(request: HtmxHttpRequest) -> HttpResponse:
     """The latest run's progress and the recent runs."""
-    runs = list(SyncRun.objects.select_related("started_by")[:RECENT_RUNS])
+    runs = _recent_runs()
     context = {"runs": runs, "run": runs[0] if runs else None, "active_states": ACTIVE_STATES}
     return page(request, TEMPLATE, context)
+
+
+def _recent_runs() -> list[SyncRun]:
+    return list(SyncRun.objects.select_related("started_by")[:RECENT_RUNS])
+
+
+def _progress(request: HtmxHttpRequest, context: dict[str, object]) -> HttpResponse:
+    """The progress fragment, with the recent runs swapped out of band so they follow it."""
+    context = {**context, "runs": _recent_runs(), "oob": True, "active_states": ACTIVE_STATES}
+    return page(request, TEMPLATE, context, partial="progress")
 
 
 @require_POST
@@ -50,8 +60,7 @@ def sync_start(request: HtmxHttpRequest) -> HttpResponse:
         error = None if run is not None else exc
     if not request.htmx:
         return redirect("console:sync")
-    context = {"run": run, "error": error, "active_states": ACTIVE_STATES}
-    return page(request, TEMPLATE, context, partial="progress")
+    return _progress(request, {"run": run, "error": error})
 
 
 @require_GET
@@ -60,5 +69,4 @@ def sync_start(request: HtmxHttpRequest) -> HttpResponse:
 def sync_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """One run's progress; the fragment stops polling once the run has finished."""
     run = get_object_or_404(SyncRun.objects.select_related("started_by"), pk=pk)
-    context = {"run": run, "active_states": ACTIVE_STATES}
-    return page(request, TEMPLATE, context, partial="progress")
+    return _progress(request, {"run": run})
