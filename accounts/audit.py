@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts import audit_tree
 from accounts.context import current_context
-from accounts.merkle import LEAF_PREFIX, leaf_hash
+from accounts.merkle import EMPTY_ROOT, LEAF_PREFIX, NODE_PREFIX, fold, leaf_hash
 from accounts.models.audit import AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -358,12 +358,14 @@ def record_described(template: EventSpec, items: Iterable[tuple[str, Described, 
 
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """The result of walking the chain."""
+    """The result of walking the chain (and recomputing the Merkle tree on the way)."""
 
     ok: bool
     count: int
     broken_at: int | None = None
     problem: str = ""
+    # The recomputed tree's root after `count` events and at each size asked for on the way.
+    roots: dict[int, bytes] = field(default_factory=dict)
 
 
 # The hashed fields in the canonical (sorted) key order: rows zipped with these make dicts the
@@ -374,16 +376,18 @@ _SEQUENCE, _OCCURRED, _PREV = (
 )
 
 
-def verify_chain(chunk_size: int = 2000, anchor: tuple[int, str] | None = None) -> Verification:
+def verify_chain(chunk_size: int = 2000, roots_at: Iterable[int] = ()) -> Verification:
     """Walk every event in order; report the first missing, altered or misplaced link.
 
-    `anchor` (sequence, hash) is a link seen by an earlier verification: it must still be
-    there unchanged, which catches a removed tail even after new events were appended.
+    On the way the Merkle tree is rebuilt from the events' canonical bytes, and its root is
+    kept at each size in `roots_at` (and at the end) for checking against signed checkpoints.
     """
     expected_sequence = 1
     prev_hash = GENESIS_HASH
-    anchor_sequence, anchor_hash = anchor if anchor is not None else (0, "")
-    encode, sha256 = _CANONICAL.encode, hashlib.sha256
+    wanted = set(roots_at)
+    roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in wanted else {}
+    frontier: list[bytes] = []  # the compact range's hashes; the lowest bits of the size last
+    encode, sha256, node_prefix = _CANONICAL.encode, hashlib.sha256, NODE_PREFIX
     # Plain rows instead of model instances, and the same steps as canonical_json() inlined:
     # this loop is the hot path of a million-event check.
     rows = AuditEvent.objects.order_by("sequence").values_list(*_SORTED_FIELDS, "hash")
@@ -397,20 +401,23 @@ def verify_chain(chunk_size: int = 2000, anchor: tuple[int, str] | None = None) 
         occurred = row[_OCCURRED]
         if isinstance(occurred, datetime):
             payload["occurred_at"] = _utc_iso(occurred)
-        if sha256((prev_hash + encode(payload)).encode()).hexdigest() != stored_hash:
+        data = encode(payload).encode()
+        if sha256(prev_hash.encode() + data).hexdigest() != stored_hash:
             return _broken(sequence, "content does not match its hash")
-        if sequence == anchor_sequence and stored_hash != anchor_hash:
-            return _broken(sequence, "differs from the event an earlier check verified")
+        digest = sha256(LEAF_PREFIX + data).digest()
+        # Appending leaf number `sequence`: merge once per trailing one bit of sequence - 1.
+        merges = sequence - 1
+        while merges & 1:
+            digest = sha256(node_prefix + frontier.pop() + digest).digest()
+            merges >>= 1
+        frontier.append(digest)
+        if sequence in wanted:
+            roots[sequence] = fold(frontier)
         prev_hash = stored_hash
         expected_sequence += 1
     count = expected_sequence - 1
-    if anchor_sequence > count:
-        return _broken(
-            count + 1,
-            f"event #{count + 1} is missing: an earlier check verified events up to "
-            f"#{anchor_sequence}",
-        )
-    return Verification(True, count)
+    roots[count] = fold(frontier)
+    return Verification(True, count, roots=roots)
 
 
 def _broken(sequence: int, problem: str) -> Verification:
@@ -419,14 +426,10 @@ def _broken(sequence: int, problem: str) -> Verification:
 
 
 LAST_VERIFICATION_KEY = "audit:last_verification"
-ANCHOR_KEY = "audit:verified_anchor"
 
 
-def verify_and_remember() -> Verification:
-    """verify_chain() against the last verified link; remember the result and, if ok, the link."""
-    started = timezone.now()
-    anchor = cache.get(ANCHOR_KEY)
-    result = verify_chain(anchor=tuple(anchor) if anchor else None)
+def remember_verification(started: datetime, result: Verification, against: str) -> None:
+    """Keep the latest result for the console (display only: verification trusts no cache)."""
     cache.set(
         LAST_VERIFICATION_KEY,
         {
@@ -435,15 +438,12 @@ def verify_and_remember() -> Verification:
             "count": result.count,
             "broken_at": result.broken_at,
             "problem": result.problem,
+            "against": against,
         },
         timeout=None,
     )
-    if result.ok and result.count:
-        last = AuditEvent.objects.filter(sequence=result.count).values_list("hash", flat=True)
-        cache.set(ANCHOR_KEY, [result.count, last.get()], timeout=None)
-    return result
 
 
 def last_verification() -> dict[str, Any] | None:
-    """The latest verification: {"at", "ok", "count", "broken_at", "problem"}, or None."""
+    """The latest verification: {"at", "ok", "count", "broken_at", "problem", "against"}."""
     return cache.get(LAST_VERIFICATION_KEY)

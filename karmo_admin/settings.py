@@ -202,6 +202,14 @@ KARMO_EXPIRY_SWEEP_MINUTES = env.int("KARMO_EXPIRY_SWEEP_MINUTES", default=15)  
 KARMO_SYNC_BATCH_SIZE = env.int("KARMO_SYNC_BATCH_SIZE", default=5000)
 KARMO_API_RATE_LIMIT = env.int("KARMO_API_RATE_LIMIT", default=600)  # per token per minute
 
+# Signed checkpoints of the audit log (see README, "Audit evidence").
+KARMO_AUDIT_SIGNING_KEY = env.str("KARMO_AUDIT_SIGNING_KEY", default="")
+KARMO_AUDIT_CHECKPOINT_DIR = env.path(
+    "KARMO_AUDIT_CHECKPOINT_DIR", default=VAR_DIR / "audit-checkpoints"
+)
+KARMO_AUDIT_WITNESS_URL = env.str("KARMO_AUDIT_WITNESS_URL", default="")
+KARMO_AUDIT_CHECKPOINT_SECONDS = env.int("KARMO_AUDIT_CHECKPOINT_SECONDS", default=60)
+
 # Operations (README, "Running in production").
 KARMO_METRICS_TOKEN = env.str("KARMO_METRICS_TOKEN", default="")
 KARMO_WORKER_HEARTBEAT_SECONDS = env.float("KARMO_WORKER_HEARTBEAT_SECONDS", default=5.0)

@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.zitadel",
     "tests.fixtures.app_provider",
     "tests.fixtures.audit",
+    "tests.fixtures.witness",
 ]
 
 ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from accounts.models.approvals import ReactivationRequest, RequestStatus, TargetType
-from accounts.models.audit import AuditEvent, AuditTreeNode, Channel, Outcome
+from accounts.models.audit import (
+    AuditCheckpoint,
+    AuditEvent,
+    AuditTreeNode,
+    Channel,
+    Outcome,
+)
 from accounts.models.mirror import (
     MembershipRole,
     MirrorStatus,
@@ -17,6 +23,7 @@ from accounts.models.tokens import ApiToken, IdempotencyRecord
 
 __all__ = [
     "ApiToken",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditTreeNode",
     "Channel",

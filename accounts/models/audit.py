@@ -128,3 +128,23 @@ class AuditTreeNode(models.Model):
 
     def __str__(self) -> str:
         return f"node {self.level}/{self.position}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed checkpoint as written outside the database; the console and the API read it here.
+
+    Verification never trusts this copy: it reads the checkpoint directory and the witness.
+    """
+
+    tree_size = models.BigIntegerField(unique=True)
+    root = models.CharField(max_length=64)
+    note = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    witnessed = models.BooleanField(default=False)
+    witness_status = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-tree_size"]
+
+    def __str__(self) -> str:
+        return f"checkpoint at {self.tree_size} events"

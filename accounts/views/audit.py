@@ -17,7 +17,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors
-from accounts.audit import last_verification, verify_and_remember
+from accounts.audit import last_verification
+from accounts.audit_verify import verify_and_remember
 from accounts.forms import EVENT_TYPES, AuditFilterForm
 from accounts.models import AuditEvent
 from accounts.permissions import EXPORT_AUDIT, VERIFY_AUDIT, VIEW_AUDIT
