@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0006_audit_tree'),
+        ('accounts', '0007_sync_one_active_run'),
     ]
 
     operations = [
