@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from django.apps import AppConfig
 
 
@@ -11,3 +13,7 @@ class OpsConfig(AppConfig):
 
     def ready(self) -> None:
         from ops import checks  # noqa: F401 - registers the system checks
+
+        # prometheus-client writes its multiprocess files there on the first sample.
+        if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            os.makedirs(directory, exist_ok=True)

@@ -84,7 +84,11 @@ class OpsMiddleware:
         REQUEST_SECONDS.labels(view, method).observe(seconds)
         RESPONSES.labels(view, method, str(response.status_code)).inc()
         logger.info(
-            "request",
+            "request %s %s %s in %.1f ms",
+            method,
+            request.path,
+            response.status_code,
+            seconds * 1000,
             extra={
                 "method": method,
                 "path": request.path,

@@ -61,7 +61,11 @@ class InstrumentedProvider:
         provider = getattr(self._inner, "name", type(self._inner).__name__)
         CALL_SECONDS.labels(provider, operation, outcome).observe(seconds)
         logger.info(
-            "provider call",
+            "provider call %s.%s %s in %.1f ms",
+            provider,
+            operation,
+            outcome,
+            seconds * 1000,
             extra={
                 "provider": provider,
                 "operation": operation,

@@ -1,0 +1,54 @@
+"""gunicorn settings for Karmo Admin, read from the environment.
+
+    gunicorn -c python:karmo_admin.gunicorn_conf karmo_admin.wsgi
+
+gthread workers: each process holds a few threads, because most of a request's time is
+spent waiting on PostgreSQL or the provider, not on the CPU. Workers are recycled after
+max_requests (with jitter, so they do not all restart at once) and get graceful_timeout
+seconds to finish requests on SIGTERM or SIGHUP (reload).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# Set before anything imports prometheus_client: it picks its value store at import time.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", str(Path(tempfile.gettempdir()) / f"karmo-metrics-{os.getpid()}")
+)
+
+bind = os.environ.get("KARMO_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = max_requests // 10
+# Only the proxy in front may say which client and scheme a request came from.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = None  # ops.middleware logs one line per request, with the request id
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+proc_name = "karmo-web"
+# No control socket: it sits at one fixed path per user, shared by every instance on the host.
+control_socket_disable = True
+
+
+def on_starting(server: Any) -> None:
+    """Start with an empty metrics directory: samples of an earlier run's pids would linger."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a finished worker's live gauges from the shared metrics."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
