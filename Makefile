@@ -4,7 +4,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := python3 -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install browsers demo test lint serve emulator worker
+.PHONY: help install browsers demo test lint serve serve-prod emulator worker lint-docker
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -29,8 +29,11 @@ lint:  ## ruff check and format check
 serve: install  ## Serve the app on 127.0.0.1:8000 with a task worker
 	$(RUN) python manage.py demo --no-seed
 
+serve-prod: install  ## gunicorn + 2 task workers on PostgreSQL (DATABASE_URL=postgres://…), after migrating
+	$(RUN) python manage.py serve_prod --migrate
+
 emulator: install  ## Serve the WorkOS emulator with demo data on 127.0.0.1:8765 (FLAVOR=stytch|zitadel)
 	$(RUN) python manage.py run_emulator $(or $(FLAVOR),workos) --port 8765
 
-worker:  ## Run the background task worker
-	$(RUN) python manage.py db_worker
+worker:  ## Run a background task worker (with heartbeat and recovery of dead workers' tasks)
+	$(RUN) python manage.py task_worker

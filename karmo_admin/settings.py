@@ -123,7 +123,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("KARMO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # Hashed, compressed names need `collectstatic` first, so only deployments turn this on.
 KARMO_STATIC_MANIFEST = env.bool("KARMO_STATIC_MANIFEST", default=False)
 STORAGES = {

@@ -17,6 +17,8 @@ from ops.metrics import exposition
 Check = Callable[[], tuple[str, str]]
 OK, WARN, FAIL = "ok", "warn", "fail"
 _migrations_applied = False  # once true it stays true for this process: no graph walk per probe
+PROVIDER_RECHECK_SECONDS = 30.0
+_provider_checked: tuple[float, tuple[str, str]] | None = None
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -55,10 +57,15 @@ def _tasks() -> tuple[str, str]:
 def _provider() -> tuple[str, str]:
     from providers.registry import provider_status
 
-    status = provider_status()
-    if not status.configured:
-        return FAIL, f"{status.name}: {status.reason}"
-    return OK, status.name
+    global _provider_checked
+    now = time.monotonic()
+    if _provider_checked is None or now - _provider_checked[0] > PROVIDER_RECHECK_SECONDS:
+        status = provider_status()  # builds the adapter: cheap for HTTP ones, not for the sandbox
+        verdict = (
+            (OK, status.name) if status.configured else (FAIL, f"{status.name}: {status.reason}")
+        )
+        _provider_checked = (now, verdict)
+    return _provider_checked[1]
 
 
 CHECKS: dict[str, Check] = {

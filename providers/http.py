@@ -146,6 +146,7 @@ class ProviderHTTP:
             except ProviderRateLimited as exc:
                 if self.budget is None:
                     raise
+                count_retry(self.provider, rate_limited=True)
                 # Every thread waits: the provider counts this credential, not this thread.
                 self.budget.pause(1.0 if exc.retry_after is None else exc.retry_after)
         return self._with_retries(method, path, params, json, headers, safe)

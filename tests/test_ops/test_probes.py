@@ -55,6 +55,11 @@ def test_readyz_counts_only_fresh_workers(client, settings):
     assert tasks["detail"].startswith("1 worker(s) alive")
 
 
+@pytest.fixture(autouse=True)
+def fresh_probe_memory(monkeypatch):
+    monkeypatch.setattr(views, "_provider_checked", None)
+
+
 @pytest.mark.django_db
 def test_readyz_is_503_when_the_provider_is_not_configured(client, settings):
     settings.KARMO_PROVIDER = "workos"
