@@ -6,11 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Model
-from django.tasks import TaskResult, TaskResultStatus, task
+from django.tasks import TaskResult, task
 from django.utils import timezone
-from django_tasks_db import DatabaseBackend
 
 from accounts import notifications, permissions
 from accounts.context import audit_context
@@ -26,6 +25,7 @@ from accounts.models import (
     RequestStatus,
     TargetType,
 )
+from accounts.scheduling import book_once
 from accounts.services.flow import Actor, Call, deny, require, start_call
 from accounts.services.lifecycle import (
     ACTIVATE_USER,
@@ -314,9 +314,6 @@ def expire_requests_task() -> int:
         return expire_requests()
 
 
-_PG_SCHEDULE_LOCK = 0x4B41524D4F02  # any constant; serialises booking the next sweep
-
-
 def schedule_expiry_sweep() -> TaskResult | None:
     """Book the sweep KARMO_EXPIRY_SWEEP_MINUTES from now unless a sweep is already waiting.
 
@@ -324,31 +321,9 @@ def schedule_expiry_sweep() -> TaskResult | None:
     django-tasks-db's queue (which is what keeps a booking across restarts).
     """
     minutes = settings.KARMO_EXPIRY_SWEEP_MINUTES
-    backend = expire_requests_task.get_backend()
-    if minutes <= 0 or not isinstance(backend, DatabaseBackend):
+    if minutes <= 0:
         return None
-    from django_tasks_db.models import DBTaskResult  # a model: import once apps are loaded
-
-    using = router.db_for_write(DBTaskResult)
-    with transaction.atomic(using=using):
-        # SQLite's IMMEDIATE transactions already serialise this check-then-insert.
-        if connections[using].vendor == "postgresql":
-            with connections[using].cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_SCHEDULE_LOCK])
-        waiting = (
-            DBTaskResult.objects.using(using)
-            .filter(
-                task_path=expire_requests_task.module_path,
-                backend_name=backend.alias,
-                status=TaskResultStatus.READY,
-            )
-            .order_by("run_after")
-            .first()
-        )
-        if waiting is not None:
-            return waiting.task_result
-        run_after = timezone.now() + timedelta(minutes=minutes)
-        return expire_requests_task.using(run_after=run_after).enqueue()
+    return book_once(expire_requests_task, timedelta(minutes=minutes))
 
 
 def finish_request(

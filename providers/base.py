@@ -89,6 +89,30 @@ class Result[T]:
     changed: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One record's change from a provider's event feed or webhook.
+
+    `kind` is the mirrored noun (organization, user, membership, role); `item` is the record
+    as it is after the change, None when it was deleted.
+    """
+
+    event_id: str
+    kind: str
+    external_id: str
+    item: Organization | User | Membership | Role | None
+    occurred_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    """A page of the event feed: its changes, the cursor after them, and whether more wait."""
+
+    changes: list[Change]
+    cursor: str | None
+    more: bool
+
+
 class Provider(Protocol):
     """One access provider. Adapters translate its wire format to these dataclasses."""
 

@@ -64,6 +64,10 @@ class ProviderRateLimited(ProviderAPIError):
         self.retry_after = retry_after
 
 
+class ProviderFeedExpired(ProviderError):
+    """The change feed no longer holds our cursor (retention passed): only a full sync helps."""
+
+
 class ProviderUnavailable(ProviderAPIError):
     """5xx, a timeout, a dropped connection or an unreadable answer."""
 

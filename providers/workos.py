@@ -8,12 +8,24 @@ from typing import Any, ClassVar
 
 import httpx
 
-from providers.base import Capability, Membership, Organization, Result, Role, Status, User
+from providers.base import (
+    Capability,
+    Change,
+    ChangePage,
+    Membership,
+    Organization,
+    Result,
+    Role,
+    Status,
+    User,
+)
 from providers.budget import Budget
 from providers.errors import (
     ProviderAPIError,
     ProviderConflict,
+    ProviderFeedExpired,
     ProviderNotFound,
+    ProviderRejected,
     ProviderUnavailable,
     ProviderUnsupported,
     error_for_status,
@@ -32,6 +44,17 @@ PRECONDITION_CODES = frozenset(
         "cannot_deactivate_pending_organization_membership",
         "organization_membership_already_exists",
     }
+)
+# The Events API's types for what Karmo mirrors, and the mirrored noun each one changes.
+EVENT_KINDS = {
+    "organization": "organization",
+    "user": "user",
+    "organization_membership": "membership",
+    "organization_role": "role",
+    "role": "role",
+}
+EVENT_TYPES = ",".join(
+    f"{noun}.{verb}" for noun in EVENT_KINDS for verb in ("created", "updated", "deleted")
 )
 UNSUPPORTED: dict[Capability, str] = {
     Capability.ACTIVATE_USER: "WorkOS users have no status; access is switched per membership.",
@@ -170,6 +193,40 @@ class WorkOSProvider:
         """One membership by id."""
         return _membership(self.http.request("GET", f"{MEMBERSHIPS}/{membership_id}").data)
 
+    # Event feed -------------------------------------------------------------------------
+
+    def latest_change_cursor(self) -> str | None:
+        """The newest event's id (the feed resumes after it), None while the log is empty."""
+        query = {"events": EVENT_TYPES, "order": "desc", "limit": "1"}
+        data = self.http.request("GET", "/events", params=query).data
+        events = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(events, list):
+            raise ProviderUnavailable("workos sent an unreadable event list")
+        return events[0]["id"] if events else None
+
+    def read_changes(self, cursor: str | None) -> ChangePage:
+        """One page of events after `cursor` (oldest first); raises ProviderFeedExpired when
+        the cursor's event is no longer kept (WorkOS keeps events 30 days)."""
+        query = {"events": EVENT_TYPES, "order": "asc", "limit": str(PAGE_SIZE)}
+        if cursor:
+            query["after"] = cursor
+        try:
+            answer = self.http.request("GET", "/events", params=query)
+        except ProviderRejected as exc:
+            if cursor and "invalid_pagination_cursor" in exc.message:
+                raise ProviderFeedExpired(
+                    f"workos no longer has event {cursor}", request_id=exc.request_id
+                ) from exc
+            raise
+        data = answer.data if isinstance(answer.data, dict) else {}
+        events = data.get("data")
+        if not isinstance(events, list):
+            raise ProviderUnavailable("workos sent an unreadable event list")
+        changes = [change for event in events if (change := event_change(event)) is not None]
+        last = events[-1]["id"] if events else cursor
+        more = bool((data.get("list_metadata") or {}).get("after")) and bool(events)
+        return ChangePage(changes=changes, cursor=last, more=more)
+
     # Changes ----------------------------------------------------------------------------
 
     def reactivate_membership(self, membership: Membership) -> Result[Membership]:
@@ -248,6 +305,34 @@ class WorkOSProvider:
     def deactivate_organization(self, organization_id: str) -> Result[Organization]:
         """Unsupported: WorkOS organizations are only ever deleted."""
         raise ProviderUnsupported(UNSUPPORTED[Capability.DEACTIVATE_ORGANIZATION])
+
+
+def event_change(event: dict[str, Any]) -> Change | None:
+    """The mirrored record an Events API (or webhook) event changes; None for other events."""
+    noun, _, verb = str(event.get("event", "")).rpartition(".")
+    kind = EVENT_KINDS.get(noun)
+    data = event.get("data")
+    if kind is None or not isinstance(data, dict):
+        return None
+    converted = _event_item(kind, data)
+    removed = verb == "deleted"
+    return Change(
+        event_id=str(event.get("id", "")),
+        kind=kind,
+        external_id=converted.id,
+        item=None if removed else converted,
+        occurred_at=str(event.get("created_at", "")),
+    )
+
+
+def _event_item(kind: str, data: dict[str, Any]) -> Organization | User | Membership | Role:
+    if kind == "organization":
+        return _organization(data)
+    if kind == "user":
+        return _user(data)
+    if kind == "membership":
+        return _membership(data)
+    return _role(data, data.get("organization_id") or "")
 
 
 def _readable[**P, T](convert: Callable[P, T]) -> Callable[P, T]:

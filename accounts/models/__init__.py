@@ -10,6 +10,7 @@ from accounts.models.audit import (
     Channel,
     Outcome,
 )
+from accounts.models.feeds import FeedState, WebhookDelivery
 from accounts.models.mirror import (
     MembershipRole,
     MirrorStatus,
@@ -27,6 +28,7 @@ __all__ = [
     "AuditEvent",
     "AuditTreeNode",
     "Channel",
+    "FeedState",
     "IdempotencyRecord",
     "MembershipRole",
     "MirrorStatus",
@@ -39,4 +41,5 @@ __all__ = [
     "RequestStatus",
     "SyncRun",
     "TargetType",
+    "WebhookDelivery",
 ]

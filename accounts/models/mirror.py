@@ -217,7 +217,16 @@ class SyncRun(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Mode(models.TextChoices):
+        FULL = "full", "Full"
+        INCREMENTAL = "incremental", "Incremental"
+        WEBHOOK = "webhook", "Webhook"
+
     provider = models.CharField(max_length=32)
+    mode = models.CharField(max_length=16, choices=Mode, default=Mode.FULL)
+    # Why a full sync ran instead of an incremental one (an expired cursor, say).
+    reason = models.CharField(max_length=255, blank=True)
+    requests = models.PositiveIntegerField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State, default=State.QUEUED)
     started_by = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

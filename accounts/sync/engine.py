@@ -97,6 +97,18 @@ class Syncer:
         if self._mark_removed(kind, table, seen):
             self._report()
 
+    def apply_records(self, kind: Kind, items: list[Any], fetched_at: datetime) -> None:
+        """Upsert records read from a feed or webhook (compared, so a replay writes nothing)."""
+        self.run.seen += len(items)
+        self._apply(kind, Table(kind), items, PkSet(), fetched_at)
+
+    def remove_records(self, kind: Kind, external_ids: list[str]) -> None:
+        """Mark records the provider deleted removed (already removed ones are left alone)."""
+        table = Table(kind)
+        pks = list(table.pks(self.key, external_ids).values())
+        if pks:
+            self._remove(kind, table, pks)
+
     def note_error(self, line: str) -> None:
         """Keep a bounded list of per-record problems for the run's `errors`."""
         logger.warning("sync %s: %s", self.run.pk, line)

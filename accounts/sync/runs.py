@@ -22,6 +22,7 @@ from accounts.errors import ErrorCode, KarmoError, from_provider_error
 from accounts.models import Channel, Outcome, SyncRun
 from accounts.permissions import START_SYNC
 from accounts.sync.engine import Syncer
+from accounts.sync.feed import cursor_placed, place_cursor
 from providers.base import Provider
 from providers.errors import ProviderError
 from providers.registry import get_provider
@@ -56,17 +57,28 @@ class RequestCounter:
         """Whether this adapter's requests can be counted."""
         return self._hooks is not None
 
+    def detach(self) -> None:
+        """Stop counting (the adapter may serve further runs)."""
+        if self._hooks is not None and self._on_request in self._hooks["request"]:
+            self._hooks["request"].remove(self._on_request)
+
 
 def _provider_key() -> str:
     return settings.KARMO_PROVIDER
 
 
-def _claim(*, actor: AbstractBaseUser | None, state: str) -> SyncRun:
+def claim(
+    *,
+    actor: AbstractBaseUser | None,
+    state: str,
+    mode: str = SyncRun.Mode.FULL,
+    reason: str = "",
+) -> SyncRun:
     """Create a run unless one is active for this provider (serialised, so two never start)."""
     key = _provider_key()
     now = timezone.now()
     try:
-        return _create_run(actor=actor, state=state, key=key, now=now)
+        return _create_run(actor=actor, state=state, key=key, now=now, mode=mode, reason=reason)
     except IntegrityError:
         # Another run was created between our check and insert (the constraint held).
         active = SyncRun.objects.filter(provider=key, state__in=ACTIVE_STATES).first()
@@ -82,7 +94,15 @@ def _already_active(key: str, active: SyncRun | None) -> KarmoError:
     )
 
 
-def _create_run(*, actor: AbstractBaseUser | None, state: str, key: str, now: datetime) -> SyncRun:
+def _create_run(
+    *,
+    actor: AbstractBaseUser | None,
+    state: str,
+    key: str,
+    now: datetime,
+    mode: str,
+    reason: str,
+) -> SyncRun:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -96,6 +116,8 @@ def _create_run(*, actor: AbstractBaseUser | None, state: str, key: str, now: da
         return SyncRun.objects.create(
             provider=key,
             state=state,
+            mode=mode,
+            reason=reason[:255],
             started_by=actor if actor is not None and actor.is_authenticated else None,
             started_at=now if state == SyncRun.State.RUNNING else None,
         )
@@ -125,15 +147,17 @@ def run_sync(
     progress: Progress | None = None,
     provider: Provider | None = None,
     batch_size: int | None = None,
+    reason: str = "",
 ) -> SyncRun:
     """Run a full sync now; with `run`, carry out that queued run. Returns the finished run.
 
-    Provider failures end the run `failed` (recorded, not raised); other errors also
-    fail the run and are re-raised. Raises KarmoError when another sync is active.
+    `reason` says why a full sync ran where an incremental one was asked for. Provider
+    failures end the run `failed` (recorded, not raised); other errors also fail the run and
+    are re-raised. Raises KarmoError when another sync is active.
     """
     if run is None:
         try:
-            run = _claim(actor=actor, state=SyncRun.State.RUNNING)
+            run = claim(actor=actor, state=SyncRun.State.RUNNING, reason=reason)
         except KarmoError as error:
             _refused(actor, error)
             raise
@@ -144,48 +168,79 @@ def run_sync(
         return run
     run.refresh_from_db()
     actor = actor or run.started_by
-    correlation_id = str(uuid.uuid4())
     started = time.monotonic()
     own_provider = provider is None
     syncer: Syncer | None = None
+    counter: RequestCounter | None = None
+    correlation_id = str(uuid.uuid4())
     try:
-        record_event(
-            event_type="sync.started",
-            outcome=Outcome.RECORDED,  # not ATTEMPTED: reconcile looks for those
-            actor=actor,
-            target=run,
-            correlation_id=correlation_id,
-            data={"sync_run": run.pk, "provider": run.provider},
-        )
+        started_event(run, actor, correlation_id)
         if provider is None:
             provider = get_provider()
+        counter = RequestCounter(provider)
         syncer = Syncer(
             provider=provider, run=run, actor=actor, progress=progress, batch_size=batch_size
         )
         syncer.correlation_id = correlation_id
+        cursor = place_cursor(provider)
         syncer.sync_all()
     except BaseException as exc:  # even Ctrl-C: the run must not stay "running"
-        _fail(run, exc, syncer, actor, correlation_id, time.monotonic() - started)
+        finish(run, syncer, counter, started, error=exc, correlation_id=correlation_id)
         if not isinstance(exc, ProviderError):
             raise
         return run
     finally:
         if own_provider and provider is not None:
             provider.close()
+    cursor_placed(run.provider, cursor, run.started_at or timezone.now())
+    finish(run, syncer, counter, started)
+    return run
+
+
+def started_event(run: SyncRun, actor: AbstractBaseUser | None, correlation_id: str) -> None:
+    record_event(
+        event_type="sync.started",
+        outcome=Outcome.RECORDED,  # not ATTEMPTED: reconcile looks for those
+        actor=actor,
+        target=run,
+        correlation_id=correlation_id,
+        data={"sync_run": run.pk, "provider": run.provider, "mode": run.mode},
+    )
+
+
+def finish(
+    run: SyncRun,
+    syncer: Syncer | None,
+    counter: RequestCounter | None,
+    started: float,
+    *,
+    error: BaseException | None = None,
+    correlation_id: str = "",
+) -> None:
+    """End a run (full, incremental or webhook): state, counts, requests, audit event."""
+    if counter is not None:
+        run.requests = counter.count
+        counter.detach()
+    correlation_id = correlation_id or (syncer.correlation_id if syncer else "")
+    actor = syncer.actor if syncer else run.started_by
+    seconds = time.monotonic() - started
+    if error is not None:
+        _fail(run, error, syncer, actor, correlation_id, seconds)
+        return
     run.state = SyncRun.State.SUCCEEDED
     run.phase = "done"
     run.finished_at = timezone.now()
-    run.errors = "\n".join(syncer.error_lines)
+    run.errors = "\n".join(syncer.error_lines) if syncer else ""
     run.save()
+    settled = _settle_open_attempts() if run.mode == SyncRun.Mode.FULL else 0
     record_event(
         event_type="sync.finished",
         outcome=Outcome.SUCCEEDED,
         actor=actor,
         target=run,
         correlation_id=correlation_id,
-        data={**_summary(run, time.monotonic() - started), "settled": _settle_open_attempts()},
+        data={**_summary(run, seconds), "settled": settled},
     )
-    return run
 
 
 def _settle_open_attempts() -> int:
@@ -208,6 +263,8 @@ def _summary(run: SyncRun, seconds: float) -> dict[str, Any]:
         "updated": run.updated,
         "removed": run.removed,
         "unchanged": run.unchanged,
+        "mode": run.mode,
+        "requests": run.requests,
         "seconds": round(seconds, 3),
     }
 
@@ -263,7 +320,7 @@ def start_sync(*, actor: AbstractBaseUser) -> SyncRun:
         _refused(actor, error)
         raise error
     try:
-        run = _claim(actor=actor, state=SyncRun.State.QUEUED)
+        run = claim(actor=actor, state=SyncRun.State.QUEUED)
     except KarmoError as error:
         _refused(actor, error)
         raise

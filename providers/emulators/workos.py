@@ -17,6 +17,12 @@ EMULATOR_API_KEY = "sk_test_karmo_emulator"
 STATUSES = ("active", "inactive", "pending")
 ROLE_SLUG = re.compile(r"^org-[a-z0-9_-]+$")
 OM = "/user_management/organization_memberships"
+# What the emulator records in its event log (GET /events), as WorkOS names them.
+EVENT_TYPES = frozenset(
+    f"{noun}.{verb}"
+    for noun in ("organization", "user", "organization_membership", "organization_role", "role")
+    for verb in ("created", "updated", "deleted")
+)
 ORG_ROLES = "/authorization/organizations/(?P<organization_id>[^/]+)/roles"
 
 
@@ -37,9 +43,12 @@ class WorkOSEmulator(EmulatorApp):
             ("GET", "/user_management/users", self.list_users),
             ("POST", "/user_management/users", self.create_user),
             ("GET", "/user_management/users/(?P<user_id>[^/]+)", self.get_user),
+            ("PUT", "/user_management/users/(?P<user_id>[^/]+)", self.update_user),
+            ("GET", "/events", self.list_events),
             ("GET", OM, self.list_memberships),
             ("GET", f"{OM}/(?P<membership_id>[^/]+)", self.get_membership),
             ("PUT", f"{OM}/(?P<membership_id>[^/]+)", self.update_membership),
+            ("DELETE", f"{OM}/(?P<membership_id>[^/]+)", self.delete_membership),
             ("PUT", f"{OM}/(?P<membership_id>[^/]+)/reactivate", self.reactivate_membership),
             ("PUT", f"{OM}/(?P<membership_id>[^/]+)/deactivate", self.deactivate_membership),
             ("GET", "/authorization/roles", self.list_environment_roles),
@@ -138,7 +147,22 @@ class WorkOSEmulator(EmulatorApp):
             if body.get("name"):
                 user["name"] = body["name"]
             self.store.insert("user", user_id, user)
+            self.emit("user.created", user)
         return Response(201, user)
+
+    def update_user(self, request: Request, user_id: str) -> Response:
+        body = wire.json_body(request)
+        changes = {key: body[key] for key in ("first_name", "last_name") if key in body}
+        for field, value in changes.items():
+            if value is not None and not isinstance(value, str):
+                raise wire.invalid(field, "must_be_a_string")
+        with self.store.transaction():
+            user = self._get("user", user_id)
+            if any(user[key] != value for key, value in changes.items()):
+                user |= changes | {"updated_at": wire.timestamp(wire.now_ms())}
+                self.store.put("user", user_id, user)
+                self.emit("user.updated", user)
+        return Response(200, user)
 
     # Memberships ------------------------------------------------------------------------
 
@@ -193,7 +217,15 @@ class WorkOSEmulator(EmulatorApp):
             if slugs != membership["roles"]:
                 membership |= {"roles": slugs, "updated_at": wire.timestamp(wire.now_ms())}
                 self.store.put("membership", membership_id, membership)
+                self.emit("organization_membership.updated", wire.membership_json(membership, None))
         return Response(200, self._present_membership(membership))
+
+    def delete_membership(self, request: Request, membership_id: str) -> Response:
+        with self.store.transaction():
+            membership = self._get("membership", membership_id)
+            self.store.delete("membership", membership_id)
+            self.emit("organization_membership.deleted", wire.membership_json(membership, None))
+        return Response(202)
 
     def reactivate_membership(self, request: Request, membership_id: str) -> Response:
         return self._transition(membership_id, "active", "reactivate")
@@ -214,6 +246,7 @@ class WorkOSEmulator(EmulatorApp):
             if membership["status"] != target:
                 membership |= {"status": target, "updated_at": wire.timestamp(wire.now_ms())}
                 self.store.put("membership", membership_id, membership)
+                self.emit("organization_membership.updated", wire.membership_json(membership, None))
         return Response(200, self._present_membership(membership))
 
     def _present_memberships(self, memberships: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -266,6 +299,7 @@ class WorkOSEmulator(EmulatorApp):
             role_id, at = wire.new_id("role")
             role = wire.role_json(role_id, slug, name, description, True, at)
             self.store.insert("role", key, role, parent=organization_id)
+            self.emit("organization_role.created", role | {"organization_id": organization_id})
         return Response(201, role)
 
     def update_organization_role(
@@ -287,7 +321,40 @@ class WorkOSEmulator(EmulatorApp):
             if any(role[k] != v for k, v in changes.items()):
                 role |= changes | {"updated_at": wire.timestamp(wire.now_ms())}
                 self.store.put("role", key, role)
+                self.emit("organization_role.updated", role | {"organization_id": organization_id})
         return Response(200, role)
+
+    # Events -----------------------------------------------------------------------------
+
+    def emit(self, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Record an event in the log `GET /events` reads (inside the change's transaction)."""
+        event_id, at = wire.new_id("event")
+        event = {
+            "object": "event",
+            "id": event_id,
+            "event": event_type,
+            "data": data,
+            "created_at": at,
+            "context": {},
+        }
+        self.store.insert("event", event_id, event, parent=event_type)
+        return event
+
+    def list_events(self, request: Request) -> Response:
+        wanted = [t for raw in request.query.get("events", []) for t in raw.split(",") if t]
+        if not wanted:
+            raise wire.invalid("events", "events_required")
+        if unknown := sorted(set(wanted) - EVENT_TYPES):
+            raise wire.invalid("events", f"unknown_event_type:{unknown[0]}")
+        return Response(200, self._page(request, "event", parent=sorted(set(wanted))))
+
+    def expire_events(self) -> int:
+        """Forget every recorded event, as WorkOS does after 30 days; cursors into them expire."""
+        with self.store.transaction():
+            events = self.store.find_raw("event")
+            for _, _, text in events:
+                self.store.delete("event", json.loads(text)["id"])
+        return len(events)
 
     def _role_slugs(self, organization_id: str) -> set[str]:
         docs = self.store.find("role", parent="") + self.store.find("role", parent=organization_id)

@@ -22,6 +22,7 @@ from accounts.errors import KarmoError
 from accounts.models import Channel, SyncRun
 from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
 from accounts.sync import run_sync
+from accounts.sync.feed import schedule_feed_poll
 from providers.errors import ProviderError
 from providers.registry import get_provider
 
@@ -65,6 +66,8 @@ class Command(BaseCommand):
         if no_serve:
             return
         call_command("expire_requests", "--schedule", stdout=self.stdout)
+        if schedule_feed_poll() is not None:
+            self.stdout.write(f"feed poll every {settings.KARMO_FEED_POLL_SECONDS} s")
         self._serve(port, verbosity)
 
     def _seed_and_sync(self) -> None:

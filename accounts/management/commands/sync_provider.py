@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from accounts.context import audit_context
 from accounts.errors import KarmoError
 from accounts.models import Channel, SyncRun
 from accounts.sync import RequestCounter, abandon_active_runs, run_sync
+from accounts.sync.feed import run_incremental, schedule_feed_poll
 from providers.errors import ProviderError
 from providers.registry import get_provider
 
@@ -61,12 +63,31 @@ class Command(BaseCommand):
             "--batch-size", type=int, default=None, help="Rows per batch (KARMO_SYNC_BATCH_SIZE)."
         )
         parser.add_argument(
+            "--incremental",
+            action="store_true",
+            help="Apply the provider's event feed since the last sync (a full sync when the "
+            "feed cannot be trusted, saying why).",
+        )
+        parser.add_argument(
+            "--schedule",
+            action="store_true",
+            help="Also book the feed poll every KARMO_FEED_POLL_SECONDS on the task worker.",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Mark queued or running syncs failed first (after a worker died).",
         )
 
-    def handle(self, *args: Any, batch_size: int | None, force: bool, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        batch_size: int | None,
+        force: bool,
+        incremental: bool,
+        schedule: bool,
+        **options: Any,
+    ) -> None:
         started = time.monotonic()
         with audit_context(via=Channel.COMMAND):
             if force:
@@ -81,7 +102,10 @@ class Command(BaseCommand):
             counter = RequestCounter(provider)
             progress = ProgressLine(self.stdout, counter)
             try:
-                run = run_sync(provider=provider, progress=progress, batch_size=batch_size)
+                if incremental:
+                    run = run_incremental(provider=provider)
+                else:
+                    run = run_sync(provider=provider, progress=progress, batch_size=batch_size)
             except KarmoError as exc:
                 raise CommandError(exc.message) from exc
             finally:
@@ -92,6 +116,16 @@ class Command(BaseCommand):
             raise CommandError(f"sync failed: {run.errors}")
         if run.errors:
             self.stderr.write(run.errors)
+        if run.reason:
+            self.stdout.write(f"full sync instead of incremental: {run.reason}")
+        if schedule:
+            booked = schedule_feed_poll()
+            self.stdout.write(
+                f"feed poll booked every {settings.KARMO_FEED_POLL_SECONDS} s"
+                if booked
+                else "no feed poll: KARMO_FEED_POLL_SECONDS is 0 or the task backend keeps no queue"
+            )
+        self.stdout.write(f"mode: {run.mode}")
         self.stdout.write(
             f"sync: created={run.created} updated={run.updated} removed={run.removed} "
             f"unchanged={run.unchanged} requests={counter.count} seconds={seconds:.2f}"

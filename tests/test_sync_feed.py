@@ -1,0 +1,134 @@
+"""Incremental sync from WorkOS's Events API, over loopback to the emulator."""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import AuditEvent, FeedState, OrganizationMembership, ProviderUser, SyncRun
+from accounts.sync import run_sync
+from accounts.sync.feed import poll_feed_task, run_incremental, schedule_feed_poll
+from providers.base import Membership, Status
+
+pytestmark = pytest.mark.django_db
+
+
+def synced_events() -> list[AuditEvent]:
+    events = AuditEvent.objects.filter(via="sync", event_type__contains=".sync_")
+    return list(events.order_by("pk"))
+
+
+@pytest.fixture
+def synced(app_provider):
+    run = run_sync(provider=app_provider)
+    assert run.state == SyncRun.State.SUCCEEDED, run.errors
+    return app_provider
+
+
+def an_active_membership(provider) -> Membership:
+    return next(m for m in provider.list_memberships() if m.status == Status.ACTIVE)
+
+
+def test_the_first_incremental_is_a_full_sync_that_says_why(app_provider):
+    run = run_incremental(provider=app_provider)
+    assert run.mode == SyncRun.Mode.FULL
+    assert run.reason == "no feed cursor yet: the first sync reads everything"
+    state = FeedState.objects.get(provider="workos")
+    assert state.ready
+    assert state.last_full_at is not None
+
+
+def test_nothing_changed_costs_one_request_and_no_run(synced, workos_emulator):
+    workos_emulator.app.realism.reset_stats()
+    runs = SyncRun.objects.count()
+    assert run_incremental(provider=synced, record_empty=False) is None
+    assert workos_emulator.app.realism.stats()["answered"] == 1
+    assert SyncRun.objects.count() == runs
+    assert FeedState.objects.get(provider="workos").last_polled_at is not None
+
+
+def test_a_change_at_the_provider_is_applied_once_and_audited_once(synced):
+    membership = an_active_membership(synced)
+    synced.deactivate_membership(membership)
+    before = len(synced_events())
+
+    run = run_incremental(provider=synced)
+
+    assert (run.mode, run.state, run.updated, run.requests) == ("incremental", "succeeded", 1, 1)
+    row = OrganizationMembership.objects.get(external_id=membership.id)
+    assert row.status == Status.INACTIVE
+    new = synced_events()[before:]
+    assert [(e.event_type, e.target_id) for e in new] == [
+        ("membership.sync_updated", membership.id)
+    ]
+    assert new[0].before == {"status": "active", "raw_status": "active"}
+
+
+def test_events_applied_twice_change_nothing(synced):
+    start = FeedState.objects.get(provider="workos").cursor
+    membership = an_active_membership(synced)
+    synced.deactivate_membership(membership)
+    synced.set_membership_roles(membership, ("admin",))
+    run_incremental(provider=synced)
+    after_first = len(synced_events())
+
+    FeedState.objects.filter(provider="workos").update(cursor=start)  # replay the same page
+    replay = run_incremental(provider=synced)
+
+    assert replay.updated == 0
+    assert replay.unchanged == 1  # two events of one membership: the last one wins
+    assert len(synced_events()) == after_first
+
+
+def test_a_deleted_membership_and_an_updated_user_arrive_by_the_feed(synced, workos_emulator):
+    membership = an_active_membership(synced)
+    synced.http.request("DELETE", f"/user_management/organization_memberships/{membership.id}")
+    synced.http.request(
+        "PUT", f"/user_management/users/{membership.user_id}", json={"first_name": "Renamed"}
+    )
+    run = run_incremental(provider=synced)
+    assert (run.removed, run.updated) == (1, 1)
+    assert OrganizationMembership.objects.get(external_id=membership.id).removed_at is not None
+    assert ProviderUser.objects.get(external_id=membership.user_id).first_name == "Renamed"
+
+
+def test_an_expired_cursor_falls_back_to_a_full_sync(synced, workos_emulator):
+    synced.deactivate_membership(an_active_membership(synced))
+    run_incremental(provider=synced)  # the cursor now names that event
+    workos_emulator.app.expire_events()  # and the provider forgets it
+
+    run = run_incremental(provider=synced)
+
+    assert run.mode == SyncRun.Mode.FULL
+    assert run.state == SyncRun.State.SUCCEEDED
+    assert run.reason.startswith("feed cursor expired")
+    finished = AuditEvent.objects.get(event_type="sync.finished", target_id=str(run.pk))
+    assert finished.data["mode"] == "full"
+
+
+def test_sync_provider_incremental_says_which_mode_ran(synced):
+    synced.deactivate_membership(an_active_membership(synced))
+    out = StringIO()
+    call_command("sync_provider", "--incremental", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[-2] == "mode: incremental"
+    assert re.fullmatch(
+        r"sync: created=0 updated=1 removed=0 unchanged=0 requests=1 seconds=[\d.]+", lines[-1]
+    )
+
+
+def test_the_poll_task_books_its_next_run_and_applies_changes(synced, settings):
+    settings.KARMO_FEED_POLL_SECONDS = 30
+    synced.deactivate_membership(an_active_membership(synced))
+    result = poll_feed_task.call()
+    run = SyncRun.objects.get(pk=result["sync_run"])
+    assert run.mode == SyncRun.Mode.INCREMENTAL
+    booked = schedule_feed_poll()
+    assert booked is not None
+    assert booked.task.run_after is not None
+    assert schedule_feed_poll().id == booked.id  # never two waiting
+    settings.KARMO_FEED_POLL_SECONDS = 0
+    assert schedule_feed_poll() is None
