@@ -1,4 +1,5 @@
-// Karmo Admin console behaviour: error fragments, toasts and keyboard moves in Find.
+// Karmo Admin console behaviour: error fragments, toasts, focus after actions, slow-call
+// feedback and keyboard moves in Find.
 (function () {
   "use strict";
 
@@ -33,6 +34,68 @@
   });
 
   document.addEventListener("htmx:sendError", function () { toast(MESSAGES[0]); });
+
+  // A live region that exists before the change, so screen readers announce what was added.
+  function announce(text) {
+    var box = document.getElementById("announcer");
+    if (!box || !text) { return; }
+    box.textContent = "";
+    window.setTimeout(function () { box.textContent = text; }, 50);
+  }
+
+  function isAction(detail) {
+    var config = detail.requestConfig;
+    return Boolean(config) && config.verb !== "get";
+  }
+
+  // After an action the swapped fragment replaces the focused button: move focus to the
+  // outcome (notice, error) or the updated card instead of letting it fall to <body>.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!isAction(event.detail)) { return; }
+    var target = event.detail.target;
+    var fresh = (target && target.id && document.getElementById(target.id)) || target;
+    if (!fresh || !fresh.isConnected) { return; }
+    var message = fresh.querySelector(".notice, .error, .field-error");
+    if (message) { announce(message.textContent.trim()); }
+    var active = document.activeElement;
+    if (active && active !== document.body && active.isConnected) { return; }
+    var spot = fresh.querySelector("[aria-invalid=true]") || message || fresh;
+    if (!spot.hasAttribute("tabindex") && !spot.matches("input, textarea, select, button, a")) {
+      spot.setAttribute("tabindex", "-1");
+    }
+    spot.focus();
+  });
+
+  // A provider call can take seconds: after a moment, say in words that it is still going.
+  var SLOW_AFTER_MS = 1000;
+  var WORKING = "Working… waiting for the provider";
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (!isAction(event.detail)) { return; }
+    var elt = event.detail.elt;
+    var trigger = event.detail.requestConfig.triggeringEvent;
+    var button = (trigger && trigger.submitter) || elt.querySelector("button[type=submit], button:not([type])");
+    if (!button) { return; }
+    var label = button.textContent;
+    var timer = window.setTimeout(function () {
+      button.textContent = WORKING;
+      button.classList.add("in-flight");
+      announce(WORKING + ".");
+    }, SLOW_AFTER_MS);
+    elt.addEventListener("htmx:afterRequest", function () {
+      window.clearTimeout(timer);
+      if (button.isConnected && button.classList.contains("in-flight")) {
+        button.textContent = label;
+        button.classList.remove("in-flight");
+      }
+    }, { once: true });
+  });
+
+  // A later success shows the provider answers again: the warning from before is stale.
+  document.body.addEventListener("karmo:provider-ok", function () {
+    var banner = document.getElementById("provider-unreachable");
+    if (banner) { banner.remove(); }
+  });
 
   function resultLinks() {
     return Array.prototype.slice.call(document.querySelectorAll("#results a.result-link"));

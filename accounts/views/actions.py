@@ -21,6 +21,7 @@ from accounts.views.base import (
 # Client events: the page's parts listening for them reload (see the templates).
 CHANGED_EVENT = "karmo:changed"
 BADGE_EVENT = "karmo:badge"
+PROVIDER_OK_EVENT = "karmo:provider-ok"
 
 
 def attempt[T](run: Callable[[], T]) -> tuple[T | None, KarmoError | None]:
@@ -87,6 +88,6 @@ def respond(
         notice=notice,
     )
     if error is None:
-        for event in events:
+        for event in (*events, PROVIDER_OK_EVENT):
             trigger_client_event(response, event)
     return response
