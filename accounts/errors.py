@@ -22,6 +22,7 @@ class Domain(enum.IntEnum):
     LIFECYCLE = 5
     APPROVALS = 6
     API = 7
+    WEBHOOKS = 8
 
 
 class ErrorCode(enum.Enum):
@@ -91,6 +92,11 @@ class ErrorCode(enum.Enum):
         "40907002",
         "A request with this Idempotency-Key is still being processed; retry shortly.",
     )
+    WEBHOOK_BAD_SIGNATURE = ("40108001", "The webhook signature is missing or does not match.")
+    WEBHOOK_STALE = ("40108002", "The webhook's timestamp is outside the accepted window.")
+    WEBHOOK_NOT_CONFIGURED = ("40408001", "No webhook secret is configured for this provider.")
+    WEBHOOK_REPLAYED = ("40908001", "This webhook delivery was already received.")
+    WEBHOOK_BAD_PAYLOAD = ("40008001", "The webhook body is not an event Karmo can read.")
     CHANGE_NOT_CONFIRMED = (
         "40905003",
         "The change was interrupted and the provider does not show it; try it again.",

@@ -28,6 +28,8 @@ def _channel(path: str) -> str:
         return Channel.API
     if path.startswith("/admin/"):
         return Channel.ADMIN
+    if path.startswith("/webhooks/"):
+        return Channel.WEBHOOK
     return Channel.CONSOLE
 
 

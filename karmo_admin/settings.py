@@ -184,6 +184,10 @@ KARMO_PROVIDER_RATE_LIMIT = env.float("KARMO_PROVIDER_RATE_LIMIT", default=0.0)
 KARMO_PROVIDER_RATE_FRACTION = env.float("KARMO_PROVIDER_RATE_FRACTION", default=0.8)
 KARMO_SYNC_CONCURRENCY = env.int("KARMO_SYNC_CONCURRENCY", default=8)
 KARMO_VERIFY_AFTER_CHANGE = env.bool("KARMO_VERIFY_AFTER_CHANGE", default=True)
+# Webhook signing secrets (WorkOS's, and Stytch's Svix `whsec_…`) and the accepted clock skew.
+WORKOS_WEBHOOK_SECRET = env.str("WORKOS_WEBHOOK_SECRET", default="")
+STYTCH_WEBHOOK_SECRET = env.str("STYTCH_WEBHOOK_SECRET", default="")
+KARMO_WEBHOOK_TOLERANCE_SECONDS = env.int("KARMO_WEBHOOK_TOLERANCE_SECONDS", default=300)
 KARMO_FEED_POLL_SECONDS = env.int("KARMO_FEED_POLL_SECONDS", default=30)  # 0: no schedule
 
 WORKOS_API_KEY = env.str("WORKOS_API_KEY", default="")

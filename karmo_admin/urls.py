@@ -9,6 +9,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts.views import sign_in
+from accounts.views.webhooks import webhook
 
 urlpatterns = [
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's, the API's JSON).
@@ -17,6 +18,7 @@ urlpatterns = [
     path("login/", sign_in, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("accounts.api.urls")),
+    path("webhooks/<slug:provider>/", webhook, name="webhook"),
     path("", include("accounts.urls")),
 ]
 

@@ -22,7 +22,16 @@ from urllib.parse import quote
 
 import httpx
 
-from providers.base import Capability, Membership, Organization, Result, Role, Status, User
+from providers.base import (
+    Capability,
+    Change,
+    Membership,
+    Organization,
+    Result,
+    Role,
+    Status,
+    User,
+)
 from providers.errors import (
     ProviderAPIError,
     ProviderConflict,
@@ -333,3 +342,25 @@ def _role(data: dict[str, Any], organization_id: str) -> Role:
         organization_id=organization_id,
         description=description,
     )
+
+
+def webhook_changes(payload: dict[str, Any]) -> list[Change]:
+    """What a Stytch (Svix) webhook says changed: a member is both a user and a membership."""
+    object_type, action = payload.get("object_type"), str(payload.get("action") or "").upper()
+    event_id, at = str(payload.get("event_id") or ""), str(payload.get("timestamp") or "")
+    entity = payload.get(str(object_type))
+    # A deleted member keeps existing with status "deleted": with its entity it is an update.
+    if object_type == "member" and isinstance(entity, dict):
+        membership = _membership(entity)
+        return [
+            Change(event_id, "user", membership.id, _user(entity), at),
+            Change(event_id, "membership", membership.id, membership, at),
+        ]
+    removed_id = str(payload.get("id") or "")
+    if object_type == "member" and action == "DELETE" and removed_id:
+        return [Change(event_id, "membership", removed_id, None, at)]
+    if object_type == "organization" and isinstance(entity, dict):
+        organization = _organization(entity)
+        item = None if action == "DELETE" else organization
+        return [Change(event_id, "organization", organization.id, item, at)]
+    return []

@@ -22,6 +22,7 @@ class Channel(models.TextChoices):
     TASK = "task", "Task"
     COMMAND = "command", "Command"
     SYNC = "sync", "Sync"
+    WEBHOOK = "webhook", "Webhook"
 
 
 class Outcome(models.TextChoices):

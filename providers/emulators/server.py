@@ -216,6 +216,11 @@ class EmulatorApp:
             if request.method == "DELETE":
                 self.realism.reset_stats()
             return Response(200, {"requests": self.request_count, **self.realism.stats()})
+        if request.path == "/__emulator__/webhooks" and hasattr(self, "webhooks"):
+            if request.method == "POST":
+                spec = request.json()
+                self.webhooks.configure(str(spec.get("url", "")), str(spec.get("secret", "")))
+            return Response(200, {"url": self.webhooks.url, "answers": self.webhooks.answers})
         if request.path == "/__emulator__/realism":
             if request.method == "POST":
                 self.realism.configure(request.json())

@@ -12,6 +12,7 @@ from providers.emulators import workos_wire as wire
 from providers.emulators.seed import Dataset, demo_dataset, paused_gc
 from providers.emulators.server import EmulatorApp, Handler, HTTPError, Request, Response
 from providers.emulators.state import Match, Store
+from providers.emulators.webhooks import WebhookSender, workos_headers
 
 EMULATOR_API_KEY = "sk_test_karmo_emulator"
 STATUSES = ("active", "inactive", "pending")
@@ -34,6 +35,7 @@ class WorkOSEmulator(EmulatorApp):
     def __init__(self, store: Store | None = None, api_key: str | None = EMULATOR_API_KEY) -> None:
         self.store = store or Store()
         self.api_key = api_key
+        self.webhooks = WebhookSender(workos_headers)
         super().__init__()
 
     def routes(self) -> Iterable[tuple[str, str, Handler]]:
@@ -338,6 +340,7 @@ class WorkOSEmulator(EmulatorApp):
             "context": {},
         }
         self.store.insert("event", event_id, event, parent=event_type)
+        self.webhooks.send(event)
         return event
 
     def list_events(self, request: Request) -> Response:

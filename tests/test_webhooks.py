@@ -1,0 +1,168 @@
+"""Provider webhooks: signatures, replays, and one audit event whichever path comes first."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+
+from accounts.models import (
+    AuditEvent,
+    Organization,
+    OrganizationMembership,
+    SyncRun,
+    WebhookDelivery,
+)
+from accounts.sync import run_sync
+from accounts.sync.feed import run_incremental
+from accounts.webhooks.signatures import svix_signature, workos_signature
+from providers.base import Status
+
+SECRET = "wh_test_secret"
+SVIX_SECRET = "whsec_" + base64.b64encode(b"karmo svix test key").decode()
+
+
+def org_event(event_id: str = "event_01TEST", name: str = "Hooked Inc") -> bytes:
+    return json.dumps(
+        {
+            "object": "event",
+            "id": event_id,
+            "event": "organization.updated",
+            "data": {"object": "organization", "id": "org_hooked", "name": name},
+            "created_at": "2026-12-02T01:00:00.000Z",
+        }
+    ).encode()
+
+
+def post_workos(client, body: bytes, signature: str):
+    return client.post(
+        "/webhooks/workos/", body, content_type="application/json", HTTP_WORKOS_SIGNATURE=signature
+    )
+
+
+@pytest.fixture
+def workos_hooks(settings):
+    settings.KARMO_PROVIDER = "workos"
+    settings.WORKOS_WEBHOOK_SECRET = SECRET
+    settings.KARMO_WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+def refusals() -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(event_type="webhook.refused").order_by("pk"))
+
+
+@pytest.mark.django_db
+def test_a_valid_workos_webhook_is_applied(client, workos_hooks):
+    body = org_event()
+    answer = post_workos(client, body, workos_signature(SECRET, body, time.time_ns() // 10**6))
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {"deliveryId": "event_01TEST", "outcome": "applied", "changed": 1}
+    assert Organization.objects.get(external_id="org_hooked").name == "Hooked Inc"
+    assert SyncRun.objects.get().mode == SyncRun.Mode.WEBHOOK
+
+
+@pytest.mark.django_db
+def test_workos_signature_failures_are_refused_and_audited(client, workos_hooks):
+    body = org_event()
+    now_ms = time.time_ns() // 10**6
+    wrong = post_workos(client, body, workos_signature("other secret", body, now_ms))
+    stale = post_workos(client, body, workos_signature(SECRET, body, now_ms - 301_000))
+    missing = post_workos(client, body, "")
+    tampered = post_workos(client, org_event(name="Evil"), workos_signature(SECRET, body, now_ms))
+
+    assert [r.status_code for r in (wrong, stale, missing, tampered)] == [401] * 4
+    assert [r.json()["code"] for r in (wrong, stale, missing, tampered)] == [
+        "40108001",
+        "40108002",
+        "40108001",
+        "40108001",
+    ]
+    assert [e.error_code for e in refusals()] == ["40108001", "40108002", "40108001", "40108001"]
+    assert refusals()[0].via == "webhook"
+    assert not Organization.objects.exists()  # nothing half-written
+    assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_replayed_delivery_is_refused(client, workos_hooks):
+    body = org_event()
+    signature = workos_signature(SECRET, body, time.time_ns() // 10**6)
+    assert post_workos(client, body, signature).status_code == 200
+    again = post_workos(client, body, signature)
+    assert again.status_code == 409
+    assert again.json()["code"] == "40908001"
+    assert again.json()["meta"]["deliveryId"] == "event_01TEST"
+    assert WebhookDelivery.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_unconfigured_unreadable_and_wrong_method(client, workos_hooks, settings):
+    body = b"[1, 2]"
+    signed = workos_signature(SECRET, body, time.time_ns() // 10**6)
+    assert post_workos(client, body, signed).json()["code"] == "40008001"
+    assert client.get("/webhooks/workos/").status_code == 405
+    assert client.post("/webhooks/zitadel/", b"{}", content_type="application/json").json()[
+        "code"
+    ] == ("40408001")
+    settings.WORKOS_WEBHOOK_SECRET = ""
+    assert post_workos(client, org_event(), signed).status_code == 404
+    assert len(refusals()) == 4
+
+
+@pytest.mark.django_db
+def test_stytch_svix_signatures(client, settings):
+    settings.KARMO_PROVIDER = "stytch"
+    settings.STYTCH_WEBHOOK_SECRET = SVIX_SECRET
+    body = json.dumps(
+        {
+            "event_id": "event-test-1",
+            "action": "UPDATE",
+            "object_type": "organization",
+            "source": "DIRECT",
+            "organization": {"organization_id": "organization-test-1", "organization_name": "S"},
+        }
+    ).encode()
+
+    def post(delivery_id: str, stamp: int, secret: str = SVIX_SECRET):
+        return client.post(
+            "/webhooks/stytch/",
+            body,
+            content_type="application/json",
+            HTTP_SVIX_ID=delivery_id,
+            HTTP_SVIX_TIMESTAMP=str(stamp),
+            HTTP_SVIX_SIGNATURE=svix_signature(secret, delivery_id, stamp, body),
+        )
+
+    now = int(time.time())
+    assert post("msg_1", now).status_code == 200
+    assert post("msg_1", now).json()["code"] == "40908001"
+    assert post("msg_2", now, "whsec_" + base64.b64encode(b"wrong").decode()).status_code == 401
+    assert post("msg_3", now - 600).json()["code"] == "40108002"
+    assert Organization.objects.get(external_id="organization-test-1").name == "S"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_by_webhook_and_feed_is_audited_once(
+    app_provider, workos_emulator, live_server, settings
+):
+    settings.WORKOS_WEBHOOK_SECRET = SECRET
+    run_sync(provider=app_provider)
+    hooks = workos_emulator.app.webhooks
+    hooks.configure(f"{live_server.url}/webhooks/workos/", SECRET)
+    membership = next(m for m in app_provider.list_memberships() if m.status == Status.ACTIVE)
+
+    app_provider.deactivate_membership(membership)  # the emulator posts the webhook
+    hooks.drain()
+
+    assert hooks.answers == [200]
+    row = OrganizationMembership.objects.get(external_id=membership.id)
+    assert row.status == Status.INACTIVE
+    feed = run_incremental(provider=app_provider)  # the same event, through the feed
+    assert (feed.mode, feed.updated, feed.unchanged) == ("incremental", 0, 1)
+    events = AuditEvent.objects.filter(
+        event_type="membership.sync_updated", target_id=membership.id
+    )
+    assert events.count() == 1
+    assert SyncRun.objects.filter(mode=SyncRun.Mode.WEBHOOK).count() == 1
