@@ -23,6 +23,7 @@ class Domain(enum.IntEnum):
     APPROVALS = 6
     API = 7
     WEBHOOKS = 8
+    AUDIT = 9
 
 
 class ErrorCode(enum.Enum):
@@ -97,6 +98,21 @@ class ErrorCode(enum.Enum):
     WEBHOOK_NOT_CONFIGURED = ("40408001", "No webhook secret is configured for this provider.")
     WEBHOOK_REPLAYED = ("40908001", "This webhook delivery was already received.")
     WEBHOOK_BAD_PAYLOAD = ("40008001", "The webhook body is not an event Karmo can read.")
+    AUDIT_EVENT_NOT_FOUND = ("40409001", "No such audit event.")
+    NO_CHECKPOINT = ("40409002", "No signed checkpoint of the audit log exists yet.")
+    TREE_SIZE_TOO_SMALL = (
+        "40009001",
+        "The smaller tree size must come first, and a proof's tree must hold its event.",
+    )
+    TREE_SIZE_NOT_FOUND = ("40409003", "The audit log has not reached this tree size.")
+    AUDIT_LOG_FORKED = (
+        "40909001",
+        "The audit log no longer matches its signed checkpoints; run verify_audit_log.",
+    )
+    SIGNING_KEY_NOT_CONFIGURED = (
+        "50309001",
+        "Audit checkpoints are not configured: KARMO_AUDIT_SIGNING_KEY is not set.",
+    )
     CHANGE_NOT_CONFIRMED = (
         "40905003",
         "The change was interrupted and the provider does not show it; try it again.",

@@ -8,7 +8,7 @@ from typing import Any
 
 from ninja import NinjaAPI
 
-from accounts.api import audit_events, orgs, requests, users
+from accounts.api import audit_events, audit_proofs, orgs, requests, users
 from accounts.api.auth import BearerAuth, in_token_context
 from accounts.api.docs import OfflineDocs
 from accounts.api.errors import install_error_handlers
@@ -143,7 +143,7 @@ def build_api() -> NinjaAPI:
     api.add_decorator(refuse_unknown_query, mode="view")
     api.add_decorator(refuse_unstorable_path, mode="view")
     api.add_decorator(remember_answer, mode="view")
-    for module in (orgs, users, requests, audit_events):
+    for module in (orgs, users, requests, audit_events, audit_proofs):
         api.add_router("", module.router)
     return api
 
