@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from accounts.views import sign_in
+from accounts.views import sign_in, sign_out
 from accounts.views.webhooks import webhook
 
 urlpatterns = [
@@ -16,7 +15,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("login/", sign_in, name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", sign_out, name="logout"),
     path("api/", include("accounts.api.urls")),
     path("webhooks/<slug:provider>/", webhook, name="webhook"),
     path("", include("accounts.urls")),

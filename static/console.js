@@ -66,6 +66,46 @@
     spot.focus();
   });
 
+  // An expired session sends an action to the sign-in page: keep what was typed, per page,
+  // in this tab's sessionStorage, and put it back when the page opens again after sign-in.
+  var DRAFTS = "karmo:drafts:";
+
+  function draftFields() {
+    return Array.prototype.slice.call(
+      document.querySelectorAll("main textarea[id], main input[type=text][id]")
+    );
+  }
+
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    var to = event.detail.xhr.getResponseHeader("HX-Redirect") || "";
+    if (to.indexOf("expired=1") < 0) { return; }
+    var drafts = {};
+    draftFields().forEach(function (field) {
+      if (field.value.trim()) { drafts[field.id] = field.value; }
+    });
+    if (Object.keys(drafts).length) {
+      window.sessionStorage.setItem(DRAFTS + window.location.pathname, JSON.stringify(drafts));
+    }
+  });
+
+  function restoreDrafts() {
+    var key = DRAFTS + window.location.pathname;
+    var saved = window.sessionStorage.getItem(key);
+    if (!saved) { return; }
+    var drafts = JSON.parse(saved);
+    var restored = false;
+    draftFields().forEach(function (field) {
+      if (drafts[field.id] && !field.value) {
+        field.value = drafts[field.id];
+        restored = true;
+      }
+    });
+    window.sessionStorage.removeItem(key);
+    if (restored) { toast("What you typed before your session expired is back in its field."); }
+  }
+
+  restoreDrafts();
+
   // A provider call can take seconds: after a moment, say in words that it is still going.
   var SLOW_AFTER_MS = 1000;
   var WORKING = "Working… waiting for the provider";

@@ -51,11 +51,16 @@ def console_view(view: View) -> View:
         user = request.user
         if user.is_authenticated and user.is_staff and user.is_active:
             return view(request, *args, **kwargs)
+        # A session cookie without a signed-in user: the session expired (or was ended).
+        query = {"expired": "1"} if settings.SESSION_COOKIE_NAME in request.COOKIES else {}
         if request.htmx:
             back = request.htmx.current_url_abs_path or request.get_full_path()
             login = resolve_url(settings.LOGIN_URL)
-            return HttpResponseClientRedirect(f"{login}?{urlencode({'next': back})}")
-        return redirect_to_login(request.get_full_path())
+            return HttpResponseClientRedirect(f"{login}?{urlencode({'next': back, **query})}")
+        response = redirect_to_login(request.get_full_path())
+        if query:
+            response["Location"] += "&expired=1"
+        return response
 
     return vary_on_headers("HX-Request")(wrapper)
 

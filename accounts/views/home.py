@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, LogoutView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_safe
@@ -13,8 +16,29 @@ from accounts.forms import StaffAuthenticationForm
 from accounts.permissions import VIEW_AUDIT
 from accounts.views.base import HtmxHttpRequest, console_view, page
 
-# Django's sign-in page, refusing accounts that are not staff.
-sign_in = LoginView.as_view(authentication_form=StaffAuthenticationForm)
+
+class SignInView(LoginView):
+    """Django's sign-in page, refusing accounts that are not staff, and saying why it appeared."""
+
+    authentication_form = StaffAuthenticationForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["session_expired"] = self.request.GET.get("expired") == "1"
+        return context
+
+
+class SignOutView(LogoutView):
+    """Sign out, and say so on the page that follows."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        messages.success(request, "You are signed out.")
+        return response
+
+
+sign_in = SignInView.as_view()
+sign_out = SignOutView.as_view()
 
 
 @require_safe
