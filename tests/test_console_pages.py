@@ -128,7 +128,8 @@ def test_expired_session_under_htmx_redirects_the_page(client, help_desk, world)
         headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{url}"},
     )
     assert response.status_code == HTTPStatus.OK
-    assert response["HX-Redirect"] == f"{reverse('login')}?next={url.replace('/', '%2F')}"
+    login = reverse("login")
+    assert response["HX-Redirect"] == f"{login}?next={url.replace('/', '%2F')}&expired=1"
     assert b"<form" not in response.content
     assert b"password" not in response.content
 
