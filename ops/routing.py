@@ -4,7 +4,7 @@ Only GET/HEAD requests to the views in REPLICA_VIEWS (audit log pages and export
 search, API reads) read from the replica, and only the models in REPLICA_MODELS: sessions,
 staff accounts, API tokens (revocation must bite at once), the cache, tasks and sync runs stay
 on the primary. Any write, and everything inside a transaction, goes to the primary, and after
-a write the rest of the request reads the primary too (read-after-write).
+a write to one of those models the rest of the request reads the primary too.
 """
 
 from __future__ import annotations
@@ -66,20 +66,28 @@ def stop_replica_reads(token: Token[bool]) -> None:
     _REPLICA_READS.reset(token)
 
 
+def _label(model: type[Model]) -> str:
+    # The database cache routes a stand-in class whose _meta has no label_lower.
+    return getattr(model._meta, "label_lower", "")
+
+
 class ReplicaRouter:
     """Django database router for the primary (`default`) and the optional `replica`."""
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
         if (
             _REPLICA_READS.get()
-            and model._meta.label_lower in REPLICA_MODELS
+            and _label(model) in REPLICA_MODELS
             and not connections[DEFAULT_DB_ALIAS].in_atomic_block
         ):
             return REPLICA
         return DEFAULT_DB_ALIAS
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
-        _REPLICA_READS.set(False)  # read-after-write: the rest of this request reads the primary
+        if _label(model) in REPLICA_MODELS:
+            # Read-after-write: the rest of this request reads the primary. (Bookkeeping
+            # writes, such as a token's last use or the rate-limit counter, do not count.)
+            _REPLICA_READS.set(False)
         return DEFAULT_DB_ALIAS
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool:

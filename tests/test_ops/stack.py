@@ -25,17 +25,22 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = range(21400, 21500)
 
-MAKE_STAFF = """
+STAFF_PASSWORD = "stack-Pass-9431!"
+MAKE_STAFF = (
+    f"STAFF_PASSWORD = {STAFF_PASSWORD!r}\n"
+    + """
 import json
 from django.contrib.auth.models import Group, User
 from accounts.tokens import issue_token
 tokens = {}
-for name, group in [("desk", "Help desk"), ("boss.a", "Manager"), ("boss.b", "Manager")]:
-    user = User.objects.create_user(name, is_staff=True)
+staff = [("desk", "Help desk"), ("boss.a", "Manager"), ("boss.b", "Manager"), ("eye", "Auditor")]
+for name, group in staff:
+    user = User.objects.create_user(name, password=STAFF_PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name=group))
     tokens[name] = issue_token(user, "stack")[1]
 print(json.dumps(tokens))
 """
+)
 
 
 def free_port() -> int:
