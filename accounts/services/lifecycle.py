@@ -19,6 +19,7 @@ from accounts.models import (
 )
 from accounts.services import mirroring
 from accounts.services.flow import Actor, Call, Change, Step, deny, has_perm, noop, run, start_call
+from accounts.services.locks import target_lock
 from accounts.services.readback import ReadBack
 from providers.base import Capability, Provider, Result
 
@@ -121,6 +122,12 @@ def change_status(op: StatusChange, call: Call, target: Any, reason: str) -> Cha
         ):
             code = ErrorCode.APPROVAL_REQUIRED
         raise deny(call, op.event_type, code, target=target, reason=reason)
+    with target_lock(target):
+        target.refresh_from_db()  # what a change that held the lock before us left
+        return _change_locked(op, call, target, reason)
+
+
+def _change_locked(op: StatusChange, call: Call, target: Any, reason: str) -> Change[Any]:
     before = op.snapshot(target)
     if target.status == op.wanted and target.removed_at is None:
         return noop(call, op.event_type, target, before, reason)

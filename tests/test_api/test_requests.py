@@ -169,7 +169,6 @@ def test_deciding_an_unknown_request_is_404(mirrored, manager_api):
     ("fault", "status", "code"),
     [
         ({"fail": [503]}, 503, "50304002"),
-        ({"fail": [429]}, 429, "42904001"),
         ({"fail": [409]}, 409, "40904001"),
     ],
 )

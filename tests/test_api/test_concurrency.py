@@ -1,0 +1,67 @@
+"""Concurrent API callers on PostgreSQL, with real threads (each its own connection)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+
+from accounts.models import AuditEvent, MirrorStatus, OrganizationMembership, Outcome
+from tests.test_api.conftest import ApiClient, make_token
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+
+def together(count: int, work: Callable[[int], int]) -> list[int]:
+    """Run `work(i)` in `count` threads released at once; their results in order."""
+    barrier = threading.Barrier(count)
+    results: list[int] = [0] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = work(i)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_twenty_concurrent_reactivations_make_one_provider_change(
+    mirrored, manager, workos_emulator
+):
+    target = (
+        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
+        .select_related("organization", "user")
+        .order_by("external_id")
+        .first()
+    )
+    path = f"/orgs/{target.organization.external_id}/users/{target.user.external_id}/reactivate"
+    token = make_token(manager)
+    before = workos_emulator.app.request_count
+
+    statuses = together(20, lambda _i: ApiClient(token).post(path).status_code)
+
+    assert statuses == [200] * 20
+    # One reactivation through the WorkOS adapter: read the membership, then change it.
+    assert workos_emulator.app.request_count - before == 2
+    outcomes = Counter(
+        AuditEvent.objects.filter(event_type="membership.reactivated").values_list(
+            "outcome", flat=True
+        )
+    )
+    assert outcomes == {Outcome.NOOP: 19, Outcome.ATTEMPTED: 1, Outcome.SUCCEEDED: 1}
+    succeeded = AuditEvent.objects.get(
+        event_type="membership.reactivated", outcome=Outcome.SUCCEEDED
+    )
+    assert succeeded.data["changed"] is True
+    target.refresh_from_db()
+    assert target.status == MirrorStatus.ACTIVE
