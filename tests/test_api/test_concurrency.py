@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from django.db import connection
 
+from accounts.audit import describe_target
 from accounts.models import AuditEvent, MirrorStatus, OrganizationMembership, Outcome
 from tests.test_api.conftest import ApiClient, make_token
 
@@ -35,32 +36,43 @@ def together(count: int, work: Callable[[int], int]) -> list[int]:
     return results
 
 
+def reactivate_path(membership: OrganizationMembership) -> str:
+    org, user = membership.organization.external_id, membership.user.external_id
+    return f"/orgs/{org}/users/{user}/reactivate"
+
+
+def audit_target_id(membership: OrganizationMembership) -> str:
+    return describe_target(membership)["target_id"]
+
+
 def test_twenty_concurrent_reactivations_make_one_provider_change(
     mirrored, manager, workos_emulator
 ):
-    target = (
+    spare, target = (
         OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
         .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
+        .order_by("external_id")[:2]
     )
-    path = f"/orgs/{target.organization.external_id}/users/{target.user.external_id}/reactivate"
     token = make_token(manager)
     before = workos_emulator.app.request_count
+    assert ApiClient(token).post(reactivate_path(spare)).status_code == 200
+    one_change = workos_emulator.app.request_count - before
+    before = workos_emulator.app.request_count
 
-    statuses = together(20, lambda _i: ApiClient(token).post(path).status_code)
+    statuses = together(20, lambda _i: ApiClient(token).post(reactivate_path(target)).status_code)
 
     assert statuses == [200] * 20
-    # One reactivation through the WorkOS adapter: read the membership, then change it.
-    assert workos_emulator.app.request_count - before == 2
+    assert workos_emulator.app.request_count - before == one_change
     outcomes = Counter(
-        AuditEvent.objects.filter(event_type="membership.reactivated").values_list(
-            "outcome", flat=True
-        )
+        AuditEvent.objects.filter(
+            event_type="membership.reactivated", target_id=audit_target_id(target)
+        ).values_list("outcome", flat=True)
     )
     assert outcomes == {Outcome.NOOP: 19, Outcome.ATTEMPTED: 1, Outcome.SUCCEEDED: 1}
     succeeded = AuditEvent.objects.get(
-        event_type="membership.reactivated", outcome=Outcome.SUCCEEDED
+        event_type="membership.reactivated",
+        outcome=Outcome.SUCCEEDED,
+        target_id=audit_target_id(target),
     )
     assert succeeded.data["changed"] is True
     target.refresh_from_db()
