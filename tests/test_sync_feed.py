@@ -132,3 +132,20 @@ def test_the_poll_task_books_its_next_run_and_applies_changes(synced, settings):
     assert schedule_feed_poll().id == booked.id  # never two waiting
     settings.KARMO_FEED_POLL_SECONDS = 0
     assert schedule_feed_poll() is None
+
+
+def test_the_sync_page_shows_mode_requests_freshness_and_drift(synced, client, auditor):
+    synced.deactivate_membership(an_active_membership(synced))
+    run_incremental(provider=synced)
+    OrganizationMembership.objects.filter(status=Status.INACTIVE).update(status=Status.ACTIVE)
+    full = run_sync(provider=synced)  # the mirror was tampered with: the full sync finds drift
+    assert full.updated > 0
+    client.force_login(auditor)
+
+    body = client.get("/sync/").content.decode()
+
+    assert "Mirror freshness" in body
+    assert re.search(r"Last change applied</dt><dd>\d+ s ago", body)
+    assert f"{full.updated} updated / 0 removed" in body
+    assert '<td data-label="Mode">Incremental</td>' in body
+    assert '<td data-label="Requests">1</td>' in body

@@ -8,6 +8,7 @@ cursor (WorkOS keeps events 30 days) a full sync runs by itself and records why.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -27,7 +28,14 @@ from accounts.scheduling import book_once
 from accounts.sync.engine import Syncer
 from accounts.sync.kinds import KINDS
 from providers.base import Change, Provider
-from providers.errors import ProviderError, ProviderFeedExpired
+from providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderFeedExpired,
+    ProviderNotFound,
+)
+
+logger = logging.getLogger("karmo.sync")
 
 # WorkOS keeps events 30 days; a cursor placed longer ago than this may point at a gap.
 FEED_RETENTION = timedelta(days=29)
@@ -45,15 +53,35 @@ def feed_state(key: str) -> FeedState:
 
 
 def place_cursor(provider: Provider) -> str | None:
-    """The cursor a full sync starting now resumes the feed from (None: no feed)."""
+    """The cursor a full sync starting now resumes the feed from (None: no feed).
+
+    A feed the credentials may not read must not stop the full sync: it runs without one.
+    """
     if not has_feed(provider):
         return None
-    return provider.latest_change_cursor() or ""  # type: ignore[attr-defined]
+    try:
+        return provider.latest_change_cursor() or ""  # type: ignore[attr-defined]
+    except (ProviderAuthError, ProviderNotFound) as exc:
+        logger.warning("no event feed from %s: %s", settings.KARMO_PROVIDER, exc.message)
+        return None
 
 
-def cursor_placed(key: str, cursor: str | None, at: datetime) -> None:
-    """After a successful full sync: the feed resumes from `cursor`."""
+def cursor_placed(key: str, cursor: str | None, at: datetime, run: SyncRun) -> None:
+    """After a successful full sync: the feed resumes from `cursor`.
+
+    When the feed was already keeping the mirror up to date, whatever this full sync still
+    had to change is drift (should be nothing): it is kept for the sync page.
+    """
     state = feed_state(key)
+    if state.ready:
+        state.drift = {
+            "run": run.pk,
+            "at": at.isoformat(),
+            "created": run.created,
+            "updated": run.updated,
+            "removed": run.removed,
+            "unchanged": run.unchanged,
+        }
     state.last_full_at = at
     if cursor is not None:
         state.cursor, state.ready, state.cursor_set_at = cursor, True, at

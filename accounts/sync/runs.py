@@ -192,7 +192,7 @@ def run_sync(
     finally:
         if own_provider and provider is not None:
             provider.close()
-    cursor_placed(run.provider, cursor, run.started_at or timezone.now())
+    cursor_placed(run.provider, cursor, run.started_at or timezone.now(), run)
     finish(run, syncer, counter, started)
     return run
 

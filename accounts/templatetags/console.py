@@ -40,6 +40,15 @@ def status_badge(value: Any, label: str = "") -> dict[str, str]:
 
 
 @register.filter
+def fresh(moment: datetime | None) -> str:
+    """How old, to the second under a minute (the mirror's freshness), else like `ago`."""
+    if moment is None:
+        return "never"
+    seconds = (timezone.now() - moment).total_seconds()
+    return f"{max(0, int(seconds))} s ago" if seconds < 60 else ago(moment)
+
+
+@register.filter
 def ago(moment: datetime | None) -> str:
     """How long ago, in words; under a minute reads "just now" rather than "0 minutes ago"."""
     if moment is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -9,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import sync
 from accounts.errors import KarmoError
-from accounts.models import SyncRun
+from accounts.models import FeedState, SyncRun
 from accounts.permissions import START_SYNC
 from accounts.views.base import (
     HtmxHttpRequest,
@@ -31,7 +32,12 @@ ACTIVE_STATES = {SyncRun.State.QUEUED, SyncRun.State.RUNNING}
 def sync_page(request: HtmxHttpRequest) -> HttpResponse:
     """The latest run's progress and the recent runs."""
     runs = _recent_runs()
-    context = {"runs": runs, "run": runs[0] if runs else None, "active_states": ACTIVE_STATES}
+    context = {
+        "runs": runs,
+        "run": runs[0] if runs else None,
+        "active_states": ACTIVE_STATES,
+        "feed": FeedState.objects.filter(provider=settings.KARMO_PROVIDER).first(),
+    }
     return page(request, TEMPLATE, context)
 
 
