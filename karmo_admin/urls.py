@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from accounts.views import sign_in, sign_out
@@ -12,7 +13,8 @@ from accounts.views.webhooks import webhook
 
 urlpatterns = [
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's, the API's JSON).
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    # Lazy: the hashed name exists only once static files are collected, not at import.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("login/", sign_in, name="login"),
     path("logout/", sign_out, name="logout"),

@@ -140,7 +140,9 @@ class ProviderHTTP:
         """Send one call, retrying transient failures the call can safely repeat."""
         method = method.upper()
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        for _ in range(self.retry.rate_limited_retries):
+        # A policy of no retries (max_retries=0) means none for 429s either.
+        pauses = self.retry.rate_limited_retries if self.retry.max_retries else 0
+        for _ in range(pauses):
             try:
                 return self._with_retries(method, path, params, json, headers, safe)
             except ProviderRateLimited as exc:

@@ -60,7 +60,11 @@ def test_limit_per_credential_answers_the_providers_429(
     assert statuses == [200, 200, 200, 429]
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 10
-    assert refused.json() == {"message": "Too many requests.", "code": "rate_limit_exceeded"}
+    assert refused.json() == {
+        "message": "Too many requests.",
+        "code": "rate_limit_exceeded",
+        "retry_after": float(refused.headers["Retry-After"]),
+    }
     assert other.status_code == 401  # its own budget: refused for the key, not the limit
     assert stats["answered"] == 4
     assert stats["rate_limited"] == 2
