@@ -10,3 +10,8 @@ class AccountsConfig(AppConfig):
 
     name = "accounts"
     verbose_name = "Customer access"
+
+    def ready(self) -> None:
+        from accounts.staff import events
+
+        events.connect()

@@ -36,6 +36,14 @@ class ErrorCode(enum.Enum):
     MISSING_TOKEN = ("40101001", "Send an API token as 'Authorization: Bearer <token>'.")
     INVALID_TOKEN = ("40101002", "The API token is not valid.")
     TOKEN_EXPIRED = ("40101003", "The API token has expired or was revoked.")
+    SIGN_IN_FAILED = ("40101011", "The username or password is not right.")
+    SECOND_FACTOR_FAILED = ("40101012", "The code or passkey was not accepted.")
+    REAUTH_REQUIRED = (
+        "40101013",
+        "Confirm your password and second factor, then make this change again.",
+    )
+    SESSION_EXPIRED = ("40101014", "The session ended; sign in again.")
+    SIGN_IN_LOCKED = ("42901011", "Too many failed sign-ins; try again later.")
     PERMISSION_DENIED = ("40302001", "You do not have permission to do this.")
     APPROVAL_REQUIRED = ("40302002", "This change needs a manager's approval; request it instead.")
     SELF_APPROVAL = ("40306001", "Nobody may decide their own request.")

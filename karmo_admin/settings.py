@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -32,6 +33,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",
+    "axes",
     "django_tasks_db",
     "accounts",
     "ops",
@@ -45,12 +50,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.AuditContextMiddleware",
     "accounts.middleware.NoStoreMiddleware",
+    "accounts.staff.middleware.StaffSessionMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "karmo_admin.urls"
@@ -113,6 +122,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses a locked-out username or address before any password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "django_otp_webauthn.backends.WebAuthnBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -159,7 +174,7 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=False)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = env.int("KARMO_SESSION_SECONDS", default=8 * 3600)
+SESSION_COOKIE_AGE = env.int("KARMO_SESSION_SECONDS", default=12 * 3600)  # absolute lifetime
 X_FRAME_OPTIONS = "DENY"
 
 MAILERS = {
@@ -221,6 +236,34 @@ KARMO_WORKER_HEARTBEAT_SECONDS = env.float("KARMO_WORKER_HEARTBEAT_SECONDS", def
 KARMO_WORKER_STALE_SECONDS = env.float("KARMO_WORKER_STALE_SECONDS", default=60.0)
 KARMO_TASK_MAX_ATTEMPTS = env.int("KARMO_TASK_MAX_ATTEMPTS", default=3)
 KARMO_LOG_FORMAT = env.str("KARMO_LOG_FORMAT", default="text")
+# Staff sign-in (see README, "Staff sign-in").
+KARMO_SESSION_IDLE_MINUTES = env.int("KARMO_SESSION_IDLE_MINUTES", default=30)
+KARMO_REAUTH_MINUTES = env.int("KARMO_REAUTH_MINUTES", default=15)
+# The sandbox's demo logins sign in with a password alone; real deployments ask these roles
+# for a second factor (helpdesk, manager, auditor, superuser).
+KARMO_MFA_REQUIRED_FOR = env.list(
+    "KARMO_MFA_REQUIRED_FOR",
+    default=[] if KARMO_PROVIDER == "sandbox" else ["manager", "auditor", "superuser"],
+)
+KARMO_LOCKOUT_FAILURES = env.int("KARMO_LOCKOUT_FAILURES", default=5)
+KARMO_LOCKOUT_MINUTES = env.int("KARMO_LOCKOUT_MINUTES", default=15)
+
+AXES_FAILURE_LIMIT = KARMO_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=KARMO_LOCKOUT_MINUTES)
+# Either the username or the address alone is enough to be locked out.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+# The peer address only: a client-chosen X-Forwarded-For must not pick whom the lockout hits.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_VERBOSE = False
+
+OTP_TOTP_ISSUER = "Karmo Admin"
+OTP_WEBAUTHN_RP_NAME = "Karmo Admin"
+OTP_WEBAUTHN_RP_ID = env.str("KARMO_WEBAUTHN_RP_ID", default="localhost")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list("KARMO_WEBAUTHN_ORIGINS", default=["http://localhost:8000"])
+# A passkey is a second factor here, never a way around the password (and its lockout).
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 LOGGING = {
     "version": 1,

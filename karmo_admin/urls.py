@@ -8,7 +8,8 @@ from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
-from accounts.views import sign_in, sign_out
+from accounts.staff import passkeys
+from accounts.views import security, sign_out, signin
 from accounts.views.webhooks import webhook
 
 urlpatterns = [
@@ -16,7 +17,15 @@ urlpatterns = [
     # Lazy: the hashed name exists only once static files are collected, not at import.
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
-    path("login/", sign_in, name="login"),
+    path("login/", signin.sign_in, name="login"),
+    path("login/verify/", signin.verify, name="login-verify"),
+    path("reauth/", signin.reauth, name="reauth"),
+    path("security/", security.security, name="security"),
+    path("security/app/", security.totp_start, name="security-totp"),
+    path("security/app/confirm/", security.totp_confirm, name="security-totp-confirm"),
+    path("security/recovery-codes/", security.recovery_codes, name="security-recovery"),
+    path("security/<str:kind>/<int:pk>/remove/", security.remove_factor, name="security-remove"),
+    path("webauthn/", include(passkeys)),
     path("logout/", sign_out, name="logout"),
     path("api/", include("accounts.api.urls")),
     path("webhooks/<slug:provider>/", webhook, name="webhook"),

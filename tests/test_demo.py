@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from accounts.models import OrganizationMembership, SyncRun
 from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
@@ -27,6 +28,11 @@ def sandbox(settings, tmp_path, monkeypatch):
     monkeypatch.delenv("KARMO_DEMO_PASSWORD", raising=False)
 
 
+def sign_in_request() -> object:
+    """A sign-in POST: django-axes checks its address against the lockout."""
+    return RequestFactory().post("/login/")
+
+
 def demo(*args: str) -> str:
     out = StringIO()
     call_command("demo", "--no-serve", *args, stdout=out, stderr=out)
@@ -42,7 +48,7 @@ def test_demo_seeds_syncs_and_prints_working_logins_once():
     passwords = dict(re.findall(r"^  (helpdesk|manager|auditor|admin)\s+(\S+)", output, re.M))
     assert set(passwords) == {"helpdesk", "manager", "auditor", "admin"}
     for username, password in passwords.items():
-        user = authenticate(username=username, password=password)
+        user = authenticate(sign_in_request(), username=username, password=password)
         assert user is not None, username
         assert user.is_staff
     groups = {u.username: {g.name for g in u.groups.all()} for u in User.objects.all()}
@@ -56,7 +62,10 @@ def test_demo_seeds_syncs_and_prints_working_logins_once():
     assert "(already set)" in again
     assert "changepassword helpdesk" in again
     assert not any(password in again for password in passwords.values())
-    assert authenticate(username="manager", password=passwords["manager"]) is not None
+    assert (
+        authenticate(sign_in_request(), username="manager", password=passwords["manager"])
+        is not None
+    )
     assert SyncRun.objects.latest("pk").unchanged == run.created
 
 
@@ -66,4 +75,6 @@ def test_demo_password_comes_from_the_environment(monkeypatch):
     demo("--no-seed")
 
     assert not SyncRun.objects.exists()
-    assert authenticate(username="auditor", password="demo-pass-2026") is not None
+    assert (
+        authenticate(sign_in_request(), username="auditor", password="demo-pass-2026") is not None
+    )

@@ -20,6 +20,7 @@ from accounts.models.mirror import (
     ProviderUser,
     SyncRun,
 )
+from accounts.models.staff import RecoveryCode, RecoveryCodeDevice
 from accounts.models.tokens import ApiToken, IdempotencyRecord
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "Outcome",
     "ProviderUser",
     "ReactivationRequest",
+    "RecoveryCode",
+    "RecoveryCodeDevice",
     "RequestStatus",
     "SyncRun",
     "TargetType",

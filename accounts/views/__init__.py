@@ -5,7 +5,7 @@ from __future__ import annotations
 from accounts.views.approvals import approvals_badge, approvals_list, approve, cancel, reject, retry
 from accounts.views.audit import audit_event, audit_log, export_csv, export_jsonl, verify
 from accounts.views.evidence import public_key_page
-from accounts.views.home import find, home, sign_in, sign_out
+from accounts.views.home import find, home, sign_out
 from accounts.views.orgs import (
     organization_deactivate,
     organization_detail,
@@ -53,7 +53,6 @@ __all__ = [
     "person_refresh",
     "reject",
     "retry",
-    "sign_in",
     "sign_out",
     "sync_page",
     "sync_progress",

@@ -16,6 +16,7 @@ from accounts.errors import ErrorCode, KarmoError
 from accounts.forms import RejectForm
 from accounts.models import ReactivationRequest
 from accounts.permissions import APPROVE_REQUESTS, REQUEST_REACTIVATION
+from accounts.staff.reauth import fresh_auth_required
 from accounts.views.actions import BADGE_EVENT, attempt, respond
 from accounts.views.base import HtmxHttpRequest, console_view, form_error, page, permission_or_403
 
@@ -72,6 +73,7 @@ def _decide(
 @require_POST
 @console_view
 @permission_or_403(APPROVE_REQUESTS, "request.approved", ReactivationRequest)
+@fresh_auth_required("request.approved", ReactivationRequest)
 def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Approve a request; the change runs through the service at once."""
     return _decide(
@@ -85,6 +87,7 @@ def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @console_view
 @permission_or_403(APPROVE_REQUESTS, "request.rejected", ReactivationRequest)
+@fresh_auth_required("request.rejected", ReactivationRequest)
 def reject(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Reject a request; a comment is required."""
     form = RejectForm(request.POST)
@@ -104,6 +107,7 @@ def reject(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @console_view
 @permission_or_403(APPROVE_REQUESTS, "request.retried", ReactivationRequest)
+@fresh_auth_required("request.retried", ReactivationRequest)
 def retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Run a failed approved request again."""
     return _decide(

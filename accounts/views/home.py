@@ -6,26 +6,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.contrib.auth.views import LoginView, LogoutView
+from django.contrib.auth.views import LogoutView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_safe
 
 from accounts import selectors, services
-from accounts.forms import StaffAuthenticationForm
 from accounts.permissions import VIEW_AUDIT
 from accounts.views.base import HtmxHttpRequest, console_view, page
-
-
-class SignInView(LoginView):
-    """Django's sign-in page, refusing accounts that are not staff, and saying why it appeared."""
-
-    authentication_form = StaffAuthenticationForm
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["session_expired"] = self.request.GET.get("expired") == "1"
-        return context
 
 
 class SignOutView(LogoutView):
@@ -37,7 +25,6 @@ class SignOutView(LogoutView):
         return response
 
 
-sign_in = SignInView.as_view()
 sign_out = SignOutView.as_view()
 
 

@@ -23,6 +23,7 @@ from accounts.permissions import (
     REFRESH_FROM_PROVIDER,
     REQUEST_REACTIVATION,
 )
+from accounts.staff.reauth import fresh_auth_required
 from accounts.views.actions import (
     BADGE_EVENT,
     CHANGED_EVENT,
@@ -139,6 +140,7 @@ def organization_request(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @console_view
 @permission_or_403(REACTIVATE_DIRECTLY, "organization.reactivated", Organization)
+@fresh_auth_required("organization.reactivated", Organization)
 def organization_reactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Reactivate an organization now (managers)."""
     return _status_action(
@@ -155,6 +157,7 @@ def organization_reactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @console_view
 @permission_or_403(DEACTIVATE_ACCESS, "organization.deactivated", Organization)
+@fresh_auth_required("organization.deactivated", Organization)
 def organization_deactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Deactivate an organization (managers)."""
     return _status_action(
@@ -189,6 +192,7 @@ def _role_error_code(form: RoleForm) -> ErrorCode:
 @require_POST
 @console_view
 @permission_or_403(MANAGE_ROLES, "role.upserted", Organization)
+@fresh_auth_required("role.upserted", Organization)
 def organization_role_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Create or update one of the organization's roles."""
     org = get_object_or_404(Organization, pk=pk)

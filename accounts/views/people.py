@@ -22,6 +22,7 @@ from accounts.permissions import (
     REFRESH_FROM_PROVIDER,
     REQUEST_REACTIVATION,
 )
+from accounts.staff.reauth import fresh_auth_required
 from accounts.views.actions import (
     BADGE_EVENT,
     CHANGED_EVENT,
@@ -111,6 +112,7 @@ def membership_request(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @console_view
 @permission_or_403(REACTIVATE_DIRECTLY, "membership.reactivated", OrganizationMembership)
+@fresh_auth_required("membership.reactivated", OrganizationMembership)
 def membership_reactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Reactivate a membership now (managers)."""
     return _membership_action(
@@ -127,6 +129,7 @@ def membership_reactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @console_view
 @permission_or_403(DEACTIVATE_ACCESS, "membership.deactivated", OrganizationMembership)
+@fresh_auth_required("membership.deactivated", OrganizationMembership)
 def membership_deactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Deactivate a membership (managers)."""
     return _membership_action(
@@ -143,6 +146,7 @@ def membership_deactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @console_view
 @permission_or_403(MANAGE_ROLES, "membership.roles_set", OrganizationMembership)
+@fresh_auth_required("membership.roles_set", OrganizationMembership)
 def membership_roles(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Set a membership's roles from the organization's roles (managers)."""
     membership = selectors.membership_for_row(pk)

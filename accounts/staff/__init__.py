@@ -1,0 +1,1 @@
+"""Staff sign-in: second factors, lockout, re-authentication, session limits and their audit."""
