@@ -1,4 +1,9 @@
-"""Per-token rate limit: a fixed one-minute window counted in the shared (database) cache."""
+"""Per-token rate limit: a fixed one-minute window counted on the token's row.
+
+The count is a conditional UPDATE (`count < limit` in the WHERE clause), so concurrent
+requests on any number of app servers cannot read the same count and both pass: the database
+decides, and the limit holds exactly.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,25 @@ import threading
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db.models import F
 from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
+from accounts.models import ApiToken
+
 WINDOW_SECONDS = 60
+
+
+def take(token_pk: int, window: int, limit: int) -> bool:
+    """Count one request of the token in `window`; False when the window is full."""
+    tokens = ApiToken.objects.filter(pk=token_pk)
+    in_window = tokens.filter(rate_window=window, rate_count__lt=limit)
+    if in_window.update(rate_count=F("rate_count") + 1):
+        return True
+    if tokens.filter(rate_window__lt=window).update(rate_window=window, rate_count=1):
+        return True
+    # Another request may have opened the window between the two updates.
+    return bool(in_window.update(rate_count=F("rate_count") + 1))
 
 
 class TokenRateThrottle(BaseThrottle):
@@ -28,15 +47,7 @@ class TokenRateThrottle(BaseThrottle):
             return True
         now = time.time()
         window = int(now // WINDOW_SECONDS)
-        key = f"karmo:api-rate:{token.pk}:{window}"
-        # Shared by every app server; add() starts the window, incr() counts in it.
-        cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the entry expired between add() and incr()
-            cache.set(key, 1, timeout=WINDOW_SECONDS * 2)
-            count = 1
-        if count <= limit:
+        if take(token.pk, window, limit):
             return True
         self._local.wait = (window + 1) * WINDOW_SECONDS - now
         return False

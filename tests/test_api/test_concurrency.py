@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection
 
+from accounts.api.throttle import WINDOW_SECONDS
 from accounts.audit import describe_target
 from accounts.models import AuditEvent, MirrorStatus, OrganizationMembership, Outcome
 from tests.test_api.conftest import ApiClient, make_token
@@ -16,10 +19,10 @@ from tests.test_api.conftest import ApiClient, make_token
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
-def together(count: int, work: Callable[[int], int]) -> list[int]:
+def together(count: int, work: Callable[[int], Any]) -> list[Any]:
     """Run `work(i)` in `count` threads released at once; their results in order."""
     barrier = threading.Barrier(count)
-    results: list[int] = [0] * count
+    results: list[Any] = [None] * count
 
     def run(i: int) -> None:
         try:
@@ -77,3 +80,18 @@ def test_twenty_concurrent_reactivations_make_one_provider_change(
     assert succeeded.data["changed"] is True
     target.refresh_from_db()
     assert target.status == MirrorStatus.ACTIVE
+
+
+def test_the_rate_limit_holds_exactly_under_eight_concurrent_clients(manager, settings):
+    settings.KARMO_API_RATE_LIMIT = 20
+    if time.time() % WINDOW_SECONDS > WINDOW_SECONDS - 10:  # keep the burst inside one window
+        time.sleep(WINDOW_SECONDS - time.time() % WINDOW_SECONDS)
+    token = make_token(manager)
+
+    def burst(_i: int) -> list[int]:
+        client = ApiClient(token)
+        return [client.get("/orgs?limit=1").status_code for _ in range(10)]
+
+    statuses = Counter(status for answers in together(8, burst) for status in answers)
+
+    assert statuses == {200: 20, 429: 60}
