@@ -95,3 +95,12 @@ def write_nodes(nodes: list[tuple[int, int, bytes]]) -> None:
                 f"INSERT INTO {table} (level, position, hash) VALUES (%s, %s, %s)",  # noqa: S608
                 nodes,
             )
+
+
+def inclusion_proofs(indexes: list[int], size: int) -> list[list[bytes]]:
+    """The audit paths of several leaves in the tree of `size` leaves, read in one query."""
+    paths = [inclusion_ranges(index, size) for index in indexes]
+    split = {r: perfect_nodes(*r) for ranges in paths for r in ranges}
+    found = _fetch(node for nodes in split.values() for node in nodes)
+    hashes = {r: fold([found[node] for node in nodes]) for r, nodes in split.items()}
+    return [[hashes[r] for r in ranges] for ranges in paths]

@@ -112,6 +112,10 @@ class ErrorCode(enum.Enum):
         "40009001",
         "The smaller tree size must come first, and a proof's tree must hold its event.",
     )
+    PACK_TOO_LARGE = (
+        "40009002",
+        "An evidence pack holds at most 100,000 events; narrow the filters.",
+    )
     TREE_SIZE_NOT_FOUND = ("40409003", "The audit log has not reached this tree size.")
     AUDIT_LOG_FORKED = (
         "40909001",

@@ -55,6 +55,7 @@ urlpatterns = [
     path("audit/export.jsonl", views.export_jsonl, name="audit-export-jsonl"),
     path("audit/verify/", views.verify, name="audit-verify"),
     path("audit/public-key", views.public_key_page, name="audit-public-key"),
+    path("audit/evidence.zip", views.evidence_pack, name="audit-evidence-pack"),
     path("audit/<int:sequence>/", views.audit_event, name="audit-event"),
     path("verification/", views.verification_list, name="verification"),
     path(

@@ -11,9 +11,14 @@ Exit status: 0 when the pack verifies, 1 with the reasons when it does not, 2 on
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import hashlib
+import io
+import json
+import sys
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -208,3 +213,158 @@ def open_checkpoint(text: str, key: VerifierKey) -> Checkpoint:
     if checkpoint.origin != key.name:
         raise VerificationError(f"checkpoint is for {checkpoint.origin!r}, not {key.name!r}")
     return checkpoint
+
+
+# --- Evidence packs --------------------------------------------------------------------------
+
+PACK_FORMAT = "karmo-audit-pack/1"
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass
+class Verdict:
+    """What checking a pack found: the reasons it fails (none when it verifies)."""
+
+    problems: list[str]
+    events: int = 0
+    checkpoint: Checkpoint | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the pack verifies."""
+        return not self.problems
+
+
+def _manifest(archive: zipfile.ZipFile, key: VerifierKey, verdict: Verdict) -> dict[str, str]:
+    """The manifest's {file: sha256}, after checking its signature, format and count line."""
+    try:
+        body = open_note(archive.read("manifest.txt").decode(), key)
+    except KeyError:
+        verdict.problems.append("manifest.txt is missing")
+        return {}
+    except (VerificationError, UnicodeDecodeError) as exc:
+        verdict.problems.append(f"manifest.txt: {exc}")
+        return {}
+    lines = body.rstrip("\n").split("\n")
+    if lines[:2] != [PACK_FORMAT, key.name] or not lines[2].startswith("events "):
+        verdict.problems.append(f"manifest.txt is not a {PACK_FORMAT} manifest of {key.name}")
+        return {}
+    verdict.events = int(lines[2].removeprefix("events "))
+    listed = {}
+    for line in lines[3:]:
+        digest, _, name = line.partition("  ")
+        listed[name] = digest
+    return listed
+
+
+def _check_files(archive: zipfile.ZipFile, listed: dict[str, str], verdict: Verdict) -> None:
+    for name in sorted(set(archive.namelist()) - set(listed) - {"manifest.txt"}):
+        verdict.problems.append(f"{name} is not in the manifest")
+    for name, digest in listed.items():
+        try:
+            data = archive.read(name)
+        except KeyError:
+            verdict.problems.append(f"{name} is listed in the manifest but missing")
+            continue
+        if hashlib.sha256(data).hexdigest() != digest:
+            verdict.problems.append(f"{name}: SHA-256 does not match the manifest")
+
+
+def _check_events(archive: zipfile.ZipFile, checkpoint: Checkpoint, verdict: Verdict) -> None:
+    lines = archive.read("events.jsonl").split(b"\n")[:-1]
+    proofs = [json.loads(line) for line in archive.read("proofs.jsonl").split(b"\n")[:-1]]
+    if len(lines) != verdict.events:
+        verdict.problems.append(
+            f"manifest lists {verdict.events} events, events.jsonl has {len(lines)}"
+        )
+    if len(proofs) != len(lines):
+        verdict.problems.append(f"{len(lines)} events but {len(proofs)} proofs")
+    previous: tuple[int, str, bytes] | None = None
+    for line, proof in zip(lines, proofs, strict=False):
+        event = json.loads(line)
+        sequence = event.get("sequence")
+        if not isinstance(sequence, int):
+            verdict.problems.append("an event has no sequence number")
+            continue
+        if _CANONICAL.encode(event).encode() != line:
+            verdict.problems.append(f"event #{sequence} is not in canonical form")
+        if previous is not None and sequence <= previous[0]:
+            verdict.problems.append(f"events out of order: #{sequence} after #{previous[0]}")
+        if previous is not None and sequence == previous[0] + 1:
+            linked = hashlib.sha256(previous[1].encode() + previous[2]).hexdigest()
+            if event.get("prev_hash") != linked:
+                verdict.problems.append(f"event #{sequence} does not chain to #{previous[0]}")
+        if proof.get("sequence") != sequence or proof.get("treeSize") != checkpoint.size:
+            verdict.problems.append(f"event #{sequence}: its proof is for another event or tree")
+        else:
+            path = [bytes.fromhex(p) for p in proof.get("proof", [])]
+            if not verify_inclusion(
+                sequence - 1, checkpoint.size, leaf_hash(line), path, checkpoint.root
+            ):
+                verdict.problems.append(
+                    f"event #{sequence}: inclusion proof does not lead to the checkpoint's root"
+                )
+        previous = (sequence, str(event.get("prev_hash", "")), line)
+
+
+def verify_pack(source: str | io.BytesIO, key: VerifierKey) -> Verdict:
+    """Check a pack: manifest signature and hashes, checkpoint signature, every event's proof."""
+    verdict = Verdict([])
+    try:
+        archive = zipfile.ZipFile(source)
+        archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        verdict.problems.append(f"not a readable zip file: {exc}")
+        return verdict
+    with archive:
+        listed = _manifest(archive, key, verdict)
+        if not listed:
+            return verdict
+        _check_files(archive, listed, verdict)
+        try:
+            verdict.checkpoint = open_checkpoint(archive.read("checkpoint.txt").decode(), key)
+        except (KeyError, VerificationError, UnicodeDecodeError) as exc:
+            verdict.problems.append(f"checkpoint.txt: {exc}")
+            return verdict
+        try:
+            _check_events(archive, verdict.checkpoint, verdict)
+        except (KeyError, ValueError) as exc:
+            verdict.problems.append(f"events or proofs cannot be read: {exc}")
+    return verdict
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: prints the verdict, exits 0 (verified), 1 (not) or 2 (bad usage)."""
+    parser = argparse.ArgumentParser(prog="karmo_verify", description=__doc__.split("\n")[0])
+    parser.add_argument("pack", help="the evidence pack (.zip)")
+    parser.add_argument("--key", required=True, help="the log's verifier key, or a file holding it")
+    args = parser.parse_args(argv)
+    text = args.key
+    if "+" not in text:
+        try:
+            with open(text, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            print(f"cannot read the key: {exc}", file=sys.stderr)
+            return 2
+    try:
+        key = VerifierKey.parse(text)
+    except VerificationError as exc:
+        print(f"bad key: {exc}", file=sys.stderr)
+        return 2
+    verdict = verify_pack(args.pack, key)
+    if verdict.ok and verdict.checkpoint is not None:
+        print(
+            f"VERIFIED: {verdict.events} events, each proven in the tree of "
+            f"{verdict.checkpoint.size} events with root {verdict.checkpoint.root.hex()} "
+            f"signed by {key.name}"
+        )
+        return 0
+    print("NOT VERIFIED:")
+    for problem in verdict.problems:
+        print(f"- {problem}")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

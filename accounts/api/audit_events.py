@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
 from accounts.api.auth import require
 from accounts.api.pagination import PageQuery, page_out, paginate, where_given
 from accounts.api.schemas import AuditEventList, AuditEventOut, Instant
-from accounts.models import Channel, Outcome
-from accounts.permissions import VIEW_AUDIT
+from accounts.models import AuditEvent, Channel, Outcome
+from accounts.permissions import EXPORT_AUDIT, VIEW_AUDIT
 from accounts.selectors import AuditFilters, audit_events
+from accounts.views.evidence import pack_response
 
 router = Router(tags=["Audit events"], by_alias=True)
 
@@ -48,6 +50,13 @@ def list_audit_events(
 ) -> AuditEventList:
     """Audit events, newest first."""
     require(request, VIEW_AUDIT)
+    found = paginate(
+        _filtered(filters), kind="audit", order=("sequence",), params=page, descending=True
+    )
+    return page_out(AuditEventList, found, AuditEventOut.of)
+
+
+def _filtered(filters: AuditQuery) -> QuerySet[AuditEvent]:
     events = audit_events(
         AuditFilters(
             actor=filters.actor or "",
@@ -66,5 +75,26 @@ def list_audit_events(
         occurred_at__gte=filters.since,
         occurred_at__lt=filters.until,
     )
-    found = paginate(events, kind="audit", order=("sequence",), params=page, descending=True)
-    return page_out(AuditEventList, found, AuditEventOut.of)
+    return events
+
+
+@router.get(
+    "/audit-events/evidence-pack",
+    operation_id="exportAuditEvidencePack",
+    summary="Export an evidence pack",
+    response={200: None},
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "A zip: events (JSON Lines and CSV), an inclusion proof per "
+                "event, the signed checkpoint covering them and a signed manifest. Check it "
+                "offline with `python -m karmo_verify PACK.zip --key <public key>`.",
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def export_evidence_pack(request: HttpRequest, filters: Query[AuditQuery]) -> HttpResponse:
+    """The filtered events (at most 100,000) with their proofs, as one zip."""
+    require(request, EXPORT_AUDIT)
+    return pack_response(_filtered(filters))

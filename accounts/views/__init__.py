@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accounts.views.approvals import approvals_badge, approvals_list, approve, cancel, reject, retry
 from accounts.views.audit import audit_event, audit_log, export_csv, export_jsonl, verify
-from accounts.views.evidence import public_key_page
+from accounts.views.evidence import evidence_pack, public_key_page
 from accounts.views.home import find, home, sign_out
 from accounts.views.orgs import (
     organization_deactivate,
@@ -31,6 +31,7 @@ __all__ = [
     "approvals_list",
     "approve",
     "audit_event",
+    "evidence_pack",
     "public_key_page",
     "audit_log",
     "cancel",

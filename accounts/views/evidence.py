@@ -1,11 +1,55 @@
-"""The audit log's public verifier key at a stable URL."""
+"""Evidence packs for download, and the audit log's public verifier key at a stable URL."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+import tempfile
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.db.models import QuerySet
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
+from accounts import selectors
 from accounts.checkpoints import public_key
+from accounts.errors import KarmoError
+from accounts.evidence import write_pack
+from accounts.forms import AuditFilterForm
+from accounts.models import AuditEvent
+from accounts.permissions import EXPORT_AUDIT
+from accounts.views.base import HtmxHttpRequest, console_view
+
+SPOOL_BYTES = 8 * 1024 * 1024  # packs larger than this are spooled to a temporary file
+
+
+def pack_response(events: QuerySet[AuditEvent]) -> FileResponse:
+    """The pack of `events` as a zip download; raises KarmoError when it cannot be made."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - the response closes it
+    try:
+        pack = write_pack(events, spool)
+    except KarmoError:
+        spool.close()
+        raise
+    spool.seek(0)
+    return FileResponse(
+        spool, as_attachment=True, filename=pack.file_name, content_type="application/zip"
+    )
+
+
+@require_GET
+@console_view
+@permission_required(EXPORT_AUDIT, raise_exception=True)
+def evidence_pack(request: HtmxHttpRequest) -> HttpResponse:
+    """The filtered events as an evidence pack; back to the log with the reason if it cannot."""
+    form = AuditFilterForm(request.GET)
+    try:
+        return pack_response(selectors.audit_events(form.filters()))
+    except KarmoError as exc:
+        messages.error(request, f"{exc.message} ({exc.code.code})")
+        query = {k: v for k, v in request.GET.items() if v}
+        return redirect(f"{request.path.rsplit('/', 1)[0]}/?{urlencode(query)}")
 
 
 @require_GET
