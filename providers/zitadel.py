@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 import httpx
@@ -116,12 +117,20 @@ class ZitadelProvider:
             yield wire.user(item)
 
     def list_memberships(self) -> Iterator[Membership]:
-        """Every authorization on the project (v2 ListAuthorizations over Connect)."""
+        """Every authorization on the project (v2 ListAuthorizations over Connect).
+
+        An active authorization of a user who never set up their account (INITIAL) is a
+        pending seat, so those users are listed first (one filtered ListUsers).
+        """
+        invited = {
+            item["userId"]
+            for item in self._pages("/v2/users", {"queries": [wire.INITIAL_USERS]}, "result")
+        }
         filters = [{"projectId": {"id": self.project_id}}] if self.project_id else []
         for item in self._pages(
             AUTHZ + "ListAuthorizations", {"filters": filters}, "authorizations"
         ):
-            yield wire.membership(item)
+            yield wire.membership(item, invited=item["user"]["id"] in invited)
 
     def list_roles(self) -> Iterator[Role]:
         """The project's roles: `org-…` ones per organization that may hand them out."""
@@ -161,7 +170,11 @@ class ZitadelProvider:
         )
 
     def get_membership(self, membership_id: str) -> Membership:
-        """One authorization, found with an id filter."""
+        """One authorization, found with an id filter, and whether its user is set up."""
+        return self._authorization(membership_id)[0]
+
+    def _authorization(self, membership_id: str) -> tuple[Membership, Answer, bool]:
+        """The membership, the answer that found it, and whether its user is still INITIAL."""
         body = {
             "filters": [{"authorizationIds": {"ids": [membership_id]}}],
             "pagination": {"limit": 1},
@@ -169,20 +182,35 @@ class ZitadelProvider:
         answer = self._call(AUTHZ + "ListAuthorizations", body, idempotent=True)
         if not answer.data.get("authorizations"):
             raise wire.not_found("authorization", membership_id, answer)
-        return wire.membership(answer.data["authorizations"][0])
+        item = answer.data["authorizations"][0]
+        user = self.http.request("GET", f"/v2/users/{wire.segment(item['user']['id'])}")
+        invited = user.data["user"].get("state") == wire.INITIAL
+        return wire.membership(item, invited=invited), answer, invited
 
     # -- state changes -----------------------------------------------------------------------
 
     def _set_authorization(self, membership: Membership, active: bool) -> Result[Membership]:
-        """Authorization (de)activation is idempotent in ZITADEL, so it may be retried."""
-        current = self.get_membership(membership.id)
-        target = Status.ACTIVE if active else Status.INACTIVE
-        if current.status == target:
+        """Authorization (de)activation is idempotent in ZITADEL, so it may be retried.
+
+        A pending seat is already an active authorization: reactivating it cannot make the
+        user set up their account, so it is refused like the other providers refuse it.
+        """
+        current, found, invited = self._authorization(membership.id)
+        if active and current.status == Status.PENDING:
+            raise ProviderConflict(
+                "The user has not set up their account yet (USER_STATE_INITIAL); "
+                "the authorization takes effect once they do.",
+                status_code=HTTPStatus.CONFLICT,
+                code=wire.INITIAL,
+                request_id=found.request_id,
+            )
+        raw = "STATE_ACTIVE" if active else "STATE_INACTIVE"
+        if current.raw_status == raw:
             return Result(current, changed=False)
         method = "ActivateAuthorization" if active else "DeactivateAuthorization"
         answer = self._call(AUTHZ + method, {"id": membership.id}, idempotent=True)
-        raw = "STATE_ACTIVE" if active else "STATE_INACTIVE"
-        return Result(replace(current, status=target, raw_status=raw), answer.request_id)
+        changed = wire.membership_state(raw, invited=invited)
+        return Result(replace(current, status=changed, raw_status=raw), answer.request_id)
 
     def reactivate_membership(self, membership: Membership) -> Result[Membership]:
         """Activate the authorization; one already active is an unchanged success."""
@@ -305,17 +333,17 @@ class ZitadelProvider:
         return Result(replace(current, roles=tuple(roles)), answer.request_id)
 
     def create_user(self, email: str, first_name: str = "", last_name: str = "") -> Result[User]:
-        """AddHumanUser in the caller's organization; the user still has to initialise.
+        """v2 CreateUser (AddHumanUser's successor) in the caller's organization.
 
-        ZITADEL requires both names, so the email's local part stands in for a missing one.
+        v2 users start ACTIVE. ZITADEL requires both names, so the email's local part stands
+        in for a missing one.
         """
         local = email.split("@", 1)[0]
         profile = {"givenName": first_name or local, "familyName": last_name or local}
-        body = {"username": email, "profile": profile, "email": {"email": email}}
-        answer = self._call("/v2/users/human", body, idempotent=False)
-        created = {"userId": answer.data["userId"], "state": "USER_STATE_INITIAL"}
-        user = wire.user({**created, "human": {"profile": profile, "email": body["email"]}})
-        return Result(user, answer.request_id)
+        human = {"profile": profile, "email": {"email": email}}
+        answer = self._call("/v2/users/new", {"username": email, "human": human}, idempotent=False)
+        created = {"userId": answer.data["id"], "state": "USER_STATE_ACTIVE", "human": human}
+        return Result(wire.user(created), answer.request_id)
 
 
 def from_settings() -> ZitadelProvider:

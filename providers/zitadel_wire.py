@@ -45,9 +45,12 @@ CONNECT_CODES = {
     "unauthenticated": 16,
 }
 ERROR_ID = re.compile(r"\s*\(([A-Za-z0-9]+-[\w-]+)\)$")
-USER_STATUS = {"USER_STATE_ACTIVE": Status.ACTIVE, "USER_STATE_INITIAL": Status.PENDING}
-# Real ZITADEL answers STATE_ACTIVE or STATE_INACTIVE; any other state is not yet in effect.
+INITIAL = "USER_STATE_INITIAL"
+USER_STATUS = {"USER_STATE_ACTIVE": Status.ACTIVE, INITIAL: Status.PENDING}
+# ZITADEL answers only STATE_ACTIVE or STATE_INACTIVE.
 AUTHZ_STATUS = {"STATE_ACTIVE": Status.ACTIVE, "STATE_INACTIVE": Status.INACTIVE}
+# ListUsers query for users created but never set up: their authorizations are pending seats.
+INITIAL_USERS = {"stateQuery": {"state": INITIAL}}
 
 
 def parse_error(response: httpx.Response, body: Any) -> ProviderAPIError:
@@ -106,14 +109,23 @@ def user(item: dict[str, Any]) -> User:
     )
 
 
-def membership(item: dict[str, Any]) -> Membership:
-    """A v2 authorization, with its role keys as the membership's roles."""
+def membership_state(state: str, *, invited: bool) -> Status:
+    """An authorization's status: active for an INITIAL user means invited, not yet joined."""
+    status = AUTHZ_STATUS.get(state, Status.INACTIVE)
+    return Status.PENDING if invited and status == Status.ACTIVE else status
+
+
+def membership(item: dict[str, Any], *, invited: bool = False) -> Membership:
+    """A v2 authorization, with its role keys as the membership's roles.
+
+    `invited` says its user is in USER_STATE_INITIAL (ZITADEL has no pending authorization).
+    """
     state = item.get("state", "")
     return Membership(
         id=item["id"],
         organization_id=item["organization"]["id"],
         user_id=item["user"]["id"],
-        status=AUTHZ_STATUS.get(state, Status.PENDING),
+        status=membership_state(state, invited=invited),
         raw_status=state,
         roles=tuple(role["key"] for role in item.get("roles") or []),
     )

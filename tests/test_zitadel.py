@@ -216,12 +216,32 @@ def test_authorization_activate_is_idempotent_on_the_wire(zitadel_provider, api)
     assert zitadel_provider.reactivate_membership(active).changed is False
 
 
-def test_pending_membership_keeps_its_raw_state(zitadel_provider):
+def test_a_pending_seat_is_an_active_authorization_of_a_user_not_yet_set_up(zitadel_provider):
+    memberships = list(zitadel_provider.list_memberships())
+    users = {u.id: u.raw_status for u in zitadel_provider.list_users()}
+    pending = [m for m in memberships if m.status == Status.PENDING]
+    assert pending
+    assert {m.raw_status for m in memberships} == {"STATE_ACTIVE", "STATE_INACTIVE"}
+    assert {(m.raw_status, users[m.user_id]) for m in pending} == {
+        ("STATE_ACTIVE", "USER_STATE_INITIAL")
+    }
+    assert all(
+        users[m.user_id] != "USER_STATE_INITIAL" for m in memberships if m.status == Status.ACTIVE
+    )
+
+
+def test_a_pending_seat_cannot_be_reactivated_but_can_be_deactivated_and_back(zitadel_provider):
     pending = next(m for m in zitadel_provider.list_memberships() if m.status == Status.PENDING)
-    assert pending.raw_status == "STATE_UNSPECIFIED"
     with pytest.raises(ProviderConflict) as caught:
-        zitadel_provider.deactivate_membership(pending)
-    assert caught.value.code == "AUTHZ-p3nd1ng"
+        zitadel_provider.reactivate_membership(pending)
+    assert (caught.value.code, caught.value.status_code) == ("USER_STATE_INITIAL", 409)
+    assert caught.value.request_id
+
+    off = zitadel_provider.deactivate_membership(pending)
+    assert (off.value.status, off.value.raw_status) == (Status.INACTIVE, "STATE_INACTIVE")
+    back = zitadel_provider.reactivate_membership(off.value)
+    assert (back.value.status, back.value.raw_status) == (Status.PENDING, "STATE_ACTIVE")
+    assert zitadel_provider.get_membership(pending.id).status == Status.PENDING
 
 
 def test_setting_a_role_the_org_may_not_hand_out_is_a_connect_precondition_error(

@@ -6,7 +6,7 @@ import gc
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 ORGANIZATIONS = [
     ("Acme Logistics", "acme-logistics.example"),
@@ -154,11 +154,23 @@ def demo_dataset(people: int = 72, seed: int = 2026) -> Dataset:
             orgs.append(organizations[(key + 2) % len(organizations)])
         if key % 11 == 0:
             orgs.append(organizations[(key + 3) % len(organizations)])
-        for org in orgs:
-            memberships.append(
-                SeedMembership(org.key, key, _status(rng), _roles(rng, key, org is home))
-            )
+        seats = [
+            SeedMembership(org.key, key, _status(rng), _roles(rng, key, org is home))
+            for org in orgs
+        ]
+        memberships.extend(_joined_nowhere_if_invited(seats))
     return Dataset(organizations, persons, memberships, roles)
+
+
+def _joined_nowhere_if_invited(seats: list[SeedMembership]) -> list[SeedMembership]:
+    """One person's seats, where someone with a pending invitation has joined nowhere yet.
+
+    ZITADEL can only say "invited" of the whole user (state INITIAL), so the demo people are
+    ones every provider can hold: invited everywhere they are not inactive, or not at all.
+    """
+    if not any(seat.status == "pending" for seat in seats):
+        return seats
+    return [replace(s, status="pending") if s.status == "active" else s for s in seats]
 
 
 def _status(rng: random.Random) -> str:
@@ -240,9 +252,13 @@ def generated_dataset(organizations: int, users: int, memberships: int, seed: in
                 active=key % 23 != 3,
             )
         )
-        for index, offset in enumerate(offsets):
-            org = (home + offset) % organizations
-            seats.append(SeedMembership(org, key, _status(rng), _roles(rng, key, index == 0)))
+        mine = [
+            SeedMembership(
+                (home + offset) % organizations, key, _status(rng), _roles(rng, key, index == 0)
+            )
+            for index, offset in enumerate(offsets)
+        ]
+        seats.extend(_joined_nowhere_if_invited(mine))
     return Dataset(orgs, people, seats, roles)
 
 

@@ -8,10 +8,12 @@ import pytest
 import requests
 import stytch
 import workos
+import zitadel_client
 
 from providers.emulators.server import RunningEmulator, serve_in_thread
 from providers.emulators.stytch import PROJECT_ID, SECRET, StytchEmulator
 from providers.emulators.workos import EMULATOR_API_KEY, WorkOSEmulator
+from providers.emulators.zitadel import DEFAULT_TOKEN, ZitadelEmulator
 from tests.sdk.recording import Recording
 from tests.sdk.tls import self_signed
 
@@ -66,3 +68,21 @@ def workos_sdk(workos_sdk_emulator) -> Iterator[workos.WorkOSClient]:
     )
     yield client
     client.close()
+
+
+class RecordingZitadel(Recording, ZitadelEmulator):
+    pass
+
+
+@pytest.fixture(scope="session")
+def zitadel_sdk_emulator() -> Iterator[RunningEmulator]:
+    running = serve_in_thread(RecordingZitadel(token=DEFAULT_TOKEN))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def zitadel_sdk(zitadel_sdk_emulator) -> zitadel_client.Zitadel:
+    """ZITADEL's client with a personal access token, on the emulator (demo data)."""
+    zitadel_sdk_emulator.app.reset()
+    return zitadel_client.Zitadel.with_access_token(zitadel_sdk_emulator.url, DEFAULT_TOKEN)

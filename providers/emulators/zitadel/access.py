@@ -109,8 +109,6 @@ class AccessMixin:
         state = "STATE_ACTIVE" if active else "STATE_INACTIVE"
         with self.store.transaction():
             doc = self._authz(body)
-            if doc["state"] not in {"STATE_ACTIVE", "STATE_INACTIVE"}:
-                raise fail("failed_precondition", "AUTHZ-p3nd1ng", "Authorization is pending")
             if doc["state"] != state:
                 doc.update(state=state, changeDate=wire.now())
                 self.store.put("authz", doc["id"], doc)
@@ -164,8 +162,6 @@ class AccessMixin:
             doc = self._authz(body)
             if doc["userId"] != body.get("userId"):
                 raise fail("not_found", "COMMAND-4M0fs", "User grant not found")
-            if doc["state"] not in {"STATE_ACTIVE", "STATE_INACTIVE"}:
-                raise fail("failed_precondition", "AUTHZ-p3nd1ng", "User grant is pending")
             if doc["state"] == state and active:
                 raise fail("failed_precondition", "COMMAND-1ML0v", "User grant is not inactive")
             if doc["state"] == state:

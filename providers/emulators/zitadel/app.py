@@ -36,6 +36,7 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
             "user.v2.UserService/ListUsers": self.list_users,
             "user.v2.UserService/GetUserByID": self.get_user,
             "user.v2.UserService/AddHumanUser": self.add_human_user,
+            "user.v2.UserService/CreateUser": self.create_user,
             "user.v2.UserService/DeactivateUser": self.deactivate_user,
             "user.v2.UserService/ReactivateUser": self.reactivate_user,
             "org.v2.OrganizationService/ListOrganizations": self.list_orgs,
@@ -55,6 +56,7 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
             ("POST", r"/zitadel\.(?P<procedure>[\w.]+/\w+)", self._connect_call),
             ("POST", "/v2/users", self._op(self.list_users)),
             ("POST", "/v2/users/human", self._op(self.add_human_user, status=201)),
+            ("POST", "/v2/users/new", self._op(self.create_user, status=201)),
             ("GET", user, self._op(self.get_user)),
             ("POST", user + "/deactivate", self._op(self.deactivate_user)),
             ("POST", user + "/reactivate", self._op(self.reactivate_user)),
@@ -141,35 +143,51 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
         return {"details": user["details"], "user": user}
 
     def add_human_user(self, body: dict[str, Any]) -> dict[str, Any]:
-        """v2 AddHumanUser: a new user in state INITIAL."""
-        email = body.get("email") if isinstance(body.get("email"), dict) else {}
-        profile = body.get("profile") if isinstance(body.get("profile"), dict) else {}
+        """v2 AddHumanUser (deprecated for CreateUser): a new, active human user."""
+        organization = _object(body, "organization")
+        org_id = str(organization.get("orgId") or "")
+        if not org_id and organization.get("orgDomain"):
+            domain = str(organization["orgDomain"])
+            found = self.store.find("org", where={"primaryDomain": [domain]}, limit=1)
+            org_id = found[0][1]["id"] if found else domain
+        doc = self._create_human(body, org_id)
+        return {"userId": doc["userId"], "details": doc["details"]}
+
+    def create_user(self, body: dict[str, Any]) -> dict[str, Any]:
+        """v2 CreateUser: AddHumanUser's successor, with the human's fields under `human`."""
+        if "machine" in body:
+            raise fail("unimplemented", "EMULATOR-machine", "machine users are not emulated")
+        human = _object(body, "human")
+        if not human:
+            raise fail("invalid_argument", "USERv2-7bBkV", "human or machine is required")
+        fields = {**human, "username": body.get("username"), "userId": body.get("userId")}
+        doc = self._create_human(fields, str(body.get("organizationId") or ""))
+        return {"id": doc["userId"], "creationDate": doc["details"]["changeDate"]}
+
+    def _create_human(self, body: dict[str, Any], org_id: str) -> dict[str, Any]:
+        """Store a new human user; the v2 API has no initial state, so it starts ACTIVE."""
+        email, profile = _object(body, "email"), _object(body, "profile")
         address = str(email.get("email") or "")
         names = (str(profile.get("givenName") or ""), str(profile.get("familyName") or ""))
         if "@" not in address or not all(names):
             raise fail("invalid_argument", "USER-4GSDf", "Email, given and family name required")
-        organization = (
-            body.get("organization") if isinstance(body.get("organization"), dict) else {}
-        )
-        org_id = str(organization.get("orgId") or self.owner_org())
+        username = str(body.get("username") or address)
+        org_id = org_id or self.owner_org()
         with self.store.transaction():
             if self.store.get("org", org_id) is None:
                 raise fail("failed_precondition", "COMMAND-3m9gg", "Organisation not found")
-            if self.store.find("user", where={"username": [address]}, limit=1):
+            if self.store.find("user", where={"username": [username]}, limit=1):
                 raise fail("already_exists", "COMMAND-k2unb", "User already exists")
-            user_id = wire.new_id(self.store)
-            # Without a password or an identity provider link the user still has to initialise.
+            user_id = str(body.get("userId") or "") or wire.new_id(self.store)
+            if self.store.get("user", user_id) is not None:
+                raise fail("already_exists", "COMMAND-k2unb", "User already exists")
+            verified = bool(email.get("isVerified"))
             doc = wire.user_doc(
-                user_id,
-                org_id,
-                "USER_STATE_INITIAL",
-                address,
-                names,
-                bool(email.get("isVerified")),
-                wire.now(),
+                user_id, org_id, "USER_STATE_ACTIVE", address, names, verified, wire.now()
             )
+            doc.update(username=username, loginNames=[username], preferredLoginName=username)
             self.store.insert("user", user_id, doc, parent=org_id)
-        return {"userId": user_id, "details": doc["details"]}
+        return doc
 
     def _set_user_state(self, user: dict[str, Any], state: str) -> dict[str, Any]:
         user["details"] = wire.bump(user["details"], user["details"]["resourceOwner"])
@@ -255,3 +273,9 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
         if org is None:
             raise fail("not_found", "QUERY-iTTGJ", "Organisation not found")
         return {"org": {**org, "state": org["state"].replace("ORGANIZATION_", "ORG_")}}
+
+
+def _object(body: dict[str, Any], field: str) -> dict[str, Any]:
+    """A nested message of a request body; anything but an object counts as absent."""
+    value = body.get(field)
+    return value if isinstance(value, dict) else {}

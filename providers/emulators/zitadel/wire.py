@@ -19,11 +19,9 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 ERROR_DETAIL = "type.googleapis.com/zitadel.v1.ErrorDetail"
 EQUALS = "TEXT_QUERY_METHOD_EQUALS"
-AUTHZ_STATES = {
-    "active": "STATE_ACTIVE",
-    "inactive": "STATE_INACTIVE",
-    "pending": "STATE_UNSPECIFIED",
-}
+# ZITADEL authorizations are only ACTIVE or INACTIVE. A seat not yet taken up is an active
+# authorization of a user still in USER_STATE_INITIAL (created, never set up).
+AUTHZ_STATES = {"active": "STATE_ACTIVE", "inactive": "STATE_INACTIVE", "pending": "STATE_ACTIVE"}
 # gRPC status codes by their Connect names, with the HTTP status ZITADEL answers them with.
 GRPC_CODES = {
     "unknown": (2, 500),
@@ -226,9 +224,9 @@ def load(store: Store, data: Dataset) -> None:
     """Write `data` into an empty store in ZITADEL's shapes.
 
     The first organization owns the project; the others get a project grant with the role keys
-    their memberships and organization roles use. ZITADEL has no pending authorization: to keep
-    the product's pending memberships visible, they are stored as `STATE_UNSPECIFIED` (a
-    deliberate deviation; real ZITADEL only returns STATE_ACTIVE or STATE_INACTIVE).
+    their memberships and organization roles use. ZITADEL has no pending authorization: a
+    person with a pending seat is a user in USER_STATE_INITIAL (invited, never set up) holding
+    an active authorization, which the adapter reads as pending.
     """
     ids = (str(ID_BASE + n * 4096 + n % 7) for n in range(1, 10**9))
     orgs = {
@@ -244,10 +242,11 @@ def load(store: Store, data: Dataset) -> None:
     owner = orgs[data.organizations[0].key]["id"]
     store.insert_many("org", [(doc["id"], doc, "", "") for doc in orgs.values()])
     users: dict[int, dict[str, Any]] = {}
+    invited = {m.person for m in data.memberships if m.status == "pending"}
     for p in data.people:
         home = orgs[data.organizations[p.key % len(data.organizations)].key]["id"]
         state = "USER_STATE_ACTIVE" if p.active else "USER_STATE_INACTIVE"
-        if p.active and not p.email_verified:
+        if p.key in invited:
             state = "USER_STATE_INITIAL"
         names = (p.first_name, p.last_name)
         users[p.key] = user_doc(next(ids), home, state, p.email, names, p.email_verified)
@@ -319,6 +318,22 @@ def text_match(value: str, wanted: str, method: str) -> bool:
     return value == wanted
 
 
+def _profile(doc: dict[str, Any]) -> dict[str, Any]:
+    return doc.get("human", {}).get("profile", {})
+
+
+# ListUsers text queries: how to read the user's value, and the query's key for the wanted text.
+USER_TEXT_QUERIES: dict[str, tuple[Any, str]] = {
+    "emailQuery": (lambda d: d["human"]["email"]["email"], "emailAddress"),
+    "userNameQuery": (lambda d: d["username"], "userName"),
+    "firstNameQuery": (lambda d: _profile(d).get("givenName", ""), "firstName"),
+    "lastNameQuery": (lambda d: _profile(d).get("familyName", ""), "lastName"),
+    "nickNameQuery": (lambda d: _profile(d).get("nickName", ""), "nickName"),
+    "displayNameQuery": (lambda d: _profile(d).get("displayName", ""), "displayName"),
+    "loginNameQuery": (lambda d: d["preferredLoginName"], "loginName"),
+}
+
+
 def user_matches(doc: dict[str, Any], query: Any) -> bool:
     """Whether a v2 user matches one ListUsers query."""
     kind, spec = one_query(query)
@@ -329,12 +344,18 @@ def user_matches(doc: dict[str, Any], query: Any) -> bool:
         return doc["state"] == spec.get("state")
     if kind == "inUserIdsQuery":
         return doc["userId"] in (spec.get("userIds") or [])
-    if kind == "emailQuery":
-        return text_match(doc["human"]["email"]["email"], spec.get("emailAddress", ""), method)
-    if kind == "userNameQuery":
-        return text_match(doc["username"], spec.get("userName", ""), method)
+    if kind in USER_TEXT_QUERIES:
+        value, key = USER_TEXT_QUERIES[kind]
+        return text_match(value(doc), str(spec.get(key) or ""), method)
+    if kind == "inUserEmailsQuery":
+        return doc["human"]["email"]["email"] in (spec.get("userEmails") or [])
     if kind == "typeQuery":
         return spec.get("type") == "TYPE_HUMAN"
+    if kind in {"andQuery", "orQuery"}:
+        results = [user_matches(doc, q) for q in spec.get("queries") or []]
+        return all(results) if kind == "andQuery" else any(results)
+    if kind == "notQuery":
+        return not user_matches(doc, spec.get("query"))
     raise fail("invalid_argument", "USERv2-query", f"unsupported query {kind!r}")
 
 
