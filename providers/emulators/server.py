@@ -22,6 +22,7 @@ from providers.emulators.realism import Realism
 from providers.emulators.state import Store
 
 Handler = Callable[..., "Response"]
+KEEP_ALIVE_SECONDS = 30
 
 
 @dataclass
@@ -261,21 +262,46 @@ def _seconds(retry_after: str) -> float | None:
 
 
 class _QuietHandler(WSGIRequestHandler):
+    """HTTP/1.1 with persistent connections, as the providers' own servers keep them open."""
+
+    protocol_version = "HTTP/1.1"
+    # An idle kept-alive connection is closed after this many seconds.
+    timeout = KEEP_ALIVE_SECONDS
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         return
 
     def handle(self) -> None:
-        self.raw_requestline = self.rfile.readline(65537)
+        self.close_connection = True
+        self.handle_one_request()
+        while not self.close_connection:
+            self.handle_one_request()
+
+    def handle_one_request(self) -> None:
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+        except (TimeoutError, ConnectionError, ssl.SSLError):
+            self.close_connection = True
+            return
+        if not self.raw_requestline or len(self.raw_requestline) > 65536:
+            self.close_connection = True
+            return
         if not self.parse_request():
             return
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            # Bodies are read by Content-Length only; a chunked one cannot share the connection.
+            self.close_connection = True
         handler = _DroppingServerHandler(
             self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True
         )
+        handler.http_version = "1.1"
         handler.request_handler = self
         try:
             handler.run(self.server.get_app())
         except DropConnection:
             self._reset_connection()
+        except (ConnectionError, ssl.SSLError):
+            self.close_connection = True
 
     def _reset_connection(self) -> None:
         # SO_LINGER 0 turns close() into a TCP reset: the client sees a dropped connection.
@@ -284,6 +310,12 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class _DroppingServerHandler(ServerHandler):
+    def cleanup_headers(self) -> None:
+        super().cleanup_headers()
+        # Tell the client when this answer ends the connection (it asked, or HTTP/1.0).
+        if self.request_handler.close_connection:
+            self.headers["Connection"] = "close"
+
     def close(self) -> None:
         # A dropped request never started a response: there is nothing to log or reset.
         if self.status is None and isinstance(self._current_exc(), DropConnection):
