@@ -404,3 +404,35 @@ def test_record_described_writes_what_record_events_writes(workos_provider, mana
     }
     assert (fast.sequence, fast.prev_hash) == (slow.sequence + 1, slow.hash)
     assert verify_chain().ok
+
+
+def test_failed_membership_listing_marks_no_user_or_organization_removed(
+    workos_provider, workos_emulator
+):
+    run_sync(workos_provider)
+    store = workos_emulator.app.store
+    gone = OrganizationMembership.objects.select_related("user").order_by("pk").first().user
+    for membership in gone.memberships.all():
+        store.delete("membership", membership.external_id)
+    store.delete("user", gone.external_id)
+    broken = OrganizationMembership.objects.exclude(user=gone).order_by("pk").first()
+    document = store.get("membership", broken.external_id)
+    unreadable = {key: value for key, value in document.items() if key != "user_id"}
+    store.put("membership", broken.external_id, unreadable)
+
+    run = run_sync(workos_provider)
+
+    assert run.state == SyncRun.State.FAILED
+    gone.refresh_from_db()
+    assert gone.removed_at is None  # the users listing completed, but memberships' did not
+    assert ProviderUser.objects.filter(removed_at__isnull=False).count() == 0
+    assert OrganizationMembership.objects.filter(removed_at__isnull=False).count() == 0
+    assert not [e for e in record_events_of(run) if e.event_type.endswith(".sync_removed")]
+
+    store.put("membership", broken.external_id, document)
+    fixed = run_sync(workos_provider)
+
+    assert fixed.state == SyncRun.State.SUCCEEDED
+    gone.refresh_from_db()
+    assert gone.removed_at is not None
+    assert not OrganizationMembership.objects.present().filter(user=gone).exists()

@@ -74,9 +74,14 @@ class Syncer:
             # written (within the provider's budget); each reads at most two batches ahead.
             # Closed on the way out, even on an error, so the reading threads stop at once.
             streams = [readers.enter_context(closing(self._read(kind))) for kind in KINDS]
+            listed: list[tuple[Kind, PkSet]] = []
             for kind, stream in zip(KINDS, streams, strict=True):
-                self.sync_kind(kind, stream)
+                listed.append((kind, self._list_kind(kind, stream)))
                 stream.close()
+        # Removals only once every listing completed, children first: a failed membership
+        # listing must not leave removed users whose memberships still show as present.
+        for kind, seen in reversed(listed):
+            self._removals(kind, seen)
 
     def _read(self, kind: Kind) -> Generator[tuple[datetime, list[Any]]]:
         return prefetched(iter(kind.listing(self.provider)), self.batch_size)
@@ -85,6 +90,10 @@ class Syncer:
         self, kind: Kind, batches: Iterable[tuple[datetime, list[Any]]] | None = None
     ) -> None:
         """Stream one kind, upsert it batch by batch, then mark what was not seen removed."""
+        self._removals(kind, self._list_kind(kind, batches))
+
+    def _list_kind(self, kind: Kind, batches: Iterable[tuple[datetime, list[Any]]] | None) -> PkSet:
+        """Stream one kind and upsert it batch by batch; the rows it saw."""
         self.run.phase = kind.plural
         self._report()
         table = Table(kind)
@@ -94,7 +103,10 @@ class Syncer:
                 self.run.seen += len(batch)
                 self._apply(kind, table, batch, seen, fetched_at)
                 self._report()
-        if self._mark_removed(kind, table, seen):
+        return seen
+
+    def _removals(self, kind: Kind, seen: PkSet) -> None:
+        if self._mark_removed(kind, Table(kind), seen):
             self._report()
 
     def apply_records(self, kind: Kind, items: list[Any], fetched_at: datetime) -> None:
