@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 from providers.budget import background
@@ -24,12 +25,15 @@ class _Failed:
         self.error = error
 
 
-def fan_out[T](chains: Iterable[Callable[[], Iterable[list[T]]]], workers: int) -> Iterator[T]:
+def fan_out[T](
+    chains: Iterable[Callable[[], Iterable[list[T]]]], workers: int, *, urgent: bool = False
+) -> Iterator[T]:
     """Every item of every chain, chains read by up to `workers` threads at once.
 
     Items come in page order within a chain, chains interleaved. At most `2 * workers` pages
     wait in memory. The first error of any chain is raised here; closing the iterator stops
-    the readers after the page each is reading.
+    the readers after the page each is reading. Readers give way to other requests in the
+    budget unless `urgent` (the chains that bound the sync's duration).
     """
     workers = max(1, workers)
     pages: queue.Queue[Any] = queue.Queue(maxsize=2 * workers)
@@ -52,7 +56,7 @@ def fan_out[T](chains: Iterable[Callable[[], Iterable[list[T]]]], workers: int) 
 
     def read() -> None:
         # Many short lists give way to a long chain read elsewhere (see providers.budget).
-        with background():
+        with nullcontext() if urgent else background():
             try:
                 while not stop.is_set() and (chain := next_chain()) is not None:
                     for page in chain():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -155,8 +156,21 @@ class WorkOSProvider:
         return (_organization(o) for o in self._pages("/organizations"))
 
     def list_users(self) -> Iterator[User]:
-        """Every AuthKit user."""
-        return (_user(u) for u in self._pages("/user_management/users"))
+        """Every AuthKit user, read from both ends of the list at once.
+
+        The user list is the sync's longest cursor chain; two chains, oldest-first and
+        newest-first, meet in the middle in half the time, for at most two pages more.
+        """
+        meeting = _Meeting()
+        chains = [functools.partial(self._users_from, order, meeting) for order in ("asc", "desc")]
+        return fan_out(chains, 2, urgent=True)
+
+    def _users_from(self, order: str, meeting: _Meeting) -> Iterator[list[User]]:
+        for page in self._page_lists("/user_management/users", {"order": order}):
+            kept, met = meeting.claim(order == "asc", page)
+            yield [_user(u) for u in kept]
+            if met:
+                return
 
     def list_memberships(self) -> Iterator[Membership]:
         """Every membership in every status; organizations' lists are read concurrently."""
@@ -305,6 +319,36 @@ class WorkOSProvider:
     def deactivate_organization(self, organization_id: str) -> Result[Organization]:
         """Unsupported: WorkOS organizations are only ever deleted."""
         raise ProviderUnsupported(UNSUPPORTED[Capability.DEACTIVATE_ORGANIZATION])
+
+
+class _Meeting:
+    """Where an ascending and a descending read of one list have got to.
+
+    Lists are ordered by creation time (then id); each chain keeps only the items the other
+    has not passed yet, and stops at the first item the other already returned.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ascending_reached: tuple[str, str] = ("", "")
+        self._descending_reached: tuple[str, str] = ("\uffff", "")
+
+    def claim(self, ascending: bool, page: list[dict[str, Any]]) -> tuple[list[dict], bool]:
+        """The page's items still unread by the other chain, and whether the chains met."""
+        with self._lock:
+            if ascending:
+                kept = [i for i in page if _order_key(i) < self._descending_reached]
+                if kept:
+                    self._ascending_reached = _order_key(kept[-1])
+            else:
+                kept = [i for i in page if _order_key(i) > self._ascending_reached]
+                if kept:
+                    self._descending_reached = _order_key(kept[-1])
+        return kept, len(kept) < len(page)
+
+
+def _order_key(item: dict[str, Any]) -> tuple[str, str]:
+    return (str(item.get("created_at") or ""), str(item.get("id") or ""))
 
 
 def event_change(event: dict[str, Any]) -> Change | None:

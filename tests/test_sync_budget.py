@@ -156,3 +156,15 @@ def test_background_threads_give_way_to_a_chain() -> None:
         worker.join(timeout=10)
     # 50 tokens at 100/s: the chain's 10 come first instead of one in five.
     assert finished["chain"] < min(v for k, v in finished.items() if k != "chain")
+
+
+def test_users_are_read_from_both_ends_once_each(workos_emulator, loaded) -> None:
+    adapter = provider(workos_emulator.url, rate=1000, concurrency=2)
+    loaded.realism.reset_stats()
+    try:
+        users = [user.id for user in adapter.list_users()]
+    finally:
+        adapter.close()
+    assert len(users) == len(set(users)) == len(DATASET.people)
+    pages = -(-len(DATASET.people) // 100)
+    assert pages <= loaded.realism.stats()["answered"] <= pages + 2

@@ -172,8 +172,9 @@ def test_adapter_pages_with_limit_100(workos_provider, workos_emulator):
     workos_emulator.app.reset(demo_dataset(people=250))
     before = workos_emulator.app.request_count
     users = list(workos_provider.list_users())
-    assert len(users) == 250
-    assert workos_emulator.app.request_count - before == 3
+    assert len({user.id for user in users}) == len(users) == 250
+    # 3 pages of 100, read from both ends at once: the chains meet for at most 2 more.
+    assert 3 <= workos_emulator.app.request_count - before <= 5
 
 
 # Memberships ------------------------------------------------------------------------------
