@@ -26,7 +26,7 @@ from accounts.models import (
     TargetType,
 )
 from accounts.scheduling import book_once
-from accounts.services.flow import Actor, Call, deny, require, start_call
+from accounts.services.flow import Actor, Call, deny, require, require_in_scope, start_call
 from accounts.services.lifecycle import (
     ACTIVATE_USER,
     REACTIVATE_MEMBERSHIP,
@@ -90,6 +90,7 @@ def request_reactivation(
     event_type = "request.created"
     call = start_call(actor, via=via)
     reason = (reason or "").strip()
+    require_in_scope(call, event_type, target)
     require(call, permissions.REQUEST_REACTIVATION, event_type, target)
     if type(target) not in TARGETS:
         raise deny(call, event_type, ErrorCode.BAD_REQUEST, message="This cannot be reactivated.")
@@ -205,6 +206,7 @@ def cancel_request(
     """Withdraw one's own pending request."""
     event_type = "request.cancelled"
     call = _call(actor, request, via)
+    require_in_scope(call, event_type, request)
     if actor is None or request.requested_by_id != actor.pk:
         raise deny(
             call,
@@ -232,6 +234,7 @@ def retry_request(
     """Carry out an approved request whose execution failed, without a new request."""
     event_type = "request.retried"
     call = _call(actor, request, via)
+    require_in_scope(call, event_type, request)
     require(call, permissions.APPROVE_REQUESTS, event_type, request)
     won = _transition(
         call,
@@ -368,6 +371,7 @@ def _execute(
 
 
 def _check_decider(call: Call, event_type: str, request: ReactivationRequest) -> None:
+    require_in_scope(call, event_type, request)
     require(call, permissions.APPROVE_REQUESTS, event_type, request)
     if call.actor is not None and request.requested_by_id == call.actor.pk:
         raise deny(call, event_type, ErrorCode.SELF_APPROVAL, target=request)

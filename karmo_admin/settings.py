@@ -204,6 +204,8 @@ WORKOS_WEBHOOK_SECRET = env.str("WORKOS_WEBHOOK_SECRET", default="")
 STYTCH_WEBHOOK_SECRET = env.str("STYTCH_WEBHOOK_SECRET", default="")
 KARMO_WEBHOOK_TOLERANCE_SECONDS = env.int("KARMO_WEBHOOK_TOLERANCE_SECONDS", default=300)
 KARMO_FEED_POLL_SECONDS = env.int("KARMO_FEED_POLL_SECONDS", default=30)  # 0: no schedule
+# What staff with no scope of their own or through a group see: "all" or "none".
+KARMO_DEFAULT_SCOPE = env.str("KARMO_DEFAULT_SCOPE", default="all")
 
 WORKOS_API_KEY = env.str("WORKOS_API_KEY", default="")
 WORKOS_BASE_URL = env.str("WORKOS_BASE_URL", default="https://api.workos.com")

@@ -7,9 +7,11 @@ from typing import Any
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
+
+from accounts import scopes
 
 
 class CappedCountPaginator(Paginator):
@@ -53,6 +55,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        """Only rows inside the staff member's scope: lists, counts and bulk actions alike."""
+        rows = super().get_queryset(request)
+        return scopes.scoped(request.user, rows) if scopes.is_scoped(self.model) else rows
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
@@ -12,6 +14,7 @@ from accounts.api.pagination import PageQuery, page_out, paginate, where_given
 from accounts.api.schemas import AuditEventList, AuditEventOut, Instant
 from accounts.models import AuditEvent, Channel, Outcome
 from accounts.permissions import EXPORT_AUDIT, VIEW_AUDIT
+from accounts.scopes import scoped
 from accounts.selectors import AuditFilters, audit_events
 from accounts.views.evidence import pack_response
 
@@ -51,13 +54,14 @@ def list_audit_events(
     """Audit events, newest first."""
     require(request, VIEW_AUDIT)
     found = paginate(
-        _filtered(filters), kind="audit", order=("sequence",), params=page, descending=True
+        _filtered(request.auth.user, filters), kind="audit", order=("sequence",), params=page, descending=True
     )
     return page_out(AuditEventList, found, AuditEventOut.of)
 
 
-def _filtered(filters: AuditQuery) -> QuerySet[AuditEvent]:
-    events = audit_events(
+def _filtered(actor: Any, filters: AuditQuery) -> QuerySet[AuditEvent]:
+    """The filtered events inside the actor's scope."""
+    events = scoped(actor, audit_events(
         AuditFilters(
             actor=filters.actor or "",
             action=filters.action or "",
@@ -65,7 +69,7 @@ def _filtered(filters: AuditQuery) -> QuerySet[AuditEvent]:
             person=filters.person or "",
             outcome=filters.outcome or "",
         )
-    )
+    ))
     events = where_given(
         events,
         via=filters.via,
@@ -97,4 +101,4 @@ def _filtered(filters: AuditQuery) -> QuerySet[AuditEvent]:
 def export_evidence_pack(request: HttpRequest, filters: Query[AuditQuery]) -> HttpResponse:
     """The filtered events (at most 100,000) with their proofs, as one zip."""
     require(request, EXPORT_AUDIT)
-    return pack_response(_filtered(filters))
+    return pack_response(_filtered(request.auth.user, filters))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Prefetch, QuerySet
 
 from accounts.errors import ErrorCode, KarmoError
@@ -12,20 +14,22 @@ from accounts.models import (
     ProviderUser,
     ReactivationRequest,
 )
+from accounts.scopes import scoped
 
 
-def memberships() -> QuerySet[OrganizationMembership]:
-    """Present memberships with what MembershipOut reads, in three queries per page."""
+def memberships(actor: Any) -> QuerySet[OrganizationMembership]:
+    """Present memberships in the actor's scope with what MembershipOut reads, in three queries
+    per page."""
     return (
-        OrganizationMembership.objects.present()
+        scoped(actor, OrganizationMembership.objects.present())
         .select_related("organization", "user")
         .prefetch_related(Prefetch("roles", queryset=MembershipRole.objects.order_by("slug")))
     )
 
 
-def requests() -> QuerySet[ReactivationRequest]:
-    """Requests with what ReactivationRequestOut reads."""
-    return ReactivationRequest.objects.select_related(
+def requests(actor: Any) -> QuerySet[ReactivationRequest]:
+    """Requests in the actor's scope with what ReactivationRequestOut reads."""
+    return scoped(actor, ReactivationRequest.objects.all()).select_related(
         "organization",
         "provider_user",
         "membership__organization",
@@ -35,35 +39,41 @@ def requests() -> QuerySet[ReactivationRequest]:
     )
 
 
-def get_organization(org_id: str) -> Organization:
-    """The present organization with this provider id."""
-    org = Organization.objects.present().filter(external_id=org_id).order_by("-synced_at").first()
+def get_organization(actor: Any, org_id: str) -> Organization:
+    """The present organization with this provider id, if in the actor's scope."""
+    org = (
+        scoped(actor, Organization.objects.present())
+        .filter(external_id=org_id)
+        .order_by("-synced_at")
+        .first()
+    )
     if org is None:
         raise KarmoError(ErrorCode.ORGANIZATION_NOT_FOUND, meta={"orgId": org_id})
     return org
 
 
-def get_user(user_id: str) -> ProviderUser:
-    """The present provider user with this provider id."""
-    user = ProviderUser.objects.present().filter(external_id=user_id).order_by("-synced_at").first()
+def get_user(actor: Any, user_id: str) -> ProviderUser:
+    """The present provider user with this provider id, if in the actor's scope."""
+    users = scoped(actor, ProviderUser.objects.present())
+    user = users.filter(external_id=user_id).order_by("-synced_at").first()
     if user is None:
         raise KarmoError(ErrorCode.USER_NOT_FOUND, meta={"userId": user_id})
     return user
 
 
-def get_membership(org_id: str, user_id: str) -> OrganizationMembership:
-    """The present membership of user `user_id` in organization `org_id`."""
-    org = get_organization(org_id)
-    user = get_user(user_id)
-    membership = memberships().filter(organization=org, user=user).first()
+def get_membership(actor: Any, org_id: str, user_id: str) -> OrganizationMembership:
+    """The present membership of user `user_id` in organization `org_id`, if in scope."""
+    org = get_organization(actor, org_id)
+    user = get_user(actor, user_id)
+    membership = memberships(actor).filter(organization=org, user=user).first()
     if membership is None:
         raise KarmoError(ErrorCode.MEMBERSHIP_NOT_FOUND, meta={"orgId": org_id, "userId": user_id})
     return membership
 
 
-def get_request(request_id: int) -> ReactivationRequest:
-    """The reactivation request with this id."""
-    found = requests().filter(pk=request_id).first()
+def get_request(actor: Any, request_id: int) -> ReactivationRequest:
+    """The reactivation request with this id, if in the actor's scope."""
+    found = requests(actor).filter(pk=request_id).first()
     if found is None:
         raise KarmoError(ErrorCode.REQUEST_NOT_FOUND, meta={"requestId": request_id})
     return found

@@ -31,6 +31,7 @@ from accounts.api.schemas import (
     RoleOut,
 )
 from accounts.models import Organization, OrganizationRole
+from accounts.scopes import scoped
 
 REACTIVATED_EXAMPLE = {
     "orgId": ORG_ID_EXAMPLE,
@@ -89,7 +90,9 @@ def list_organizations(
 ) -> OrganizationList:
     """List organizations by name."""
     require(request, "accounts.view_organization")
-    orgs = where_given(Organization.objects.present(), status=filters.status)
+    orgs = where_given(
+        scoped(request.auth.user, Organization.objects.present()), status=filters.status
+    )
     found = paginate(orgs, kind="orgs", order=("name", "pk"), params=page)
     return page_out(OrganizationList, found, OrganizationOut.of)
 
@@ -103,7 +106,7 @@ def list_organizations(
 def get_organization(request: HttpRequest, org_id: OrgId) -> OrganizationOut:
     """One organization."""
     require(request, "accounts.view_organization")
-    return OrganizationOut.of(lookups.get_organization(org_id))
+    return OrganizationOut.of(lookups.get_organization(request.auth.user, org_id))
 
 
 @router.get(
@@ -117,9 +120,9 @@ def list_memberships(
 ) -> MembershipList:
     """The organization's memberships, by the member's email."""
     require(request, "accounts.view_organizationmembership")
-    org = lookups.get_organization(org_id)
+    org = lookups.get_organization(request.auth.user, org_id)
     found_memberships = where_given(
-        lookups.memberships().filter(organization=org),
+        lookups.memberships(request.auth.user).filter(organization=org),
         status=filters.status,
         roles__slug=filters.role,
     )
@@ -138,7 +141,7 @@ def list_memberships(
 def get_membership(request: HttpRequest, org_id: OrgId, user_id: UserId) -> MembershipOut:
     """A user's membership of the organization."""
     require(request, "accounts.view_organizationmembership")
-    return MembershipOut.of(lookups.get_membership(org_id, user_id))
+    return MembershipOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
 
 
 @router.get(
@@ -150,7 +153,7 @@ def get_membership(request: HttpRequest, org_id: OrgId, user_id: UserId) -> Memb
 def list_roles(request: HttpRequest, org_id: OrgId, page: PageQuery) -> RoleList:
     """The organization's own roles, by slug."""
     require(request, "accounts.view_organizationrole")
-    org = lookups.get_organization(org_id)
+    org = lookups.get_organization(request.auth.user, org_id)
     roles = OrganizationRole.objects.present().filter(organization=org)
     found = paginate(roles, kind=f"roles:{org.pk}", order=("slug", "pk"), params=page)
     return page_out(RoleList, found, RoleOut.of)
@@ -165,9 +168,9 @@ def list_roles(request: HttpRequest, org_id: OrgId, page: PageQuery) -> RoleList
 )
 def reactivate_membership(request: HttpRequest, org_id: OrgId, user_id: UserId) -> MembershipOut:
     """Reactivate an inactive membership at the provider (managers; help desk must request it)."""
-    membership = lookups.get_membership(org_id, user_id)
+    membership = lookups.get_membership(request.auth.user, org_id, user_id)
     services.reactivate_membership(actor=request.auth.user, membership=membership)
-    return MembershipOut.of(lookups.get_membership(org_id, user_id))
+    return MembershipOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
 
 
 @router.put(
@@ -181,7 +184,7 @@ def upsert_role(
     request: HttpRequest, org_id: OrgId, role_slug: RoleSlug, body: RoleIn
 ) -> RoleIdOut:
     """Create the role, or rename it if the organization already has it."""
-    org = lookups.get_organization(org_id)
+    org = lookups.get_organization(request.auth.user, org_id)
     change = services.upsert_organization_role(
         actor=request.auth.user, organization=org, slug=role_slug, name=body.name
     )
@@ -198,9 +201,9 @@ def set_roles(
     request: HttpRequest, org_id: OrgId, user_id: UserId, body: MembershipRolesIn
 ) -> MembershipOut:
     """Replace the membership's roles with exactly these slugs."""
-    membership = lookups.get_membership(org_id, user_id)
+    membership = lookups.get_membership(request.auth.user, org_id, user_id)
     services.set_membership_roles(actor=request.auth.user, membership=membership, roles=body.roles)
-    return MembershipOut.of(lookups.get_membership(org_id, user_id))
+    return MembershipOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
 
 
 @router.post(
@@ -211,6 +214,6 @@ def set_roles(
 )
 def reactivate_organization(request: HttpRequest, org_id: OrgId) -> OrganizationOut:
     """Reactivate an inactive organization (managers; help desk must request it)."""
-    org = lookups.get_organization(org_id)
+    org = lookups.get_organization(request.auth.user, org_id)
     change = services.reactivate_organization(actor=request.auth.user, organization=org)
     return OrganizationOut.of(change.target)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from django.db.models import Model
 from django.http import HttpRequest
@@ -39,7 +39,7 @@ class RequestFilters(Schema):
     )
 
 
-def _target(body: ReactivationRequestIn) -> Model:
+def _target(actor: Any, body: ReactivationRequestIn) -> Model:
     needed = {
         "membership": ("org_id", "user_id"),
         "user": ("user_id",),
@@ -54,10 +54,10 @@ def _target(body: ReactivationRequestIn) -> Model:
     if missing:
         raise KarmoError(ErrorCode.VALIDATION_FAILED, errors=missing)
     if body.target_type == "membership":
-        return lookups.get_membership(body.org_id or "", body.user_id or "")
+        return lookups.get_membership(actor, body.org_id or "", body.user_id or "")
     if body.target_type == "user":
-        return lookups.get_user(body.user_id or "")
-    return lookups.get_organization(body.org_id or "")
+        return lookups.get_user(actor, body.user_id or "")
+    return lookups.get_organization(actor, body.org_id or "")
 
 
 @router.post(
@@ -71,9 +71,11 @@ def create_request(
 ) -> Status[ReactivationRequestOut]:
     """Ask a manager to reactivate an inactive membership, user or organization."""
     created = approvals.request_reactivation(
-        actor=request.auth.user, target=_target(body), reason=body.reason
+        actor=request.auth.user, target=_target(request.auth.user, body), reason=body.reason
     )
-    return Status(201, ReactivationRequestOut.of(lookups.get_request(created.pk)))
+    return Status(
+        201, ReactivationRequestOut.of(lookups.get_request(request.auth.user, created.pk))
+    )
 
 
 @router.get(
@@ -88,7 +90,7 @@ def list_requests(
     """Requests, newest first."""
     require(request, "accounts.view_reactivationrequest")
     found_requests = where_given(
-        lookups.requests(), status=filters.status, target_type=filters.target_type
+        lookups.requests(request.auth.user), status=filters.status, target_type=filters.target_type
     )
     found = paginate(found_requests, kind="requests", order=("pk",), params=page, descending=True)
     return page_out(ReactivationRequestList, found, ReactivationRequestOut.of)
@@ -103,7 +105,7 @@ def list_requests(
 def get_request(request: HttpRequest, request_id: RequestId) -> ReactivationRequestOut:
     """One request."""
     require(request, "accounts.view_reactivationrequest")
-    return ReactivationRequestOut.of(lookups.get_request(request_id))
+    return ReactivationRequestOut.of(lookups.get_request(request.auth.user, request_id))
 
 
 @router.post(
@@ -118,14 +120,14 @@ def approve(request: HttpRequest, request_id: RequestId) -> ReactivationRequestO
     When the provider refuses or fails the change, the request ends `failed` and the answer is
     the provider error's status and envelope, with the request under `meta.request`.
     """
-    found = lookups.get_request(request_id)
+    found = lookups.get_request(request.auth.user, request_id)
     try:
         approvals.approve_request(actor=request.auth.user, request=found, raise_failure=True)
     except approvals.ExecutionFailed as failed:
-        out = ReactivationRequestOut.of(lookups.get_request(request_id))
+        out = ReactivationRequestOut.of(lookups.get_request(request.auth.user, request_id))
         failed.meta["request"] = out.model_dump(mode="json", by_alias=True)
         raise
-    return ReactivationRequestOut.of(lookups.get_request(request_id))
+    return ReactivationRequestOut.of(lookups.get_request(request.auth.user, request_id))
 
 
 @router.post(
@@ -136,9 +138,9 @@ def approve(request: HttpRequest, request_id: RequestId) -> ReactivationRequestO
 )
 def reject(request: HttpRequest, request_id: RequestId, body: RejectIn) -> ReactivationRequestOut:
     """Reject a pending request with a comment (managers)."""
-    found = lookups.get_request(request_id)
+    found = lookups.get_request(request.auth.user, request_id)
     approvals.reject_request(actor=request.auth.user, request=found, comment=body.comment)
-    return ReactivationRequestOut.of(lookups.get_request(request_id))
+    return ReactivationRequestOut.of(lookups.get_request(request.auth.user, request_id))
 
 
 @router.post(
@@ -149,6 +151,6 @@ def reject(request: HttpRequest, request_id: RequestId, body: RejectIn) -> React
 )
 def cancel(request: HttpRequest, request_id: RequestId) -> ReactivationRequestOut:
     """Withdraw one's own pending request."""
-    found = lookups.get_request(request_id)
+    found = lookups.get_request(request.auth.user, request_id)
     approvals.cancel_request(actor=request.auth.user, request=found)
-    return ReactivationRequestOut.of(lookups.get_request(request_id))
+    return ReactivationRequestOut.of(lookups.get_request(request.auth.user, request_id))

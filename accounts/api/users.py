@@ -22,7 +22,8 @@ from accounts.api.schemas import (
     UserList,
     UserOut,
 )
-from accounts.models import OrganizationMembership, ProviderUser
+from accounts.models import ProviderUser
+from accounts.scopes import scoped
 
 router = Router(tags=["Users"], by_alias=True)
 
@@ -42,10 +43,12 @@ def list_users(request: HttpRequest, page: PageQuery, filters: Query[UserFilters
     """List provider users by email."""
     require(request, "accounts.view_provideruser")
     users = where_given(
-        ProviderUser.objects.present(), email__iexact=filters.email, status=filters.status
+        scoped(request.auth.user, ProviderUser.objects.present()),
+        email__iexact=filters.email,
+        status=filters.status,
     )
     if filters.org_id:
-        members = OrganizationMembership.objects.present().filter(
+        members = lookups.memberships(request.auth.user).filter(
             organization__external_id=filters.org_id
         )
         users = users.filter(pk__in=members.values("user_id"))
@@ -57,7 +60,7 @@ def list_users(request: HttpRequest, page: PageQuery, filters: Query[UserFilters
 def get_user(request: HttpRequest, user_id: UserId) -> UserOut:
     """One provider user."""
     require(request, "accounts.view_provideruser")
-    return UserOut.of(lookups.get_user(user_id))
+    return UserOut.of(lookups.get_user(request.auth.user, user_id))
 
 
 @router.post("/users", response={201: UserOut}, operation_id="createUser", summary="Create a user")
@@ -80,5 +83,7 @@ def create_user(request: HttpRequest, body: UserIn) -> Status[UserOut]:
 )
 def activate_user(request: HttpRequest, user_id: UserId) -> UserOut:
     """Activate an inactive user (managers; help desk must request it)."""
-    change = services.activate_user(actor=request.auth.user, user=lookups.get_user(user_id))
+    change = services.activate_user(
+        actor=request.auth.user, user=lookups.get_user(request.auth.user, user_id)
+    )
     return UserOut.of(change.target)

@@ -20,6 +20,7 @@ from accounts.models.mirror import (
     ProviderUser,
     SyncRun,
 )
+from accounts.models.scopes import StaffScope
 from accounts.models.staff import RecoveryCode, RecoveryCodeDevice
 from accounts.models.tokens import ApiToken, IdempotencyRecord
 
@@ -42,6 +43,7 @@ __all__ = [
     "RecoveryCode",
     "RecoveryCodeDevice",
     "RequestStatus",
+    "StaffScope",
     "SyncRun",
     "TargetType",
     "WebhookDelivery",

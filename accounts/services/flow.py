@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models, transaction
 from django.dispatch import Signal
 
+from accounts import scopes
 from accounts.audit import lock_chain, record_event
 from accounts.errors import ErrorCode, FieldError, KarmoError, from_provider_error
 from accounts.models import AuditEvent, Outcome
@@ -128,6 +129,26 @@ def require(
             target=target,
             data={"permission": permission},
         )
+
+
+def require_in_scope(call: Call, event_type: str, target: models.Model | None) -> None:
+    """Raise (after recording it) the target's not-found error unless it is in the actor's scope.
+
+    Checked before permissions, so an out-of-scope target answers exactly like a missing one;
+    an actor that is not an active user has no permission at all and is refused as such.
+    """
+    actor = call.actor
+    if target is None or actor is None or not actor.is_active:
+        return
+    if scopes.contains(actor, target):
+        return
+    raise deny(
+        call,
+        event_type,
+        scopes.not_found_code(target),
+        target=target,
+        data={"out_of_scope": True},
+    )
 
 
 def noop[T: models.Model](

@@ -18,7 +18,18 @@ from accounts.models import (
     ReactivationRequest,
 )
 from accounts.services import mirroring
-from accounts.services.flow import Actor, Call, Change, Step, deny, has_perm, noop, run, start_call
+from accounts.services.flow import (
+    Actor,
+    Call,
+    Change,
+    Step,
+    deny,
+    has_perm,
+    noop,
+    require_in_scope,
+    run,
+    start_call,
+)
 from accounts.services.locks import target_lock
 from accounts.services.readback import ReadBack
 from providers.base import Capability, Provider, Result
@@ -115,6 +126,7 @@ STATUS_CHANGES = {
 def change_status(op: StatusChange, call: Call, target: Any, reason: str) -> Change[Any]:
     """Check, then move one target to the operation's status through the provider."""
     reason = (reason or "").strip()
+    require_in_scope(call, op.event_type, target)
     if not has_perm(call.actor, op.permission):
         code = ErrorCode.PERMISSION_DENIED
         if op.wanted == MirrorStatus.ACTIVE and has_perm(

@@ -11,7 +11,17 @@ from accounts import permissions
 from accounts.errors import ErrorCode, FieldError
 from accounts.models import Organization, OrganizationMembership, OrganizationRole
 from accounts.services import mirroring
-from accounts.services.flow import Actor, Change, Step, deny, noop, require, run, start_call
+from accounts.services.flow import (
+    Actor,
+    Change,
+    Step,
+    deny,
+    noop,
+    require,
+    require_in_scope,
+    run,
+    start_call,
+)
 from accounts.services.readback import ReadBack
 from providers.base import Capability
 
@@ -62,6 +72,7 @@ def upsert_organization_role(
     call = start_call(actor, via=via, correlation_id=correlation_id)
     slug, name, description = (str(v or "").strip() for v in (slug, name, description))
     data = {"slug": slug, "name": name}
+    require_in_scope(call, event_type, organization)
     require(call, permissions.MANAGE_ROLES, event_type, organization)
     problems = _role_errors(slug, name, description)
     if problems:
@@ -106,6 +117,7 @@ def set_membership_roles(
     """Replace a membership's roles with `roles`, each of which must exist for its organization."""
     event_type = "membership.roles_set"
     call = start_call(actor, via=via, correlation_id=correlation_id)
+    require_in_scope(call, event_type, membership)
     require(call, permissions.MANAGE_ROLES, event_type, membership)
     if isinstance(roles, str) or not all(isinstance(r, str) for r in roles):
         raise deny(

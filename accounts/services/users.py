@@ -13,7 +13,17 @@ from accounts import permissions
 from accounts.errors import ErrorCode, FieldError, from_provider_error
 from accounts.models import Organization, OrganizationMembership, Outcome, ProviderUser
 from accounts.services import mirroring
-from accounts.services.flow import Actor, Call, Change, Step, deny, require, run, start_call
+from accounts.services.flow import (
+    Actor,
+    Call,
+    Change,
+    Step,
+    deny,
+    require,
+    require_in_scope,
+    run,
+    start_call,
+)
 from accounts.services.readback import ReadBack
 from providers.base import Capability, Provider
 from providers.errors import ProviderError, ProviderNotFound
@@ -83,6 +93,7 @@ def refresh_user(
     """Re-read one user and their memberships from the provider into the mirror."""
     event_type = "user.refreshed"
     call = start_call(actor, via=via, correlation_id=correlation_id)
+    require_in_scope(call, event_type, user)
     require(call, permissions.REFRESH_FROM_PROVIDER, event_type, user)
     memberships = list(OrganizationMembership.objects.present().filter(user=user))
 
@@ -116,6 +127,7 @@ def refresh_organization(
     """Re-read one organization from the provider into the mirror."""
     event_type = "organization.refreshed"
     call = start_call(actor, via=via, correlation_id=correlation_id)
+    require_in_scope(call, event_type, organization)
     require(call, permissions.REFRESH_FROM_PROVIDER, event_type, organization)
     before = mirroring.organization_state(organization)
     answer = _fetch(
