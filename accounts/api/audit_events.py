@@ -53,23 +53,25 @@ def list_audit_events(
 ) -> AuditEventList:
     """Audit events, newest first."""
     require(request, VIEW_AUDIT)
-    found = paginate(
-        _filtered(request.auth.user, filters), kind="audit", order=("sequence",), params=page, descending=True
-    )
+    events = _filtered(request.auth.user, filters)
+    found = paginate(events, kind="audit", order=("sequence",), params=page, descending=True)
     return page_out(AuditEventList, found, AuditEventOut.of)
 
 
 def _filtered(actor: Any, filters: AuditQuery) -> QuerySet[AuditEvent]:
     """The filtered events inside the actor's scope."""
-    events = scoped(actor, audit_events(
-        AuditFilters(
-            actor=filters.actor or "",
-            action=filters.action or "",
-            organization=filters.org_id or "",
-            person=filters.person or "",
-            outcome=filters.outcome or "",
-        )
-    ))
+    events = scoped(
+        actor,
+        audit_events(
+            AuditFilters(
+                actor=filters.actor or "",
+                action=filters.action or "",
+                organization=filters.org_id or "",
+                person=filters.person or "",
+                outcome=filters.outcome or "",
+            )
+        ),
+    )
     events = where_given(
         events,
         via=filters.via,
