@@ -206,7 +206,7 @@ def test_direct_reactivation_needs_a_recent_password_and_code(client, mirrored, 
     sign_in(client, manager.username)
     client.post(reverse("login-verify"), {"code": code_for(device)})
     url = reverse("console:membership-reactivate", args=[membership.pk])
-    age_session(client, settings.KARMO_REAUTH_MINUTES * 60 + 1, policy.AUTH_AT)
+    age_session(client, settings.KARMO_REAUTH_MINUTES * 60 + 1, policy.AUTH_AT, policy.PASSWORD_AT)
 
     refused = client.post(url, {"reason": "verified"}, headers=HX)
     assert refused["HX-Redirect"].startswith(reverse("reauth"))
