@@ -245,7 +245,7 @@ def test_idle_session_ends(client, help_desk, settings):
     sign_in(client, help_desk.username)
     age_session(client, settings.KARMO_SESSION_IDLE_MINUTES * 60 + 1, policy.SEEN_AT)
     response = client.get(reverse("console:find"))
-    assert response["Location"].startswith(reverse("login"))
+    assert response["Location"] == f"{reverse('login')}?next=%2Ffind%2F&expired=1"
     assert "_auth_user_id" not in client.session
     event = assert_audited("staff.session_expired", target=help_desk, count=1)
     assert event.data == {"why": "idle"}
@@ -256,7 +256,7 @@ def test_session_ends_after_its_lifetime_even_when_busy(client, help_desk, setti
     sign_in(client, help_desk.username)
     age_session(client, settings.SESSION_COOKIE_AGE + 1, policy.SIGNED_IN_AT)
     response = client.get(reverse("console:find"), headers=HX)
-    assert response["HX-Redirect"].startswith(reverse("login"))
+    assert response["HX-Redirect"].endswith("&expired=1")
     assert assert_audited("staff.session_expired", count=1).data == {"why": "lifetime"}
 
 

@@ -49,8 +49,7 @@ class StaffSessionMiddleware:
             )
             request.karmo_session_expired = True  # type: ignore[attr-defined]
             logout(request)
-            messages.info(request, "Your session ended; sign in again.")
-            return go_to(request, reverse("login"))
+            return go_to(request, reverse("login"), expired=True)
         if moment - session.get(policy.SEEN_AT, 0) >= 60:
             session[policy.SEEN_AT] = moment
         state = policy.factor_state(request)

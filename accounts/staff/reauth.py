@@ -22,12 +22,18 @@ from accounts.staff.events import record_staff_event
 View = Callable[..., HttpResponse]
 
 
-def go_to(request: HttpRequest, url: str, *, back: str | None = None) -> HttpResponse:
-    """Send the browser to `url` (htmx: the whole page), remembering where it was going."""
+def go_to(
+    request: HttpRequest, url: str, *, back: str | None = None, expired: bool = False
+) -> HttpResponse:
+    """Send the browser to `url` (htmx: the whole page), remembering where it was going.
+
+    `expired` tells the sign-in page (and console.js, which keeps typed drafts) why.
+    """
     if back is None:
         current = getattr(request, "htmx", None)
         back = (current.current_url_abs_path if current else None) or request.get_full_path()
-    target = f"{url}?{urlencode({'next': back})}"
+    query = {"next": back, **({"expired": "1"} if expired else {})}
+    target = f"{url}?{urlencode(query)}"
     if getattr(request, "htmx", None):
         return HttpResponseClientRedirect(target)
     return redirect(target)

@@ -145,3 +145,50 @@ def test_direct_reactivation_asks_for_password_and_code_again(
     assert refused.error_code == "40101013"
     assert AuditEvent.objects.filter(event_type="staff.reauthenticated").count() == 1
     context.close()
+
+
+def test_passkey_added_on_the_security_page_is_the_second_factor_at_sign_in(
+    browser, sandbox_app, staff, settings, snap
+):
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [sandbox_app]
+    settings.OTP_WEBAUTHN_RP_ID = "localhost"
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    # Chromium's virtual authenticator stands in for a security key or a phone.
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+            }
+        },
+    )
+    password_step(page, sandbox_app, "auditor")
+    page.goto(f"{sandbox_app}/security/")
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.locator("#passkey-register-status-message")).to_contain_text(
+        re.compile("registered|success", re.IGNORECASE)
+    )
+    page.reload()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    snap(page, "security-passkey")
+    assert AuditEvent.objects.filter(
+        event_type="staff.mfa_enrolled", outcome="succeeded", data__method="passkey"
+    ).exists()
+    page.get_by_role("button", name="Sign out").click()
+
+    password_step(page, sandbox_app, "auditor")
+    expect(page).to_have_url(re.compile(r"/login/verify/"))
+    page.get_by_role("button", name="Use a passkey").click()
+    page.wait_for_url(f"{sandbox_app}/")
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    event = AuditEvent.objects.get(event_type="staff.mfa_verified")
+    assert event.data == {"method": "passkey", "purpose": "sign_in"}
+    context.close()
