@@ -112,17 +112,32 @@ class MembershipRolesForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    """Filters over the audit log; invalid values are ignored, never a 500."""
+    """Filters over the audit log; an invalid value is a form error, never silently dropped."""
 
-    actor = forms.CharField(required=False, max_length=150, label="Actor (username)")
+    actor = forms.CharField(
+        required=False,
+        max_length=150,
+        label="Actor",
+        widget=forms.TextInput(attrs={"placeholder": "username or part"}),
+    )
     action = forms.CharField(
         required=False,
         max_length=64,
         label="Action",
         widget=forms.TextInput(attrs={"list": "event-types", "placeholder": "request.*"}),
     )
-    organization = forms.CharField(required=False, max_length=128, label="Organization id")
-    person = forms.CharField(required=False, max_length=254, label="Person (email or id)")
+    organization = forms.CharField(
+        required=False,
+        max_length=128,
+        label="Organization",
+        widget=forms.TextInput(attrs={"list": "organizations", "placeholder": "name or id"}),
+    )
+    person = forms.CharField(
+        required=False,
+        max_length=254,
+        label="Person",
+        widget=forms.TextInput(attrs={"placeholder": "email, part of it, or id"}),
+    )
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any outcome"), *Outcome.choices], label="Outcome"
     )
@@ -133,11 +148,21 @@ class AuditFilterForm(forms.Form):
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            raise ValidationError(
+                f"“From” ({since:%Y-%m-%d}) is after “To” ({until:%Y-%m-%d}): "
+                "no event can match. Swap them or change one."
+            )
+        return data
+
     def filters(self) -> AuditFilters:
-        """The valid filters (an invalid field counts as empty)."""
-        self.is_valid()
-        data = getattr(self, "cleaned_data", {})
+        """The filters; call only on a valid form."""
+        data = self.cleaned_data
         return AuditFilters(
+            partial=True,
             actor=data.get("actor", "").strip(),
             action=data.get("action", "").strip(),
             organization=data.get("organization", "").strip(),

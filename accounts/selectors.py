@@ -293,6 +293,34 @@ class AuditFilters:
     outcome: str = ""
     since: date | None = None
     until: date | None = None
+    # The console matches actor, person and organization by part of a name, in any case;
+    # the API keeps exact matches.
+    partial: bool = False
+
+
+# A partial person or organization filter matches at most this many of them.
+AUDIT_LOOKUP_LIMIT = 200
+
+
+def people_matching(text: str) -> list[str]:
+    """Provider user ids whose id is `text` or whose email contains it (any case)."""
+    if ProviderUser.objects.filter(external_id=text).exists():
+        return [text]
+    found = ProviderUser.objects.filter(email__icontains=text).order_by("email")
+    return list(found.values_list("external_id", flat=True)[:AUDIT_LOOKUP_LIMIT])
+
+
+def organizations_matching(text: str) -> list[str]:
+    """Organization ids whose id is `text` or whose name contains it (any case)."""
+    if Organization.objects.filter(external_id=text).exists():
+        return [text]
+    found = Organization.objects.filter(name__icontains=text).order_by("name")
+    return list(found.values_list("external_id", flat=True)[:AUDIT_LOOKUP_LIMIT])
+
+
+def organization_names(limit: int = AUDIT_LOOKUP_LIMIT) -> list[str]:
+    """Suggestions for the audit log's organization filter."""
+    return list(Organization.objects.order_by("name").values_list("name", flat=True)[:limit])
 
 
 def resolve_person(person: str) -> str:
@@ -311,21 +339,41 @@ def resolve_person(person: str) -> str:
 def audit_events(filters: AuditFilters) -> QuerySet[AuditEvent]:
     """Audit events matching the filters, newest first."""
     events = AuditEvent.objects.order_by("-sequence")
-    if filters.actor:
-        events = events.filter(actor_repr=filters.actor)
+    if filters.partial:
+        events = _partial_matches(events, filters)
+    else:
+        events = _exact_matches(events, filters)
     if filters.action.endswith("*"):
         events = events.filter(prefix_filter("event_type", filters.action.rstrip("*")))
     elif filters.action:
         events = events.filter(event_type=filters.action)
-    if filters.organization:
-        events = events.filter(organization_external_id=filters.organization)
-    if filters.person:
-        events = events.filter(user_external_id=resolve_person(filters.person))
     if filters.outcome:
         events = events.filter(outcome=filters.outcome)
     start = _start_of(filters.since) if filters.since else None
     end = _start_of(filters.until, days=1) if filters.until else None
     return occurred_between(events, start, end)
+
+
+def _partial_matches(events: QuerySet[AuditEvent], filters: AuditFilters) -> QuerySet[AuditEvent]:
+    if filters.actor:
+        events = events.filter(actor_repr__icontains=filters.actor)
+    if filters.organization:
+        events = events.filter(
+            organization_external_id__in=organizations_matching(filters.organization)
+        )
+    if filters.person:
+        events = events.filter(user_external_id__in=people_matching(filters.person))
+    return events
+
+
+def _exact_matches(events: QuerySet[AuditEvent], filters: AuditFilters) -> QuerySet[AuditEvent]:
+    if filters.actor:
+        events = events.filter(actor_repr=filters.actor)
+    if filters.organization:
+        events = events.filter(organization_external_id=filters.organization)
+    if filters.person:
+        events = events.filter(user_external_id=resolve_person(filters.person))
+    return events
 
 
 def occurred_between(

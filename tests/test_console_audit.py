@@ -119,9 +119,18 @@ def test_date_range_filter_and_bad_input_never_fail(client, auditor, events):
     assert "membership.reactivated" in body
     tomorrow = (today + timedelta(days=1)).isoformat()
     assert "membership.reactivated" not in results(client, {"since": tomorrow})
+    for bad, says in [
+        ({"since": "yesterday"}, "Enter a valid date"),
+        ({"outcome": "nope"}, "Select a valid choice"),
+        ({"since": tomorrow, "until": today.isoformat()}, "is after"),
+    ]:
+        response = client.get(url, bad)
+        assert response.status_code == HTTPStatus.BAD_REQUEST
+        assert says in response.text
+        assert 'data-label="When"' not in response.text  # no rows, only the error
+        export = client.get(reverse("console:audit-export-csv"), bad)
+        assert export.status_code == HTTPStatus.BAD_REQUEST
     for bad in [
-        {"since": "yesterday"},
-        {"outcome": "nope"},
         {"before": "abc"},
         {"before": "\u00b2"},
         {"before": "9" * 40},

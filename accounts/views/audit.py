@@ -9,11 +9,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors
@@ -22,7 +23,13 @@ from accounts.audit_verify import verify_and_remember
 from accounts.forms import EVENT_TYPES, AuditFilterForm
 from accounts.models import AuditEvent
 from accounts.permissions import EXPORT_AUDIT, VERIFY_AUDIT, VIEW_AUDIT
-from accounts.views.base import HtmxHttpRequest, console_view, page, permission_or_403
+from accounts.views.base import (
+    FRAGMENT_HEADER,
+    HtmxHttpRequest,
+    console_view,
+    page,
+    permission_or_403,
+)
 
 TEMPLATE = "console/audit.html"
 EXPORT_FIELDS = (
@@ -72,17 +79,24 @@ def _cursor(request: HtmxHttpRequest) -> int | None:
 def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     """Filtered events, 50 at a time, newest first."""
     form = AuditFilterForm(request.GET)
-    filters = form.filters()
-    found = selectors.audit_page(filters, before=_cursor(request))
-    query = {k: v for k, v in request.GET.items() if k not in {"before"} and v}
-    context = {
+    context: dict[str, Any] = {
         "form": form,
+        "verification": verification_shown(),
+        "event_types": EVENT_TYPES,
+        "organizations": selectors.organization_names(),
+    }
+    if not form.is_valid():
+        # Say what is wrong instead of quietly showing every event (or none).
+        response = page(request, TEMPLATE, context, partial="results", status=400)
+        response[FRAGMENT_HEADER] = "1"
+        return response
+    found = selectors.audit_page(form.filters(), before=_cursor(request))
+    query = {k: v for k, v in request.GET.items() if k in form.fields and v}
+    context |= {
         "page": found,
         "query": urlencode(query),
         "next_query": urlencode({**query, "before": found.next_cursor or ""}),
         "first_page": _cursor(request) is None,
-        "verification": verification_shown(),
-        "event_types": EVENT_TYPES,
     }
     return page(request, TEMPLATE, context, partial="results")
 
@@ -141,10 +155,22 @@ class _Echo:
         return value
 
 
-def _export_rows(request: HtmxHttpRequest) -> Iterable[AuditEvent]:
-    filters = AuditFilterForm(request.GET).filters()
-    events = selectors.audit_events(filters).only(*EXPORT_FIELDS)
-    return events.iterator(chunk_size=EXPORT_CHUNK)
+def _export(request: HtmxHttpRequest, extension: str, content_type: str, lines: Any) -> Any:
+    """The events the same filters show on screen, streamed; bad filters are refused."""
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        problems = "; ".join(str(e) for errors in form.errors.values() for e in errors)
+        return HttpResponseBadRequest(
+            f"These filters are not valid, so nothing was exported: {problems}",
+            content_type="text/plain; charset=utf-8",
+        )
+    events = selectors.audit_events(form.filters()).only(*EXPORT_FIELDS)
+    response = StreamingHttpResponse(
+        lines(events.iterator(chunk_size=EXPORT_CHUNK)), content_type=content_type
+    )
+    name = _filename(form.cleaned_data, extension)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
@@ -163,32 +189,31 @@ def jsonl_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
         yield json.dumps(row, sort_keys=True, default=str) + "\n"
 
 
-def _filename(extension: str) -> str:
-    return f"karmo-audit-{timezone.now():%Y%m%dT%H%M%SZ}.{extension}"
+def _filename(filters: dict[str, Any], extension: str) -> str:
+    """The file name says which filters made it, e.g. karmo-audit-action-request-any-…csv."""
+    parts = [
+        f"{name}-{slugify(str(value).replace('*', '-any'))}"
+        for name, value in filters.items()
+        if value
+    ]
+    named = "-".join(["karmo-audit", *parts])[:120].rstrip("-")
+    return f"{named}-{timezone.now():%Y%m%dT%H%M%SZ}.{extension}"
 
 
 @require_GET
 @console_view
 @permission_required(EXPORT_AUDIT, raise_exception=True)
-def export_csv(request: HtmxHttpRequest) -> StreamingHttpResponse:
+def export_csv(request: HtmxHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The filtered events as CSV, streamed."""
-    response = StreamingHttpResponse(
-        csv_lines(_export_rows(request)), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{_filename("csv")}"'
-    return response
+    return _export(request, "csv", "text/csv; charset=utf-8", csv_lines)
 
 
 @require_GET
 @console_view
 @permission_required(EXPORT_AUDIT, raise_exception=True)
-def export_jsonl(request: HtmxHttpRequest) -> StreamingHttpResponse:
+def export_jsonl(request: HtmxHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The filtered events as JSON Lines, streamed."""
-    response = StreamingHttpResponse(
-        jsonl_lines(_export_rows(request)), content_type="application/x-ndjson"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{_filename("jsonl")}"'
-    return response
+    return _export(request, "jsonl", "application/x-ndjson", jsonl_lines)
 
 
 @require_POST
