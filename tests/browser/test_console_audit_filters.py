@@ -55,9 +55,7 @@ def test_exports_follow_filters_applied_in_place(sign_in, sandbox_app, requested
     snap(page, "audit-filtered")
 
 
-def test_partial_matches_and_a_clear_error_for_a_bad_range(
-    sign_in, sandbox_app, requested, snap
-):
+def test_partial_matches_and_a_clear_error_for_a_bad_range(sign_in, sandbox_app, requested, snap):
     page, errors = open_audit(sign_in, sandbox_app)
     results = page.locator("#results")
     page.get_by_label("Actor").fill("HELPD")
@@ -90,7 +88,7 @@ def test_audit_log_fits_a_1280_screen(sign_in, sandbox_app, requested, snap):
     since = page.get_by_label("From", exact=True).bounding_box()
     until = page.get_by_label("To", exact=True).bounding_box()
     assert since["y"] == until["y"]  # the dates share a row
-    heights = [box["height"] for box in map(lambda r: r.bounding_box(), rows_of(page)[:20])]
+    heights = [row.bounding_box()["height"] for row in rows_of(page)[:20]]
     assert max(heights) < 65, heights  # at most two lines a row
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
