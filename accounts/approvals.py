@@ -33,6 +33,7 @@ from accounts.services.lifecycle import (
     REACTIVATE_ORGANIZATION,
     change_status,
 )
+from accounts.sync.heartbeat import end_silent_runs
 
 TARGETS = {
     OrganizationMembership: (TargetType.MEMBERSHIP, "membership", REACTIVATE_MEMBERSHIP),
@@ -314,6 +315,7 @@ def expire_requests_task() -> int:
     """The expiry sweep as a Django task; it books its own next run before sweeping."""
     schedule_expiry_sweep()  # first, so a failing sweep still leaves the next one booked
     with audit_context(via=Channel.TASK):
+        end_silent_runs()  # the recurring sweep also ends syncs whose process died
         return expire_requests()
 
 

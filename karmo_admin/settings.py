@@ -222,6 +222,8 @@ ZITADEL_USE_V3ALPHA = env.bool("ZITADEL_USE_V3ALPHA", default=False)
 KARMO_REQUEST_EXPIRY_HOURS = env.int("KARMO_REQUEST_EXPIRY_HOURS", default=72)
 KARMO_EXPIRY_SWEEP_MINUTES = env.int("KARMO_EXPIRY_SWEEP_MINUTES", default=15)  # 0: no schedule
 KARMO_SYNC_BATCH_SIZE = env.int("KARMO_SYNC_BATCH_SIZE", default=5000)
+KARMO_SYNC_HEARTBEAT_SECONDS = env.float("KARMO_SYNC_HEARTBEAT_SECONDS", default=10.0)
+KARMO_SYNC_STALE_SECONDS = env.float("KARMO_SYNC_STALE_SECONDS", default=60.0)
 KARMO_API_RATE_LIMIT = env.int("KARMO_API_RATE_LIMIT", default=600)  # per token per minute
 
 # Signed checkpoints of the audit log (see README, "Audit evidence").

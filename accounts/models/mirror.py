@@ -242,6 +242,8 @@ class SyncRun(models.Model):
     errors = models.TextField(blank=True)
     task_id = models.CharField(max_length=64, blank=True)
     queued_at = models.DateTimeField(default=timezone.now)
+    # Stamped every KARMO_SYNC_HEARTBEAT_SECONDS while the run is running.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-queued_at"]

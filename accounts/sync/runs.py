@@ -23,6 +23,7 @@ from accounts.models import Channel, Outcome, SyncRun
 from accounts.permissions import START_SYNC
 from accounts.sync.engine import Syncer
 from accounts.sync.feed import cursor_placed, place_cursor
+from accounts.sync.heartbeat import end_silent_runs, start_heartbeat, stop_heartbeat
 from providers.base import Provider
 from providers.errors import ProviderError
 from providers.registry import get_provider
@@ -30,7 +31,8 @@ from providers.registry import get_provider
 logger = logging.getLogger("karmo.sync")
 
 ACTIVE_STATES = (SyncRun.State.QUEUED, SyncRun.State.RUNNING)
-# A run still queued or running after this long lost its worker; it no longer blocks new runs.
+# A run still queued after this long lost its worker; it no longer blocks new runs. A running
+# run is judged by its heartbeat instead (accounts.sync.heartbeat).
 STALE_AFTER = timedelta(hours=6)
 _PG_SYNC_LOCK = 0x4B53594E43
 
@@ -78,11 +80,14 @@ def claim(
     key = _provider_key()
     now = timezone.now()
     try:
-        return _create_run(actor=actor, state=state, key=key, now=now, mode=mode, reason=reason)
+        run = _create_run(actor=actor, state=state, key=key, now=now, mode=mode, reason=reason)
     except IntegrityError:
         # Another run was created between our check and insert (the constraint held).
         active = SyncRun.objects.filter(provider=key, state__in=ACTIVE_STATES).first()
         raise _already_active(key, active) from None
+    if state == SyncRun.State.RUNNING:
+        start_heartbeat(run)
+    return run
 
 
 def _already_active(key: str, active: SyncRun | None) -> KarmoError:
@@ -108,8 +113,9 @@ def _create_run(
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_SYNC_LOCK])
         SyncRun.objects.filter(
-            provider=key, state__in=ACTIVE_STATES, queued_at__lt=now - STALE_AFTER
+            provider=key, state=SyncRun.State.QUEUED, queued_at__lt=now - STALE_AFTER
         ).update(state=SyncRun.State.FAILED, finished_at=now, errors="abandoned: no progress")
+        end_silent_runs(key)
         active = SyncRun.objects.filter(provider=key, state__in=ACTIVE_STATES).first()
         if active is not None:
             raise _already_active(key, active)
@@ -161,11 +167,13 @@ def run_sync(
         except KarmoError as error:
             _refused(actor, error)
             raise
-    elif not SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).update(
-        state=SyncRun.State.RUNNING, started_at=timezone.now()
-    ):
-        run.refresh_from_db()
-        return run
+    else:
+        if not SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).update(
+            state=SyncRun.State.RUNNING, started_at=timezone.now()
+        ):
+            run.refresh_from_db()
+            return run
+        start_heartbeat(run)
     run.refresh_from_db()
     actor = actor or run.started_by
     started = time.monotonic()
@@ -218,6 +226,7 @@ def finish(
     correlation_id: str = "",
 ) -> None:
     """End a run (full, incremental or webhook): state, counts, requests, audit event."""
+    stop_heartbeat(run)
     if counter is not None:
         run.requests = counter.count
         counter.detach()
