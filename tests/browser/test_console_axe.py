@@ -1,0 +1,91 @@
+"""axe-core over every console page at desktop and phone widths: no serious or critical
+violation of WCAG 2.x A/AA (2.2 included: target size), contrast among them.
+
+The counts of every impact are written to artifacts/axe-counts.json for the issue note.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from accounts.approvals import request_reactivation
+from accounts.models import AuditEvent, MirrorStatus, OrganizationMembership
+from tests.browser.conftest import CHROMIUM_ARGS, DESKTOP, PASSWORD, PHONE, SCREENSHOTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+BLOCKING = {"serious", "critical"}
+assert CHROMIUM_ARGS  # the same browser the other browser tests launch
+
+
+def run_axe(page) -> list[dict]:
+    # The page's CSP refuses injected scripts; the axe context bypasses it (tests only).
+    page.add_script_tag(path=AXE)
+    return page.evaluate(
+        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"
+        ".violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,"
+        " sample: v.nodes[0].target.join(' ')}))",
+        TAGS,
+    )
+
+
+def sign_in_axe(browser, base: str, username: str | None, viewport: dict[str, int]):
+    context = browser.new_context(viewport=viewport, bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{base}/login/")
+    if username:
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{base}/")
+    return context, page
+
+
+def test_every_console_page_passes_axe_at_both_widths(browser, sandbox_app, staff):
+    membership = (
+        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
+        .select_related("user", "organization")
+        .order_by("external_id")
+        .first()
+    )
+    request_reactivation(actor=staff["helpdesk"], target=membership, reason="Renewed")
+    event = AuditEvent.objects.order_by("-sequence").first()
+    pages = {
+        None: ["/", "/login/"],
+        "manager": [
+            "/",
+            f"/find/?q={membership.user.email[:5]}",
+            f"/people/{membership.user_id}/",
+            f"/orgs/{membership.organization_id}/",
+            "/approvals/",
+            "/audit/",
+            f"/audit/{event.sequence}/",
+            "/sync/",
+        ],
+    }
+    counts: Counter[str] = Counter()
+    blocking: list[str] = []
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        for username, paths in pages.items():
+            context, page = sign_in_axe(browser, sandbox_app, username, viewport)
+            for path in paths:
+                page.goto(f"{sandbox_app}{path}")
+                for violation in run_axe(page):
+                    counts[violation["impact"]] += violation["nodes"]
+                    if violation["impact"] in BLOCKING:
+                        blocking.append(f"{label} {path}: {violation}")
+            context.close()
+    SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
+    checked = 2 * sum(len(paths) for paths in pages.values())
+    (SCREENSHOTS.parent / "axe-counts.json").write_text(
+        json.dumps({"pages_checked": checked, "violations_by_impact": counts}, indent=2)
+    )
+    assert not blocking, "\n".join(blocking)
