@@ -117,11 +117,12 @@ class Dataset:
             yield ("membership", f"membership:{j + 1}", j + 1, requester, "Customer asked")
             yield ("pending", self.ts, expires, "", "", "", "")
 
-    def audit_events(self, actors: list[tuple[int, str]]) -> Iterator[tuple]:
-        """Events over the last year about random memberships, hash-linked (not verifiable)."""
+    def audit_events(self, actors: list[tuple[int, str]], after: int = 0) -> Iterator[tuple]:
+        """Events over the last year about random memberships, hash-linked (not verifiable),
+        numbered after the `after` events the set-up itself recorded."""
         rng, previous = random.Random(3), "0" * 64
         first, step = self.now - timedelta(days=365), timedelta(days=365) / max(1, self.n_events)
-        for seq in range(1, self.n_events + 1):
+        for seq in range(after + 1, after + self.n_events + 1):
             j = rng.randrange(self.n_memberships)
             user, org = j // self.per_user + 1, self.org_of(j)
             event_type, outcome = EVENTS[seq % len(EVENTS)]
@@ -207,7 +208,12 @@ def build(data: Dataset) -> dict[str, Any]:
             REQUEST_COLUMNS,
             rows_of(data.requests(staff["helpdesk"].pk)),
         ),
-        "audit_events": load("accounts_auditevent", AUDIT_COLUMNS, data.audit_events(actors)),
+        "audit_events": load(
+            "accounts_auditevent",
+            AUDIT_COLUMNS,
+            # Creating the staff is audited: the loaded events come after those.
+            data.audit_events(actors, after=models.AuditEvent.objects.count()),
+        ),
     }
     loaded = [
         models.Organization,
