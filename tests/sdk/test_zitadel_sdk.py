@@ -234,3 +234,26 @@ def test_errors_carry_the_connect_code_and_message(zitadel_sdk, zitadel_sdk_emul
         )
     assert refused.value.code == 400
     assert zitadel_sdk_emulator.app.last_body["code"] == "failed_precondition"
+
+
+def test_authorizations_filter_on_their_user_project_and_roles(zitadel_sdk, answered):
+    seat = next(a for a in authorizations(zitadel_sdk).authorizations if a.roles)
+    like = "TEXT_FILTER_METHOD_CONTAINS_IGNORE_CASE"
+    for query in [
+        {"userDisplayName": {"displayName": seat.user.display_name.upper(), "method": like}},
+        {"userPreferredLoginName": {"loginName": seat.user.preferred_login_name}},
+        {"userOrganizationId": {"id": seat.user.organization_id}},
+        {"projectName": {"name": "karm", "method": like}},
+        {"roleKey": {"key": seat.roles[0].key}},
+        {"inUserIds": {"ids": [seat.user.id]}},
+        {"organizationId": {"id": seat.organization.id}},
+    ]:
+        found = authorizations(zitadel_sdk, query)
+        answered(found)
+        assert seat.id in {a.id for a in found.authorizations}, query
+    narrowed = authorizations(
+        zitadel_sdk,
+        {"userPreferredLoginName": {"loginName": seat.user.preferred_login_name}},
+        {"organizationId": {"id": seat.organization.id}},
+    )
+    assert [a.id for a in narrowed.authorizations] == [seat.id]

@@ -98,9 +98,20 @@ class AccessMixin:
             answer = self.pager.page("authz", pagination, "authorizations", style="pagination")
         else:
             docs = [doc for _, doc in self.store.find("authz")]
+            # Filters on the user or project read the rendered authorization, so go last.
+            late = [q for q in filters if wire.one_query(q)[0] in wire.RENDERED_AUTHZ_FILTERS]
             for query in filters:
-                docs = [doc for doc in docs if wire.authz_matches(doc, query)]
+                if query not in late:
+                    docs = [doc for doc in docs if wire.authz_matches(doc, query)]
+            if late:
+                docs = [
+                    item
+                    for item in self._render(docs)
+                    if all(wire.rendered_authz_matches(item, query) for query in late)
+                ]
             answer = wire.page(pagination, docs, "authorizations", style="pagination")
+            if late:
+                return answer
         answer["authorizations"] = self._render(answer["authorizations"])
         return answer
 

@@ -385,5 +385,22 @@ def authz_matches(doc: dict[str, Any], query: Any) -> bool:
     if kind == "state":
         return doc["state"] == spec.get("state")
     if kind == "roleKey":
-        return spec.get("key") in doc["roleKeys"]
+        method = spec.get("method", EQUALS)
+        return any(text_match(key, str(spec.get("key") or ""), method) for key in doc["roleKeys"])
     raise fail("invalid_argument", "AUTHZ-query", f"unsupported filter {kind!r}")
+
+
+# ListAuthorizations filters on what an authorization is rendered with: (field path, query key).
+RENDERED_AUTHZ_FILTERS: dict[str, tuple[tuple[str, str], str]] = {
+    "userDisplayName": (("user", "displayName"), "displayName"),
+    "userPreferredLoginName": (("user", "preferredLoginName"), "loginName"),
+    "userOrganizationId": (("user", "organizationId"), "id"),
+    "projectName": (("project", "name"), "name"),
+}
+
+
+def rendered_authz_matches(item: dict[str, Any], query: Any) -> bool:
+    """Whether a rendered authorization matches a filter on its user or project."""
+    kind, spec = one_query(query)
+    (part, field), key = RENDERED_AUTHZ_FILTERS[kind]
+    return text_match(item[part][field], str(spec.get(key) or ""), spec.get("method", EQUALS))
