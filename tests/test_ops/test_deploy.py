@@ -80,8 +80,9 @@ def test_the_example_as_shipped_is_refused_for_its_placeholder_secret(tmp_path, 
     assert "ops.E001" in done.stderr
 
 
-def ids(**kwargs) -> set[str]:
-    return {m.id for m in run_checks(include_deployment_checks=True, **kwargs)}
+def ids(deploy: bool = True) -> set[str]:
+    # Only the security tags: model checks would need a database connection.
+    return {m.id for m in run_checks(include_deployment_checks=deploy, tags=["security"])}
 
 
 def test_deploy_checks_flag_the_development_defaults(settings):
@@ -94,9 +95,9 @@ def test_deploy_checks_flag_the_development_defaults(settings):
 
 def test_a_short_metrics_token_is_an_error(settings):
     settings.KARMO_METRICS_TOKEN = "short"
-    assert "ops.E002" in {m.id for m in run_checks()}
+    assert "ops.E002" in ids(deploy=False)
     settings.KARMO_METRICS_TOKEN = "x" * 32
-    assert "ops.E002" not in {m.id for m in run_checks()}
+    assert "ops.E002" not in ids(deploy=False)
 
 
 def test_a_replica_url_naming_the_primary_is_flagged(tmp_path, static_root):
