@@ -30,6 +30,7 @@ from accounts.views.base import (
     page,
     permission_or_403,
 )
+from accounts.views.evidence import checkpoint_shown
 
 TEMPLATE = "console/audit.html"
 EXPORT_FIELDS = (
@@ -82,6 +83,7 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "form": form,
         "verification": verification_shown(),
+        "checkpoint": checkpoint_shown(),
         "event_types": EVENT_TYPES,
         "organizations": selectors.organization_names(),
     }
@@ -224,5 +226,5 @@ def verify(request: HtmxHttpRequest) -> HttpResponse:
     verify_and_remember()
     if not request.htmx:
         return redirect("console:audit")
-    context = {"verification": verification_shown()}
+    context = {"verification": verification_shown(), "checkpoint": checkpoint_shown()}
     return page(request, TEMPLATE, context, partial="verification")

@@ -3,25 +3,47 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import timedelta
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from accounts import selectors
-from accounts.checkpoints import public_key
+from accounts import audit_tree, selectors
+from accounts.checkpoints import CheckpointError, public_key
 from accounts.errors import KarmoError
 from accounts.evidence import write_pack
 from accounts.forms import AuditFilterForm
-from accounts.models import AuditEvent
+from accounts.models import AuditCheckpoint, AuditEvent
 from accounts.permissions import EXPORT_AUDIT
 from accounts.views.base import HtmxHttpRequest, console_view
 
 SPOOL_BYTES = 8 * 1024 * 1024  # packs larger than this are spooled to a temporary file
+
+
+def checkpoint_shown() -> dict[str, Any]:
+    """The latest checkpoint, how many events came after it, whether it is overdue, the key."""
+    latest = AuditCheckpoint.objects.first()
+    size = audit_tree.tree_size()
+    behind = size - (latest.tree_size if latest else 0)
+    overdue = (
+        latest is not None
+        and behind > 0
+        and timezone.now() - latest.created_at
+        > timedelta(seconds=2 * max(settings.KARMO_AUDIT_CHECKPOINT_SECONDS, 60))
+    )
+    try:
+        key = public_key()
+    except CheckpointError:
+        key = None
+    return {"latest": latest, "behind": behind, "overdue": overdue, "key": str(key or "")}
 
 
 def pack_response(events: QuerySet[AuditEvent]) -> FileResponse:
