@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -66,6 +66,12 @@ def pack_response(events: QuerySet[AuditEvent]) -> FileResponse:
 def evidence_pack(request: HtmxHttpRequest) -> HttpResponse:
     """The filtered events as an evidence pack; back to the log with the reason if it cannot."""
     form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        problems = "; ".join(str(e) for errors in form.errors.values() for e in errors)
+        return HttpResponseBadRequest(
+            f"These filters are not valid, so nothing was exported: {problems}",
+            content_type="text/plain; charset=utf-8",
+        )
     try:
         return pack_response(selectors.audit_events(form.filters()))
     except KarmoError as exc:

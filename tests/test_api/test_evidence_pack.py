@@ -191,3 +191,11 @@ def test_console_downloads_the_filtered_pack(client, auditor, audit_signing):
     data = b"".join(answer.streaming_content)
     verdict = verify_pack(io.BytesIO(data), audit_signing.verifier)
     assert (verdict.ok, verdict.events) == (True, 3)
+
+
+def test_console_refuses_bad_filters_instead_of_packing_everything(client, auditor, audit_signing):
+    record(2)
+    client.force_login(auditor)
+    answer = client.get("/audit/evidence.zip?since=yesterday")
+    assert answer.status_code == 400
+    assert "nothing was exported" in answer.content.decode()
