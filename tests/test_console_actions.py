@@ -243,7 +243,7 @@ def test_role_slug_is_validated_as_typed(client, mirrored, manager):
     assert bad.lstrip().startswith('<div id="slug-field"')
     assert ErrorCode.INVALID_ROLE_SLUG.message.replace("'", "&#x27;") in bad
     good = client.post(url, {"slug": "org-support"}, headers=HX).content.decode()
-    assert "Looks good." in good
+    assert "Looks good: a new role." in good
     assert "field-error" not in good
 
 

@@ -13,9 +13,9 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import approvals, selectors, services
-from accounts.errors import ErrorCode
+from accounts.errors import ErrorCode, KarmoError
 from accounts.forms import OptionalReasonForm, ReasonForm, RoleForm
-from accounts.models import MirrorStatus, Organization
+from accounts.models import MirrorStatus, Organization, OrganizationRole
 from accounts.permissions import (
     DEACTIVATE_ACCESS,
     MANAGE_ROLES,
@@ -197,13 +197,25 @@ def organization_role_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Create or update one of the organization's roles."""
     org = get_object_or_404(Organization, pk=pk)
     form = RoleForm(request.POST)
-    change, error = attempt_form(
-        form,
-        _role_error_code(form),
-        lambda data: services.upsert_organization_role(
-            actor=request.user, organization=org, **data
-        ),
-    )
+    existing = _existing_role(org, request.POST.get("slug", ""))
+    if existing is not None and request.POST.get("overwrite") != "1":
+        # Saving an existing slug renames that role: only when the manager said so.
+        change, error = (
+            None,
+            KarmoError(
+                ErrorCode.STATE_CONFLICT,
+                f"Role {existing.slug} already exists (named “{existing.name}”). "
+                "Tick “Update the existing role” to change it, or choose another slug.",
+            ),
+        )
+    else:
+        change, error = attempt_form(
+            form,
+            _role_error_code(form),
+            lambda data: services.upsert_organization_role(
+                actor=request.user, organization=org, **data
+            ),
+        )
     message = ""
     if change is not None:
         slug = form.cleaned_data["slug"]
@@ -214,7 +226,12 @@ def organization_role_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         redirect_to=reverse("console:organization", args=[pk]),
         template=TEMPLATE,
         partial="roles",
-        context={"org": org, "roles": selectors.organization_roles(org), "role_form": form},
+        context={
+            "org": org,
+            "roles": selectors.organization_roles(org),
+            "role_form": form,
+            "role_existing": existing if change is None else None,
+        },
         error=error,
         notice=message,
     )
@@ -228,5 +245,16 @@ def organization_role_validate(request: HtmxHttpRequest, pk: int) -> HttpRespons
     org = get_object_or_404(Organization, pk=pk)
     form = RoleForm(request.POST)
     form.is_valid()
-    context = {"org": org, "field": form["slug"], "checked": bool(request.POST.get("slug"))}
+    context = {
+        "org": org,
+        "field": form["slug"],
+        "checked": bool(request.POST.get("slug")),
+        "existing": _existing_role(org, request.POST.get("slug", "")),
+    }
     return page(request, TEMPLATE, context, partial="slug-field")
+
+
+def _existing_role(org: Organization, slug: str) -> OrganizationRole | None:
+    """The role this organization already has under `slug` (its own or environment-wide)."""
+    slug = slug.strip()
+    return next((r for r in selectors.organization_roles(org) if r.slug == slug), None)

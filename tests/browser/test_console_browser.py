@@ -128,7 +128,7 @@ def test_manager_creates_a_role_and_assigns_it(sign_in, snap, sandbox_app):
     form.get_by_label("Slug").fill("org-support")
     form.get_by_label("Name").fill("Support")
     form.get_by_label("Description").fill("First-line support staff")
-    expect(page.locator("#slug-field")).to_contain_text("Looks good.")
+    expect(page.locator("#slug-field")).to_contain_text("Looks good")
     form.get_by_role("button", name="Save role").click()
     expect(page.locator("#roles").get_by_role("status")).to_have_text("Role org-support saved.")
     expect(page.locator("#roles table")).to_contain_text("org-support")
