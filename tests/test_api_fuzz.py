@@ -40,9 +40,10 @@ def api_schema(live_server, mirrored, manager, settings, audit_signing):
     config = schemathesis.config.SchemathesisConfig.from_dict(
         {
             # An opaque cursor that fits the schema may still name no position: 400 is its answer.
-            "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED_VALID}},
-            # NUL is refused (422) on purpose, as no database column can store it.
-            "generation": {"allow-x00": False},
+            "checks": {
+                "enabled": True,  # every built-in check, NUL bytes generated too
+                "positive_data_acceptance": {"expected-statuses": ACCEPTED_VALID},
+            },
         }
     )
     base_url = live_server.url.replace("localhost", "127.0.0.1")  # no IPv6 lookup per request

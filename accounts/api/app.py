@@ -24,12 +24,16 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     401: "UNAUTHORIZED",
     403: "FORBIDDEN",
     404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
     422: "UNPROCESSABLE_ENTITY",
     429: "Configured access provider rate limited the request.",
     500: "INTERNAL_SERVER_ERROR",
     503: "Access-management provider is not configured for this environment.",
 }
+# Free text the server can store: no NUL (which PostgreSQL refuses and the API answers 422).
+# Lone surrogates cannot be sent as UTF-8 at all.
+STORABLE_TEXT = "^[^\\x00]*$"
 RETRY_AFTER_HEADER = {
     "Retry-After": {
         "description": "Seconds to wait before retrying.",
@@ -109,10 +113,43 @@ def complete_schema(schema: dict[str, Any]) -> dict[str, Any]:
                 ref = f"#/components/responses/{HTTPStatus(status).name}"
                 responses[status] = {"$ref": ref}
             for parameter in operation.get("parameters", []):
-                parameter["schema"] = _without_null(parameter.get("schema", {}))
+                parameter["schema"] = _storable(_without_null(parameter.get("schema", {})))
+                if parameter["in"] == "path" and parameter["schema"].get("type") == "string":
+                    parameter["schema"].setdefault("minLength", 1)
             if method.upper() in WRITE_METHODS:
                 operation.setdefault("parameters", []).append(OPENAPI_PARAMETER)
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                _storable_inputs(body["schema"], components["schemas"])
     return schema
+
+
+def _storable(schema: dict[str, Any]) -> dict[str, Any]:
+    """A free-text string schema that also says NUL is refused."""
+    if schema.get("type") != "string" or {"format", "enum"} & set(schema):
+        return schema
+    if "pattern" not in schema:
+        return {**schema, "pattern": STORABLE_TEXT}
+    return {**schema, "not": {"pattern": "\\x00"}}  # keeps the field's own pattern
+
+
+def _storable_inputs(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """Mark every free-text string of a request body (following $refs) with STORABLE_TEXT."""
+    if "$ref" in schema:
+        _storable_inputs(components[schema["$ref"].rsplit("/", 1)[-1]], components)
+        return
+    properties = schema.get("properties", {})
+    for name, sub in properties.items():
+        properties[name] = _storable(sub)
+        _storable_inputs(properties[name], components)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            schema[key] = [_storable(sub) for sub in schema[key]]
+            for sub in schema[key]:
+                _storable_inputs(sub, components)
+    if isinstance(schema.get("items"), dict):
+        schema["items"] = _storable(schema["items"])
+        _storable_inputs(schema["items"], components)
 
 
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:

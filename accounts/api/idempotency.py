@@ -29,7 +29,7 @@ OPENAPI_PARAMETER = {
     "required": False,
     "description": "Send the same key to retry a write safely: a repeat with the same body "
     "replays the first answer for 24 hours; the same key with another body is refused (409).",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
 }
 
 

@@ -146,3 +146,35 @@ def test_docs_page_renders_the_api_description_with_code_spans():
     page = Client().get("/api/v1/docs").content.decode()
     assert "<code>Authorization: Bearer &lt;token&gt;</code>" in page
     assert "`Authorization" not in page
+
+
+def test_the_document_says_what_the_server_refuses(manager_api):
+    document = manager_api.get("/openapi.json").json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert "405" in {str(status) for status in operation["responses"]}, (path, method)
+            for parameter in operation.get("parameters", []):
+                schema = parameter["schema"]
+                if parameter["in"] == "path" and schema.get("type") == "string":
+                    assert schema["minLength"] >= 1, (path, parameter["name"])
+                if schema.get("type") == "string" and not {"format", "enum"} & set(schema):
+                    assert not admits(schema, "a\x00"), parameter["name"]
+    key = next(
+        p
+        for p in document["paths"]["/api/v1/orgs/{orgId}/users/{userId}/reactivate"]["post"][
+            "parameters"
+        ]
+        if p["name"] == "Idempotency-Key"
+    )
+    assert re.fullmatch(key["schema"]["pattern"], "clé") is None
+    assert re.fullmatch(key["schema"]["pattern"], "retry-1 of 2") is not None
+    reason = document["components"]["schemas"]["ReactivationRequestIn"]["properties"]["reason"]
+    assert admits(reason, "a b")
+    assert not admits(reason, "a\x00b")
+
+
+def admits(schema: dict, text: str) -> bool:
+    """Whether a string schema's pattern and `not` pattern (JSON Schema: search) allow text."""
+    if "pattern" in schema and not re.search(schema["pattern"], text):
+        return False
+    return "not" not in schema or not re.search(schema["not"]["pattern"], text)
