@@ -24,6 +24,7 @@ from accounts.models import (
     SyncRun,
 )
 from accounts.permissions import APPROVE_REQUESTS
+from accounts.scopes import scoped
 
 # Every mirror table is keyed by (provider, external_id); naming the providers lets an
 # exact id lookup use that index whatever the active provider is called.
@@ -57,7 +58,7 @@ class SearchResults:
     organizations: list[Organization]
 
 
-def search(query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
+def search(query: str, viewer: Staff, limit: int = SEARCH_LIMIT) -> SearchResults:
     """Match email, last name, 'first last', provider id, organization name or id.
 
     Each way of matching is its own query ordered by its own index and limited, so every one
@@ -67,7 +68,7 @@ def search(query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
     if len(query) < 2:
         return SearchResults(query, [], [])
     lowered = query.lower()
-    users = ProviderUser.objects.present().alias(
+    users = scoped(viewer, ProviderUser.objects.present()).alias(
         email_l=Lower("email"), last_l=Lower("last_name"), first_l=Lower("first_name")
     )
     first, _, last = lowered.partition(" ")
@@ -87,10 +88,12 @@ def search(query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
         people,
         Prefetch(
             "memberships",
-            queryset=OrganizationMembership.objects.present().select_related("organization"),
+            queryset=scoped(viewer, OrganizationMembership.objects.present()).select_related(
+                "organization"
+            ),
         ),
     )
-    orgs = Organization.objects.present().alias(name_l=Lower("name"))
+    orgs = scoped(viewer, Organization.objects.present()).alias(name_l=Lower("name"))
     organizations = _merged(
         [
             orgs.filter(provider__in=PROVIDER_NAMES, external_id=query),
@@ -151,10 +154,12 @@ def decorate_memberships(memberships: list[OrganizationMembership]) -> None:
         membership.assignable_roles = roles.get(membership.organization_id, [])
 
 
-def person_memberships(person: ProviderUser) -> list[OrganizationMembership]:
-    """Every present membership of a person, decorated for the person page."""
+def person_memberships(person: ProviderUser, viewer: Staff) -> list[OrganizationMembership]:
+    """The person's present memberships in the viewer's scope, decorated for the person page."""
     memberships = list(
-        memberships_with_roles().filter(user=person).order_by("organization__name", "pk")
+        scoped(viewer, memberships_with_roles().filter(user=person)).order_by(
+            "organization__name", "pk"
+        )
     )
     decorate_memberships(memberships)
     return memberships
@@ -167,9 +172,12 @@ def membership_for_row(pk: int) -> OrganizationMembership:
     return membership
 
 
-def person_history(person: ProviderUser, limit: int = HISTORY_LIMIT) -> list[AuditEvent]:
-    """The latest audit events about a person."""
-    return list(AuditEvent.objects.filter(user_external_id=person.external_id)[:limit])
+def person_history(
+    person: ProviderUser, viewer: Staff, limit: int = HISTORY_LIMIT
+) -> list[AuditEvent]:
+    """The latest audit events about a person, in the viewer's scope."""
+    events = AuditEvent.objects.filter(user_external_id=person.external_id)
+    return list(scoped(viewer, events)[:limit])
 
 
 def organization_history(org: Organization, limit: int = HISTORY_LIMIT) -> list[AuditEvent]:
@@ -262,8 +270,9 @@ def request_row(pk: int) -> ReactivationRequest:
 
 
 def visible_requests(user: Staff) -> QuerySet[ReactivationRequest]:
-    """Requests a staff member works with: every open one for managers, else their own."""
-    requests = ReactivationRequest.objects.select_related(*REQUEST_RELATIONS)
+    """Requests a staff member works with, in their scope: every open one for managers, else
+    their own."""
+    requests = scoped(user, ReactivationRequest.objects.select_related(*REQUEST_RELATIONS))
     if user.has_perm(APPROVE_REQUESTS):
         return requests.open() | requests.filter(requested_by=user)
     return requests.filter(requested_by=user)
@@ -271,7 +280,7 @@ def visible_requests(user: Staff) -> QuerySet[ReactivationRequest]:
 
 def pending_count(user: Staff) -> int:
     """The header badge: what a manager may decide (not their own), else one's own requests."""
-    pending = ReactivationRequest.objects.pending()
+    pending = scoped(user, ReactivationRequest.objects.pending())
     if user.has_perm(APPROVE_REQUESTS):
         return pending.exclude(requested_by=user).count()
     return pending.filter(requested_by=user).count()
@@ -318,9 +327,10 @@ def organizations_matching(text: str) -> list[str]:
     return list(found.values_list("external_id", flat=True)[:AUDIT_LOOKUP_LIMIT])
 
 
-def organization_names(limit: int = AUDIT_LOOKUP_LIMIT) -> list[str]:
-    """Suggestions for the audit log's organization filter."""
-    return list(Organization.objects.order_by("name").values_list("name", flat=True)[:limit])
+def organization_names(viewer: Staff, limit: int = AUDIT_LOOKUP_LIMIT) -> list[str]:
+    """Suggestions for the audit log's organization filter, from the viewer's scope."""
+    names = scoped(viewer, Organization.objects.order_by("name")).values_list("name", flat=True)
+    return list(names[:limit])
 
 
 def resolve_person(person: str) -> str:
@@ -336,9 +346,9 @@ def resolve_person(person: str) -> str:
     return found or person
 
 
-def audit_events(filters: AuditFilters) -> QuerySet[AuditEvent]:
-    """Audit events matching the filters, newest first."""
-    events = AuditEvent.objects.order_by("-sequence")
+def audit_events(filters: AuditFilters, viewer: Staff) -> QuerySet[AuditEvent]:
+    """Audit events in the viewer's scope matching the filters, newest first."""
+    events = scoped(viewer, AuditEvent.objects.order_by("-sequence"))
     if filters.partial:
         events = _partial_matches(events, filters)
     else:
@@ -422,10 +432,10 @@ class AuditPage:
 
 
 def audit_page(
-    filters: AuditFilters, *, before: int | None = None, size: int = AUDIT_PAGE_SIZE
+    filters: AuditFilters, viewer: Staff, *, before: int | None = None, size: int = AUDIT_PAGE_SIZE
 ) -> AuditPage:
     """Keyset pagination on sequence: events older than `before`."""
-    events = audit_events(filters)
+    events = audit_events(filters, viewer)
     if before is not None:
         events = events.filter(sequence__lt=before)
     rows = list(events[: size + 1])

@@ -14,7 +14,6 @@ from accounts.api.pagination import PageQuery, page_out, paginate, where_given
 from accounts.api.schemas import AuditEventList, AuditEventOut, Instant
 from accounts.models import AuditEvent, Channel, Outcome
 from accounts.permissions import EXPORT_AUDIT, VIEW_AUDIT
-from accounts.scopes import scoped
 from accounts.selectors import AuditFilters, audit_events
 from accounts.views.evidence import pack_response
 
@@ -60,17 +59,15 @@ def list_audit_events(
 
 def _filtered(actor: Any, filters: AuditQuery) -> QuerySet[AuditEvent]:
     """The filtered events inside the actor's scope."""
-    events = scoped(
-        actor,
-        audit_events(
-            AuditFilters(
-                actor=filters.actor or "",
-                action=filters.action or "",
-                organization=filters.org_id or "",
-                person=filters.person or "",
-                outcome=filters.outcome or "",
-            )
+    events = audit_events(
+        AuditFilters(
+            actor=filters.actor or "",
+            action=filters.action or "",
+            organization=filters.org_id or "",
+            person=filters.person or "",
+            outcome=filters.outcome or "",
         ),
+        actor,
     )
     events = where_given(
         events,

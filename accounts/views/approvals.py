@@ -16,6 +16,7 @@ from accounts.errors import ErrorCode, KarmoError
 from accounts.forms import RejectForm
 from accounts.models import ReactivationRequest
 from accounts.permissions import APPROVE_REQUESTS, REQUEST_REACTIVATION
+from accounts.scopes import scoped
 from accounts.staff.reauth import fresh_auth_required
 from accounts.views.actions import BADGE_EVENT, attempt, respond
 from accounts.views.base import HtmxHttpRequest, console_view, form_error, page, permission_or_403
@@ -55,7 +56,7 @@ def _decide(
     error: KarmoError | None = None,
     form: Any = None,
 ) -> HttpResponse:
-    reactivation = get_object_or_404(ReactivationRequest, pk=pk)
+    reactivation = get_object_or_404(scoped(request.user, ReactivationRequest.objects), pk=pk)
     if error is None:
         _, error = attempt(lambda: run(reactivation))
     return respond(

@@ -23,6 +23,7 @@ from accounts.audit_verify import verify_and_remember
 from accounts.forms import EVENT_TYPES, AuditFilterForm
 from accounts.models import AuditEvent
 from accounts.permissions import EXPORT_AUDIT, VERIFY_AUDIT, VIEW_AUDIT
+from accounts.scopes import scoped
 from accounts.views.base import (
     FRAGMENT_HEADER,
     HtmxHttpRequest,
@@ -85,14 +86,14 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
         "verification": verification_shown(),
         "checkpoint": checkpoint_shown(),
         "event_types": EVENT_TYPES,
-        "organizations": selectors.organization_names(),
+        "organizations": selectors.organization_names(request.user),
     }
     if not form.is_valid():
         # Say what is wrong instead of quietly showing every event (or none).
         response = page(request, TEMPLATE, context, partial="results", status=400)
         response[FRAGMENT_HEADER] = "1"
         return response
-    found = selectors.audit_page(form.filters(), before=_cursor(request))
+    found = selectors.audit_page(form.filters(), request.user, before=_cursor(request))
     query = {k: v for k, v in request.GET.items() if k in form.fields and v}
     context |= {
         "page": found,
@@ -108,7 +109,7 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required(VIEW_AUDIT, raise_exception=True)
 def audit_event(request: HtmxHttpRequest, sequence: int) -> HttpResponse:
     """One event, with its before and after side by side."""
-    event = get_object_or_404(AuditEvent, sequence=sequence)
+    event = get_object_or_404(scoped(request.user, AuditEvent.objects), sequence=sequence)
     context = {
         "event": event,
         "before": _pretty(event.before),
@@ -166,7 +167,7 @@ def _export(request: HtmxHttpRequest, extension: str, content_type: str, lines: 
             f"These filters are not valid, so nothing was exported: {problems}",
             content_type="text/plain; charset=utf-8",
         )
-    events = selectors.audit_events(form.filters()).only(*EXPORT_FIELDS)
+    events = selectors.audit_events(form.filters(), request.user).only(*EXPORT_FIELDS)
     response = StreamingHttpResponse(
         lines(events.iterator(chunk_size=EXPORT_CHUNK)), content_type=content_type
     )

@@ -73,7 +73,7 @@ def evidence_pack(request: HtmxHttpRequest) -> HttpResponse:
             content_type="text/plain; charset=utf-8",
         )
     try:
-        return pack_response(selectors.audit_events(form.filters()))
+        return pack_response(selectors.audit_events(form.filters(), request.user))
     except KarmoError as exc:
         messages.error(request, f"{exc.message} ({exc.code.code})")
         query = {k: v for k, v in request.GET.items() if v}

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_safe
 
 from accounts import selectors, services
 from accounts.permissions import VIEW_AUDIT
+from accounts.scopes import scoped
 from accounts.views.base import HtmxHttpRequest, console_view, page
 
 
@@ -33,7 +34,9 @@ def home(request: HttpRequest) -> HttpResponse:
     """Landing page: where a newcomer starts, or a staff member's shortcuts."""
     context = {}
     if request.user.is_staff and request.user.has_perm(VIEW_AUDIT):
-        context["verification_failures"] = services.unresolved_failures().count()
+        context["verification_failures"] = scoped(
+            request.user, services.unresolved_failures()
+        ).count()
     return render(request, "console/home.html", context)
 
 
@@ -43,5 +46,5 @@ def home(request: HttpRequest) -> HttpResponse:
 def find(request: HtmxHttpRequest) -> HttpResponse:
     """One search box over people and organizations; htmx swaps only the results."""
     query = request.GET.get("q", "")
-    results = selectors.search(query)
+    results = selectors.search(query, request.user)
     return page(request, "console/find.html", {"results": results}, partial="results")

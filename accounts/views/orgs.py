@@ -23,6 +23,7 @@ from accounts.permissions import (
     REFRESH_FROM_PROVIDER,
     REQUEST_REACTIVATION,
 )
+from accounts.scopes import scoped
 from accounts.staff.reauth import fresh_auth_required
 from accounts.views.actions import (
     BADGE_EVENT,
@@ -78,7 +79,7 @@ def _status_context(org: Organization) -> dict[str, Any]:
 @permission_required("accounts.view_organization", raise_exception=True)
 def organization_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Status, members (filtered, paginated), roles and history of one organization."""
-    org = get_object_or_404(Organization, pk=pk)
+    org = get_object_or_404(scoped(request.user, Organization.objects), pk=pk)
     part = request.GET.get("part", "") if wants_fragment(request) else ""
     if part == "history":
         context = {"org": org, "history": selectors.organization_history(org)}
@@ -103,7 +104,7 @@ def _status_action(
     notice: Callable[[Any], str],
     badge: bool = False,
 ) -> HttpResponse:
-    org = get_object_or_404(Organization, pk=pk)
+    org = get_object_or_404(scoped(request.user, Organization.objects), pk=pk)
     form = form_class(request.POST)
     result, error = attempt_form(form, ErrorCode.REASON_REQUIRED, lambda data: run(org, data))
     if error is None:
@@ -195,7 +196,7 @@ def _role_error_code(form: RoleForm) -> ErrorCode:
 @fresh_auth_required("role.upserted", Organization)
 def organization_role_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Create or update one of the organization's roles."""
-    org = get_object_or_404(Organization, pk=pk)
+    org = get_object_or_404(scoped(request.user, Organization.objects), pk=pk)
     form = RoleForm(request.POST)
     existing = _existing_role(org, request.POST.get("slug", ""))
     if existing is not None and request.POST.get("overwrite") != "1":
@@ -242,7 +243,7 @@ def organization_role_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @permission_required(MANAGE_ROLES, raise_exception=True)
 def organization_role_validate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Validate the slug as it is typed; answers the slug field alone."""
-    org = get_object_or_404(Organization, pk=pk)
+    org = get_object_or_404(scoped(request.user, Organization.objects), pk=pk)
     form = RoleForm(request.POST)
     form.is_valid()
     context = {

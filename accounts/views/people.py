@@ -22,6 +22,7 @@ from accounts.permissions import (
     REFRESH_FROM_PROVIDER,
     REQUEST_REACTIVATION,
 )
+from accounts.scopes import scoped
 from accounts.staff.reauth import fresh_auth_required
 from accounts.views.actions import (
     BADGE_EVENT,
@@ -43,11 +44,11 @@ from accounts.views.base import (
 TEMPLATE = "console/person.html"
 
 
-def _person_context(person: ProviderUser) -> dict[str, Any]:
+def _person_context(person: ProviderUser, viewer: Any) -> dict[str, Any]:
     return {
         "person": person,
-        "memberships": selectors.person_memberships(person),
-        "history": selectors.person_history(person),
+        "memberships": selectors.person_memberships(person, viewer),
+        "history": selectors.person_history(person, viewer),
     }
 
 
@@ -56,11 +57,11 @@ def _person_context(person: ProviderUser) -> dict[str, Any]:
 @permission_required("accounts.view_provideruser", raise_exception=True)
 def person_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Identity, status, memberships with their actions, and history."""
-    person = get_object_or_404(ProviderUser, pk=pk)
+    person = get_object_or_404(scoped(request.user, ProviderUser.objects), pk=pk)
     if wants_fragment(request) and request.GET.get("part") == "history":
-        context = {"person": person, "history": selectors.person_history(person)}
+        context = {"person": person, "history": selectors.person_history(person, request.user)}
         return page(request, TEMPLATE, context, partial="history")
-    return page(request, TEMPLATE, _person_context(person))
+    return page(request, TEMPLATE, _person_context(person, request.user))
 
 
 def _membership_action(
@@ -73,7 +74,9 @@ def _membership_action(
     badge: bool = False,
 ) -> HttpResponse:
     """Validate the reason, run one change, re-render the membership's row."""
-    membership = get_object_or_404(OrganizationMembership.objects.select_related("user"), pk=pk)
+    membership = get_object_or_404(
+        scoped(request.user, OrganizationMembership.objects.select_related("user")), pk=pk
+    )
     form = form_class(request.POST)
     result, error = attempt_form(
         form, ErrorCode.REASON_REQUIRED, lambda data: run(membership, data)
@@ -149,6 +152,7 @@ def membership_deactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @fresh_auth_required("membership.roles_set", OrganizationMembership)
 def membership_roles(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Set a membership's roles from the organization's roles (managers)."""
+    get_object_or_404(scoped(request.user, OrganizationMembership.objects.present()), pk=pk)
     membership = selectors.membership_for_row(pk)
     form = MembershipRolesForm(
         request.POST, choices=[role.slug for role in membership.assignable_roles]
@@ -180,14 +184,14 @@ def membership_roles(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @permission_or_403(REFRESH_FROM_PROVIDER, "user.refreshed", ProviderUser)
 def person_refresh(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Read one person and their memberships again from the provider."""
-    person = get_object_or_404(ProviderUser, pk=pk)
+    person = get_object_or_404(scoped(request.user, ProviderUser.objects), pk=pk)
     refreshed, error = attempt(lambda: services.refresh_user(actor=request.user, user=person))
     return respond(
         request,
         redirect_to=reverse("console:person", args=[pk]),
         template=TEMPLATE,
         partial="person-body",
-        context=_person_context(refreshed or person),
+        context=_person_context(refreshed or person, request.user),
         error=error,
         notice="Refreshed from the provider.",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -13,6 +15,7 @@ from accounts.errors import ErrorCode
 from accounts.forms import ReasonForm
 from accounts.models import AuditEvent
 from accounts.permissions import VIEW_AUDIT
+from accounts.scopes import scoped
 from accounts.services.flow import VERIFICATION_FAILED, VERIFICATION_RESOLVED
 from accounts.services.verification import RESOLVE_PERMISSION
 from accounts.views.actions import attempt_form, respond
@@ -22,8 +25,8 @@ TEMPLATE = "console/verification.html"
 LIST_LIMIT = 100
 
 
-def _context() -> dict[str, object]:
-    failures = services.unresolved_failures().select_related("actor")
+def _context(viewer: Any) -> dict[str, object]:
+    failures = scoped(viewer, services.unresolved_failures()).select_related("actor")
     return {"failures": failures[:LIST_LIMIT], "failure_count": failures.count()}
 
 
@@ -32,7 +35,7 @@ def _context() -> dict[str, object]:
 @permission_required(VIEW_AUDIT, raise_exception=True)
 def verification_list(request: HtmxHttpRequest) -> HttpResponse:
     """Unresolved verification failures, newest first."""
-    return page(request, TEMPLATE, _context(), partial="failure-list")
+    return page(request, TEMPLATE, _context(request.user), partial="failure-list")
 
 
 @require_POST
@@ -40,7 +43,11 @@ def verification_list(request: HtmxHttpRequest) -> HttpResponse:
 @permission_or_403(RESOLVE_PERMISSION, VERIFICATION_RESOLVED)
 def verification_resolve(request: HtmxHttpRequest, sequence: int) -> HttpResponse:
     """Settle one failure with a note saying what was checked or done."""
-    failure = get_object_or_404(AuditEvent, sequence=sequence, event_type=VERIFICATION_FAILED)
+    failure = get_object_or_404(
+        scoped(request.user, AuditEvent.objects),
+        sequence=sequence,
+        event_type=VERIFICATION_FAILED,
+    )
     _, error = attempt_form(
         ReasonForm(request.POST),
         ErrorCode.REASON_REQUIRED,
@@ -53,7 +60,7 @@ def verification_resolve(request: HtmxHttpRequest, sequence: int) -> HttpRespons
         redirect_to=reverse("console:verification"),
         template=TEMPLATE,
         partial="failure-list",
-        context=_context(),
+        context=_context(request.user),
         error=error,
         notice=f"Verification failure #{sequence} resolved.",
     )
