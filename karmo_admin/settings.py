@@ -203,6 +203,7 @@ KARMO_VERIFY_AFTER_CHANGE = env.bool("KARMO_VERIFY_AFTER_CHANGE", default=True)
 WORKOS_WEBHOOK_SECRET = env.str("WORKOS_WEBHOOK_SECRET", default="")
 STYTCH_WEBHOOK_SECRET = env.str("STYTCH_WEBHOOK_SECRET", default="")
 KARMO_WEBHOOK_TOLERANCE_SECONDS = env.int("KARMO_WEBHOOK_TOLERANCE_SECONDS", default=300)
+KARMO_RECONCILE_HOURS = env.int("KARMO_RECONCILE_HOURS", default=24)  # 0: no schedule
 KARMO_FEED_POLL_SECONDS = env.int("KARMO_FEED_POLL_SECONDS", default=30)  # 0: no schedule
 # What staff with no scope of their own or through a group see: "all" or "none".
 KARMO_DEFAULT_SCOPE = env.str("KARMO_DEFAULT_SCOPE", default="all")

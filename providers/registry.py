@@ -71,6 +71,7 @@ def _build_stytch() -> Provider:
         base_url=settings.STYTCH_BASE_URL,
         timeout=settings.KARMO_PROVIDER_TIMEOUT,
         retry=retry_policy(),
+        budget=budget_for("stytch"),
     )
 
 

@@ -32,6 +32,7 @@ from providers.base import (
     Status,
     User,
 )
+from providers.budget import Budget
 from providers.errors import (
     ProviderAPIError,
     ProviderConflict,
@@ -128,6 +129,7 @@ class StytchProvider:
         retry: RetryPolicy | None = None,
         page_size: int = PAGE_SIZE,
         transport: httpx.BaseTransport | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.page_size = page_size
         self.http = ProviderHTTP(
@@ -138,6 +140,7 @@ class StytchProvider:
             retry=retry,
             error_parser=parse_error,
             transport=transport,
+            budget=budget,
         )
         self.http.client.event_hooks = {"request": [], "response": [_rate_limit_wait]}
 

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from providers import zitadel_wire as wire
 from providers.base import Capability, Membership, Organization, Result, Role, Status, User
+from providers.budget import Budget
 from providers.errors import (
     ProviderConflict,
     ProviderNotConfigured,
@@ -50,6 +51,7 @@ class ZitadelProvider:
         retry: RetryPolicy | None = None,
         page_size: int = 1000,
         transport: httpx.BaseTransport | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.project_id = project_id
         self.use_v3alpha = use_v3alpha
@@ -63,6 +65,7 @@ class ZitadelProvider:
             retry=retry,
             error_parser=wire.parse_error,
             transport=transport,
+            budget=budget,
         )
         self.unsupported_reasons: dict[Capability, str] = {}
         if not project_id:
@@ -349,7 +352,7 @@ class ZitadelProvider:
 def from_settings() -> ZitadelProvider:
     """The adapter from ZITADEL_* settings (ZITADEL_BASE_URL overrides the domain, for example
     to point at an emulator); raises ProviderNotConfigured without an address or a token."""
-    from providers.registry import retry_policy
+    from providers.registry import budget_for, retry_policy
 
     domain = (settings.ZITADEL_BASE_URL or settings.ZITADEL_DOMAIN).rstrip("/")
     missing = [
@@ -366,4 +369,5 @@ def from_settings() -> ZitadelProvider:
         use_v3alpha=settings.ZITADEL_USE_V3ALPHA,
         timeout=settings.KARMO_PROVIDER_TIMEOUT,
         retry=retry_policy(),
+        budget=budget_for("zitadel"),
     )

@@ -10,7 +10,14 @@ from django.core.management import call_command
 
 from accounts.models import AuditEvent, FeedState, OrganizationMembership, ProviderUser, SyncRun
 from accounts.sync import run_sync
-from accounts.sync.feed import poll_feed_task, run_incremental, schedule_feed_poll
+from accounts.sync.feed import (
+    RECONCILIATION,
+    poll_feed_task,
+    reconcile_mirror_task,
+    run_incremental,
+    schedule_feed_poll,
+    schedule_reconciliation,
+)
 from providers.base import Membership, Status
 
 pytestmark = pytest.mark.django_db
@@ -149,3 +156,24 @@ def test_the_sync_page_shows_mode_requests_freshness_and_drift(synced, client, a
     assert f"{full.updated} updated / 0 removed" in body
     assert '<td data-label="Mode">Incremental</td>' in body
     assert '<td data-label="Requests">1</td>' in body
+
+
+def test_the_scheduled_reconciliation_records_drift_and_books_the_next(synced, settings):
+    settings.KARMO_RECONCILE_HOURS = 24
+    OrganizationMembership.objects.filter(
+        pk__in=OrganizationMembership.objects.values("pk")[:3]
+    ).update(raw_status="tampered")
+    result = reconcile_mirror_task.call()
+    run = SyncRun.objects.get(pk=result["sync_run"])
+    assert (run.mode, run.reason) == (SyncRun.Mode.FULL, RECONCILIATION)
+    assert result["drift"]["updated"] == 3
+    assert schedule_reconciliation() is not None  # booked by the task, kept
+    settings.KARMO_RECONCILE_HOURS = 0
+    assert schedule_reconciliation() is None
+
+
+def test_sync_provider_schedule_books_poll_and_reconciliation(synced):
+    out = StringIO()
+    call_command("sync_provider", "--incremental", "--schedule", stdout=out)
+    assert "feed poll every 30 s" in out.getvalue()
+    assert "full reconciliation every 24 h" in out.getvalue()

@@ -37,6 +37,7 @@ from providers.errors import (
 
 logger = logging.getLogger("karmo.sync")
 
+RECONCILIATION = "scheduled reconciliation: does the mirror still match the provider?"
 # WorkOS keeps events 30 days; a cursor placed longer ago than this may point at a gap.
 FEED_RETENTION = timedelta(days=29)
 
@@ -211,3 +212,29 @@ def schedule_feed_poll() -> TaskResult | None:
     if seconds <= 0:
         return None
     return book_once(poll_feed_task, timedelta(seconds=seconds))
+
+
+@task()
+def reconcile_mirror_task() -> dict[str, Any]:
+    """The scheduled full sync that checks the feed missed nothing (its changes are drift)."""
+    from accounts.sync.runs import run_sync
+    from providers.registry import get_provider
+
+    schedule_reconciliation()
+    provider = get_provider()
+    try:
+        with audit_context(via=Channel.TASK):
+            run = run_sync(provider=provider, reason=RECONCILIATION)
+    except KarmoError as error:  # another sync runs: the next night checks
+        return {"skipped": error.message}
+    finally:
+        provider.close()
+    return {"sync_run": run.pk, "drift": feed_state(run.provider).drift}
+
+
+def schedule_reconciliation() -> TaskResult | None:
+    """Book the next full reconciliation KARMO_RECONCILE_HOURS from now (None when off)."""
+    hours = settings.KARMO_RECONCILE_HOURS
+    if hours <= 0:
+        return None
+    return book_once(reconcile_mirror_task, timedelta(hours=hours))

@@ -22,7 +22,7 @@ from accounts.errors import KarmoError
 from accounts.models import Channel, SyncRun
 from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
 from accounts.sync import run_sync
-from accounts.sync.feed import schedule_feed_poll
+from accounts.sync.feed import schedule_feed_poll, schedule_reconciliation
 from providers.errors import ProviderError
 from providers.registry import get_provider
 
@@ -68,6 +68,7 @@ class Command(BaseCommand):
         call_command("expire_requests", "--schedule", stdout=self.stdout)
         if schedule_feed_poll() is not None:
             self.stdout.write(f"feed poll every {settings.KARMO_FEED_POLL_SECONDS} s")
+        schedule_reconciliation()
         self._serve(port, verbosity)
 
     def _seed_and_sync(self) -> None:

@@ -12,7 +12,7 @@ from accounts.context import audit_context
 from accounts.errors import KarmoError
 from accounts.models import Channel, SyncRun
 from accounts.sync import RequestCounter, abandon_active_runs, run_sync
-from accounts.sync.feed import run_incremental, schedule_feed_poll
+from accounts.sync.feed import run_incremental, schedule_feed_poll, schedule_reconciliation
 from providers.errors import ProviderError
 from providers.registry import get_provider
 
@@ -71,7 +71,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--schedule",
             action="store_true",
-            help="Also book the feed poll every KARMO_FEED_POLL_SECONDS on the task worker.",
+            help="Also book the feed poll (every KARMO_FEED_POLL_SECONDS) and the full "
+            "reconciliation (every KARMO_RECONCILE_HOURS) on the task worker.",
         )
         parser.add_argument(
             "--force",
@@ -119,14 +120,22 @@ class Command(BaseCommand):
         if run.reason:
             self.stdout.write(f"full sync instead of incremental: {run.reason}")
         if schedule:
-            booked = schedule_feed_poll()
-            self.stdout.write(
-                f"feed poll booked every {settings.KARMO_FEED_POLL_SECONDS} s"
-                if booked
-                else "no feed poll: KARMO_FEED_POLL_SECONDS is 0 or the task backend keeps no queue"
-            )
+            self._schedule()
         self.stdout.write(f"mode: {run.mode}")
         self.stdout.write(
             f"sync: created={run.created} updated={run.updated} removed={run.removed} "
             f"unchanged={run.unchanged} requests={counter.count} seconds={seconds:.2f}"
+        )
+
+    def _schedule(self) -> None:
+        polled, reconciled = schedule_feed_poll(), schedule_reconciliation()
+        self.stdout.write(
+            f"feed poll every {settings.KARMO_FEED_POLL_SECONDS} s"
+            if polled
+            else "no feed poll: KARMO_FEED_POLL_SECONDS is 0 or the task backend keeps no queue"
+        )
+        self.stdout.write(
+            f"full reconciliation every {settings.KARMO_RECONCILE_HOURS} h"
+            if reconciled
+            else "no reconciliation: KARMO_RECONCILE_HOURS is 0 or the task backend keeps no queue"
         )
