@@ -166,3 +166,23 @@ def test_a_change_by_webhook_and_feed_is_audited_once(
     )
     assert events.count() == 1
     assert SyncRun.objects.filter(mode=SyncRun.Mode.WEBHOOK).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stytch_webhooks_arrive_over_loopback(
+    stytch_provider, stytch_emulator, live_server, settings
+):
+    settings.KARMO_PROVIDER = "stytch"
+    settings.STYTCH_WEBHOOK_SECRET = SVIX_SECRET
+    run_sync(provider=stytch_provider)
+    hooks = stytch_emulator.app.webhooks
+    hooks.configure(f"{live_server.url}/webhooks/stytch/", SVIX_SECRET)
+    membership = next(m for m in stytch_provider.list_memberships() if m.status == Status.ACTIVE)
+
+    stytch_provider.deactivate_membership(membership)  # Stytch deletes the member: a webhook
+    hooks.drain()
+
+    assert hooks.answers == [200]
+    row = OrganizationMembership.objects.get(external_id=membership.id)
+    assert (row.status, row.raw_status) == (Status.INACTIVE, "deleted")
+    assert WebhookDelivery.objects.get().event_type == "direct.member.delete"

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from accounts.errors import ErrorCode, KarmoError
 from accounts.models import FeedState, SyncRun, WebhookDelivery
@@ -127,8 +125,10 @@ def apply_webhook(changes: list[Change]) -> int:
         requests=0,
     )
     syncer = Syncer(provider=None, run=run, actor=None, progress=None)
-    # A change older than the mirror's row (a late or reordered delivery) is not applied.
-    apply_changes(syncer, changes, _occurred(changes, now))
+    # Applied as of receipt: providers' clocks (and Stytch's whole seconds) cannot be compared
+    # with ours; a reordered delivery is corrected by the next event, the feed or the nightly
+    # reconciliation.
+    apply_changes(syncer, changes, now)
     changed = run.created + run.updated + run.removed
     if not changed:
         run.delete()
@@ -140,9 +140,3 @@ def apply_webhook(changes: list[Change]) -> int:
         provider=key, defaults={"last_applied_at": run.finished_at, "last_event_at": now}
     )
     return changed
-
-
-def _occurred(changes: list[Change], default: datetime) -> datetime:
-    moments = [parse_datetime(c.occurred_at) for c in changes if c.occurred_at]
-    valid = [moment for moment in moments if moment is not None]
-    return min(valid) if valid else default

@@ -33,6 +33,7 @@ from providers.emulators.stytch.documents import (
     member_doc,
     stamp,
 )
+from providers.emulators.webhooks import WebhookSender, svix_headers
 
 Doc = dict[str, Any]
 _TOO_MANY = ("too_many_requests", "Too many requests have been made.")
@@ -66,6 +67,7 @@ class StytchEmulator(EmulatorApp):
         self.project_id = project_id
         self.secret = secret
         self.environment = environment
+        self.webhooks = WebhookSender(svix_headers)
         super().__init__()
 
     def routes(self) -> Iterable[tuple[str, str, Handler]]:
@@ -225,6 +227,7 @@ class StytchEmulator(EmulatorApp):
             self.store.insert(
                 "member", member["member_id"], member, parent=org["organization_id"], ref=email
             )
+        self._notify("CREATE", member)
         return self._member_answer(member, org)
 
     def update_member(self, request: Request, organization_id: str, member_id: str) -> Response:
@@ -241,6 +244,7 @@ class StytchEmulator(EmulatorApp):
                 member["is_admin"] = any(r["role_id"] == "stytch_admin" for r in member["roles"])
             member["updated_at"] = stamp()
             self.store.put("member", member["member_id"], member)
+        self._notify("UPDATE", member)
         return self._member_answer(member, org)
 
     def delete_member(self, request: Request, organization_id: str, member_id: str) -> Response:
@@ -249,6 +253,7 @@ class StytchEmulator(EmulatorApp):
             member = self._member(self._org(organization_id), member_id)
             member.update(status="deleted", updated_at=stamp())
             self.store.put("member", member["member_id"], member)
+        self._notify("DELETE", member)
         return self._ok(member_id=member["member_id"])
 
     def reactivate_member(self, request: Request, organization_id: str, member_id: str) -> Response:
@@ -276,6 +281,7 @@ class StytchEmulator(EmulatorApp):
                 )
             member.update(status="active", updated_at=stamp())
             self.store.put("member", member["member_id"], member)
+        self._notify("UPDATE", member)
         return self._member_answer(member, org)
 
     def get_policy(self, request: Request) -> Response:
@@ -310,6 +316,22 @@ class StytchEmulator(EmulatorApp):
         body = json.dumps({"status_code": 200, "request_id": self._request_id(), **payload})
         spliced = f"{body[:-1]}, {json.dumps(key)}: [{', '.join(texts)}]}}"
         return Response(200, raw=spliced.encode())
+
+    def _notify(self, action: str, member: Doc) -> None:
+        """A webhook as Stytch sends it through Svix: the member under `member`."""
+        self.webhooks.send(
+            {
+                "project_id": self.project_id,
+                "event_id": f"event-{self.environment}-{uuid.uuid4()}",
+                "action": action,
+                "object_type": "member",
+                "source": "DIRECT",
+                "id": member["member_id"],
+                "timestamp": member["updated_at"],
+                "vertical": "B2B",
+                "member": member,
+            }
+        )
 
     def _member_answer(self, member: Doc, org: Doc) -> Response:
         return self._ok(member_id=member["member_id"], member=member, organization=org)
