@@ -12,6 +12,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Customer access"
 
     def ready(self) -> None:
+        from accounts import checks  # noqa: F401 - registers the system checks
         from accounts.staff import events
 
         events.connect()
