@@ -177,3 +177,21 @@ def test_sync_provider_schedule_books_poll_and_reconciliation(synced):
     call_command("sync_provider", "--incremental", "--schedule", stdout=out)
     assert "feed poll every 30 s" in out.getvalue()
     assert "full reconciliation every 24 h" in out.getvalue()
+
+
+def test_polls_never_turn_into_a_full_sync_every_interval(synced, settings):
+    FeedState.objects.filter(provider="workos").update(ready=False)  # the feed was unreadable
+    runs = SyncRun.objects.count()
+    assert poll_feed_task.call() == {"skipped": "the last full sync could not read the event feed"}
+    assert SyncRun.objects.count() == runs
+
+
+def test_a_provider_without_a_feed_ends_the_polls(stytch_emulator, stytch_provider, settings):
+    from django_tasks_db.models import DBTaskResult
+
+    settings.KARMO_PROVIDER = "stytch"
+    settings.STYTCH_BASE_URL = stytch_emulator.url
+    settings.STYTCH_PROJECT_ID = stytch_emulator.app.project_id
+    settings.STYTCH_SECRET = stytch_emulator.app.secret
+    assert poll_feed_task.call() == {"skipped": "this provider has no event feed"}
+    assert not DBTaskResult.objects.exists()  # no next poll booked

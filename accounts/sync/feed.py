@@ -188,15 +188,24 @@ def _advance(state: FeedState, cursor: str | None, changes: list[Change]) -> Non
 
 @task()
 def poll_feed_task() -> dict[str, Any]:
-    """The scheduled poll: books the next one first, then applies what changed."""
+    """The scheduled poll: books the next one first, then applies what changed.
+
+    A provider without a pull feed (Stytch: webhooks only) ends the chain of polls, and a feed
+    the last full sync could not read is not polled into a full sync every interval.
+    """
     from accounts.sync.runs import ACTIVE_STATES
     from providers.registry import get_provider
 
-    schedule_feed_poll()  # first, so a failing poll still leaves the next one booked
-    if SyncRun.objects.filter(provider=settings.KARMO_PROVIDER, state__in=ACTIVE_STATES).exists():
-        return {"skipped": "another sync is running"}
     provider = get_provider()
     try:
+        if not has_feed(provider):
+            return {"skipped": "this provider has no event feed"}
+        schedule_feed_poll()  # before polling, so a failing poll still leaves the next one booked
+        state = feed_state(settings.KARMO_PROVIDER)
+        if not state.ready and state.last_full_at is not None:
+            return {"skipped": "the last full sync could not read the event feed"}
+        if SyncRun.objects.filter(provider=state.provider, state__in=ACTIVE_STATES).exists():
+            return {"skipped": "another sync is running"}
         with audit_context(via=Channel.TASK):
             run = run_incremental(provider=provider, record_empty=False)
     except KarmoError as error:  # a sync started between the check and the claim
