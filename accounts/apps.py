@@ -13,6 +13,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import checks  # noqa: F401 - registers the system checks
+        from accounts.staff import checks as staff_checks  # noqa: F401 - registers its checks
         from accounts.staff import events
 
         events.connect()

@@ -289,3 +289,27 @@ def test_staff_account_and_group_changes_in_the_admin_are_audited(
     deactivated = assert_audited("staff.user_deactivated", target=help_desk, count=1)
     assert deactivated.data == {"fields": ["is_active"]}
     assert_audited("staff.user_created", target=help_desk, count=1)
+
+
+def test_someone_elses_factor_cannot_be_removed(client, help_desk, manager):
+    device = enrol_app(manager)
+    sign_in(client, help_desk.username)
+    response = client.post(reverse("security-remove", args=["totp", device.pk]))
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
+    assert not AuditEvent.objects.filter(event_type="staff.mfa_removed").exists()
+
+
+def test_sign_in_settings_are_checked(settings):
+    from django.core.checks import run_checks
+
+    settings.KARMO_MFA_REQUIRED_FOR = ["manager", "managers"]
+    assert "staff.E001" in {m.id for m in run_checks()}
+    settings.KARMO_PROVIDER = "workos"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = ["http://localhost:8000"]
+    found = {m.id for m in run_checks(include_deployment_checks=True)}
+    assert {"staff.W001", "staff.W002"} <= found
+    settings.KARMO_MFA_REQUIRED_FOR = ["manager", "auditor", "superuser"]
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = ["https://karmo.example.com"]
+    found = {m.id for m in run_checks(include_deployment_checks=True)}
+    assert not {"staff.E001", "staff.W001", "staff.W002"} & found

@@ -112,8 +112,13 @@ def _user_state(user: User) -> dict[str, Any]:
     return {name: getattr(user, name) for name in _TRACKED}
 
 
+def _only_last_login(update_fields: Any) -> bool:
+    """Django's own save at each sign-in, which the staff.signed_in event already covers."""
+    return update_fields is not None and set(update_fields) <= {"last_login"}
+
+
 def _remember_user(sender: Any, instance: User, update_fields: Any = None, **kwargs: Any) -> None:
-    if instance.pk is None:
+    if instance.pk is None or _only_last_login(update_fields):
         return
     old = User.objects.filter(pk=instance.pk).values(*_TRACKED, "password").first()
     instance._karmo_before = old  # type: ignore[attr-defined]
@@ -122,7 +127,7 @@ def _remember_user(sender: Any, instance: User, update_fields: Any = None, **kwa
 def _user_saved(
     sender: Any, instance: User, created: bool, update_fields: Any = None, **kwargs: Any
 ) -> None:
-    if update_fields is not None and set(update_fields) <= {"last_login"}:
+    if _only_last_login(update_fields):
         return
     after = _user_state(instance)
     if created:
