@@ -112,6 +112,7 @@ def test_an_expired_cursor_falls_back_to_a_full_sync(synced, workos_emulator):
     assert run.mode == SyncRun.Mode.FULL
     assert run.state == SyncRun.State.SUCCEEDED
     assert run.reason.startswith("feed cursor expired")
+    assert FeedState.objects.get(provider="workos").last_fallback_reason == run.reason
     finished = AuditEvent.objects.get(event_type="sync.finished", target_id=str(run.pk))
     assert finished.data["mode"] == "full"
 

@@ -84,6 +84,8 @@ def cursor_placed(key: str, cursor: str | None, at: datetime, run: SyncRun) -> N
             "unchanged": run.unchanged,
         }
     state.last_full_at = at
+    if run.reason:
+        state.last_fallback_reason = run.reason[:255]
     if cursor is not None:
         state.cursor, state.ready, state.cursor_set_at = cursor, True, at
     state.save()
