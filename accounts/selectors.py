@@ -13,6 +13,7 @@ from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts import search_index
 from accounts.models import (
     AuditEvent,
     MembershipRole,
@@ -75,12 +76,26 @@ def search(query: str, viewer: Staff, limit: int = SEARCH_LIMIT) -> SearchResult
     by_name = prefix_filter("last_l", lowered)
     if last:
         by_name |= prefix_filter("last_l", last) & prefix_filter("first_l", first)
+    people_queries = [
+        users.filter(provider__in=PROVIDER_NAMES, external_id=query),
+        users.filter(prefix_filter("email_l", lowered)).order_by("email_l"),
+        users.filter(by_name).order_by("last_l", "first_l"),
+    ]
+    orgs = scoped(viewer, Organization.objects.present()).alias(name_l=Lower("name"))
+    org_queries = [
+        orgs.filter(provider__in=PROVIDER_NAMES, external_id=query),
+        orgs.filter(prefix_filter("name_l", lowered)).order_by("name_l"),
+    ]
+    if search_index.supported(query):
+        # Anywhere in email, name, domain or provider id, in any case (trigram indexes).
+        people_queries.append(
+            users.filter(pk__in=search_index.containing("accounts_provideruser", query, limit))
+        )
+        org_queries.append(
+            orgs.filter(pk__in=search_index.containing("accounts_organization", query, limit))
+        )
     people = _merged(
-        [
-            users.filter(provider__in=PROVIDER_NAMES, external_id=query),
-            users.filter(prefix_filter("email_l", lowered)).order_by("email_l"),
-            users.filter(by_name).order_by("last_l", "first_l"),
-        ],
+        people_queries,
         key=lambda person: person.email.lower(),
         limit=limit,
     )
@@ -93,12 +108,8 @@ def search(query: str, viewer: Staff, limit: int = SEARCH_LIMIT) -> SearchResult
             ),
         ),
     )
-    orgs = scoped(viewer, Organization.objects.present()).alias(name_l=Lower("name"))
     organizations = _merged(
-        [
-            orgs.filter(provider__in=PROVIDER_NAMES, external_id=query),
-            orgs.filter(prefix_filter("name_l", lowered)).order_by("name_l"),
-        ],
+        org_queries,
         key=lambda org: org.name.lower(),
         limit=limit,
     )
