@@ -118,6 +118,10 @@ def _sync_metrics(sync_run: type) -> Iterator[Metric]:
     for kind in ("seen", "created", "updated", "removed", "unchanged"):
         records.add_metric([kind], getattr(last, kind) if last else 0)
     yield records
+    requests = last.requests if last and last.requests is not None else float("nan")
+    yield GaugeMetricFamily(
+        "karmo_sync_last_requests", "Provider requests of the last finished sync.", value=requests
+    )
     yield GaugeMetricFamily(
         "karmo_sync_last_failed",
         "1 when the last finished sync failed.",

@@ -59,6 +59,7 @@ def test_provider_calls_sync_runs_and_the_queue_show(
     assert value(text, 'karmo_sync_runs_total{state="succeeded"}') == 1
     assert value(text, 'karmo_sync_last_records{kind="seen"}') == run.seen > 0
     assert value(text, "karmo_sync_last_failed") == 0
+    assert value(text, "karmo_sync_last_requests") == run.requests > 0
     assert value(text, "karmo_audit_events_total") >= 3
     assert value(text, "karmo_task_workers_fresh") == 0
     # Scraping writes nothing: the audit count stays.
