@@ -12,6 +12,8 @@ from accounts import services
 from accounts.api import lookups
 from accounts.api.auth import require
 from accounts.api.pagination import PageQuery, page_out, paginate, where_given
+from accounts.api.preview import DryRun, PreviewOut
+from accounts.api.preview import wanted as preview_wanted
 from accounts.api.schemas import (
     ORG_ID_DOC,
     ORG_ID_EXAMPLE,
@@ -161,33 +163,43 @@ def list_roles(request: HttpRequest, org_id: OrgId, page: PageQuery) -> RoleList
 
 @router.post(
     "/orgs/{orgId}/users/{userId}/reactivate",
-    response=MembershipOut,
+    response=MembershipOut | PreviewOut,
     operation_id="reactivateMembership",
     summary="Reactivate organization membership for user",
     openapi_extra=success_doc("Membership reactivated", REACTIVATED_EXAMPLE),
 )
-def reactivate_membership(request: HttpRequest, org_id: OrgId, user_id: UserId) -> MembershipOut:
+def reactivate_membership(
+    request: HttpRequest, org_id: OrgId, user_id: UserId, dry_run: DryRun = False
+) -> MembershipOut | PreviewOut:
     """Reactivate an inactive membership at the provider (managers; help desk must request it)."""
     membership = lookups.get_membership(request.auth.user, org_id, user_id)
-    services.reactivate_membership(actor=request.auth.user, membership=membership)
+    preview = preview_wanted(request, dry_run)
+    change = services.reactivate_membership(
+        actor=request.auth.user, membership=membership, preview=preview
+    )
+    if preview:
+        return PreviewOut.of(change)
     return MembershipOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
 
 
 @router.put(
     "/orgs/{orgId}/roles/{roleSlug}",
-    response=RoleIdOut,
+    response=RoleIdOut | PreviewOut,
     operation_id="upsertOrganizationRole",
     summary="Create or update an organization role",
     openapi_extra=success_doc("Created or updated role id", {"id": "role_01HXYZ"}),
 )
 def upsert_role(
-    request: HttpRequest, org_id: OrgId, role_slug: RoleSlug, body: RoleIn
-) -> RoleIdOut:
+    request: HttpRequest, org_id: OrgId, role_slug: RoleSlug, body: RoleIn, dry_run: DryRun = False
+) -> RoleIdOut | PreviewOut:
     """Create the role, or rename it if the organization already has it."""
     org = lookups.get_organization(request.auth.user, org_id)
+    preview = preview_wanted(request, dry_run)
     change = services.upsert_organization_role(
-        actor=request.auth.user, organization=org, slug=role_slug, name=body.name
+        actor=request.auth.user, organization=org, slug=role_slug, name=body.name, preview=preview
     )
+    if preview:
+        return PreviewOut.of(change)
     return RoleIdOut(id=change.target.external_id)
 
 

@@ -45,6 +45,20 @@ class Change[T]:
     changed: bool
     correlation_id: str
     verification_failed: bool = False
+    preview: Preview | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What a change would do, worked out without writing anything or calling the provider."""
+
+    event_type: str
+    before: Any
+    after: Any
+    provider_call: str
+    supported: bool
+    approval_needed: bool = False
+    blast_radius: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +69,13 @@ class Call:
     via: str = ""
     correlation_id: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    # A dry run checks everything a change checks and records nothing.
+    preview: bool = False
 
     def event(self, **kwargs: Any) -> None:
-        """Record an event on behalf of this call."""
+        """Record an event on behalf of this call (nothing in a dry run)."""
+        if self.preview:
+            return
         data = {**self.data, **kwargs.pop("data", {})}
         record_event(
             actor=self.actor,
@@ -79,10 +97,11 @@ def start_call(
     via: str = "",
     correlation_id: str = "",
     request: models.Model | None = None,
+    preview: bool = False,
 ) -> Call:
     """The Call for one service invocation; `request` is the approval it executes, if any."""
     data: dict[str, Any] = {"request": request.pk} if request is not None else {}
-    return Call(actor, via, correlation_id or new_correlation_id(), data)
+    return Call(actor, via, correlation_id or new_correlation_id(), data, preview)
 
 
 def has_perm(actor: Actor, permission: str) -> bool:
@@ -163,7 +182,10 @@ def noop[T: models.Model](
         before=state,
         after=state,
     )
-    return Change(target, False, call.correlation_id)
+    preview = None
+    if call.preview:
+        preview = Preview(event_type, state, state, provider_call="", supported=True)
+    return Change(target, False, call.correlation_id, preview=preview)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +203,9 @@ class Step:
     reason: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     read_back: ReadBack | None = None
+    # What the target should look like afterwards, for a dry run (default: before + read_back).
+    expected: Any = None
+    blast_radius: dict[str, Any] | None = None
 
 
 def open_provider(call: Call, step: Step) -> Provider:
@@ -204,8 +229,37 @@ def open_provider(call: Call, step: Step) -> Provider:
     return provider
 
 
+def dry_run(call: Call, step: Step) -> Change[Any]:
+    """The preview of a step: the provider is built (no request is sent) to ask what it supports."""
+    try:
+        provider = get_provider()
+    except ProviderNotConfigured as exc:
+        error = from_provider_error(exc, "")
+        raise error from exc
+    supported = step.capability in provider.capabilities
+    provider.close()
+    after = step.expected
+    if after is None and step.read_back is not None:
+        after = {**(step.before or {}), **step.read_back.wanted}
+        if "raw_status" in after:
+            after["raw_status"] = None  # the provider's own word, known once it answers
+    target_id = getattr(step.target, "external_id", "")
+    preview = Preview(
+        event_type=step.event_type,
+        before=step.before,
+        after=after,
+        provider_call=f"{provider.name}.{step.capability}({target_id})",
+        supported=supported,
+        approval_needed=bool(call.data.get("approval_needed")),
+        blast_radius=step.blast_radius,
+    )
+    return Change(step.target, True, call.correlation_id, preview=preview)
+
+
 def run(call: Call, step: Step) -> Change[Any]:
     """Record the attempt, call the provider outside any transaction, then record the outcome."""
+    if call.preview:
+        return dry_run(call, step)
     provider = open_provider(call, step)
     data = {**step.data, "provider": provider.name}
     attempt = record_event(

@@ -133,7 +133,10 @@ def change_status(op: StatusChange, call: Call, target: Any, reason: str) -> Cha
             call.actor, permissions.REQUEST_REACTIVATION
         ):
             code = ErrorCode.APPROVAL_REQUIRED
-        raise deny(call, op.event_type, code, target=target, reason=reason)
+        if not (call.preview and code is ErrorCode.APPROVAL_REQUIRED):
+            raise deny(call, op.event_type, code, target=target, reason=reason)
+        # A preview tells the requester what an approval would do.
+        call = replace(call, data={**call.data, "approval_needed": True})
     with target_lock(target):
         target.refresh_from_db()  # what a change that held the lock before us left
         return _change_locked(op, call, target, reason)
@@ -178,9 +181,12 @@ def reactivate_membership(
     via: str = "",
     correlation_id: str = "",
     request: ReactivationRequest | None = None,
+    preview: bool = False,
 ) -> Change[OrganizationMembership]:
     """Reactivate an inactive membership (managers; help desk must request it)."""
-    call = start_call(actor, via=via, correlation_id=correlation_id, request=request)
+    call = start_call(
+        actor, via=via, correlation_id=correlation_id, request=request, preview=preview
+    )
     return change_status(REACTIVATE_MEMBERSHIP, call, membership, reason)
 
 
@@ -191,9 +197,10 @@ def deactivate_membership(
     reason: str = "",
     via: str = "",
     correlation_id: str = "",
+    preview: bool = False,
 ) -> Change[OrganizationMembership]:
     """Deactivate an active membership."""
-    call = start_call(actor, via=via, correlation_id=correlation_id)
+    call = start_call(actor, via=via, correlation_id=correlation_id, preview=preview)
     return change_status(DEACTIVATE_MEMBERSHIP, call, membership, reason)
 
 
@@ -205,9 +212,12 @@ def activate_user(
     via: str = "",
     correlation_id: str = "",
     request: ReactivationRequest | None = None,
+    preview: bool = False,
 ) -> Change[ProviderUser]:
     """Activate an inactive provider user."""
-    call = start_call(actor, via=via, correlation_id=correlation_id, request=request)
+    call = start_call(
+        actor, via=via, correlation_id=correlation_id, request=request, preview=preview
+    )
     return change_status(ACTIVATE_USER, call, user, reason)
 
 
@@ -218,9 +228,10 @@ def deactivate_user(
     reason: str = "",
     via: str = "",
     correlation_id: str = "",
+    preview: bool = False,
 ) -> Change[ProviderUser]:
     """Deactivate an active provider user."""
-    call = start_call(actor, via=via, correlation_id=correlation_id)
+    call = start_call(actor, via=via, correlation_id=correlation_id, preview=preview)
     return change_status(DEACTIVATE_USER, call, user, reason)
 
 
@@ -232,9 +243,12 @@ def reactivate_organization(
     via: str = "",
     correlation_id: str = "",
     request: ReactivationRequest | None = None,
+    preview: bool = False,
 ) -> Change[Organization]:
     """Reactivate an inactive organization."""
-    call = start_call(actor, via=via, correlation_id=correlation_id, request=request)
+    call = start_call(
+        actor, via=via, correlation_id=correlation_id, request=request, preview=preview
+    )
     return change_status(REACTIVATE_ORGANIZATION, call, organization, reason)
 
 
@@ -245,7 +259,8 @@ def deactivate_organization(
     reason: str = "",
     via: str = "",
     correlation_id: str = "",
+    preview: bool = False,
 ) -> Change[Organization]:
     """Deactivate an active organization."""
-    call = start_call(actor, via=via, correlation_id=correlation_id)
+    call = start_call(actor, via=via, correlation_id=correlation_id, preview=preview)
     return change_status(DEACTIVATE_ORGANIZATION, call, organization, reason)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from django.db.models import Q
 
 from accounts import permissions
 from accounts.errors import ErrorCode, FieldError
-from accounts.models import Organization, OrganizationMembership, OrganizationRole
+from accounts.models import (
+    MembershipRole,
+    Organization,
+    OrganizationMembership,
+    OrganizationRole,
+)
 from accounts.services import mirroring
 from accounts.services.flow import (
     Actor,
@@ -66,10 +72,11 @@ def upsert_organization_role(
     description: str = "",
     via: str = "",
     correlation_id: str = "",
+    preview: bool = False,
 ) -> Change[OrganizationRole]:
     """Create an organization role, or update the name and description of an existing one."""
     event_type = "role.upserted"
-    call = start_call(actor, via=via, correlation_id=correlation_id)
+    call = start_call(actor, via=via, correlation_id=correlation_id, preview=preview)
     slug, name, description = (str(v or "").strip() for v in (slug, name, description))
     data = {"slug": slug, "name": name}
     require_in_scope(call, event_type, organization)
@@ -102,8 +109,30 @@ def upsert_organization_role(
         snapshot=mirroring.role_state,
         before=before,
         data=data,
+        expected={
+            **(before or {"id": None, "slug": slug}),
+            "name": name,
+            "description": description,
+        },
+        blast_radius=blast_radius(organization, slug) if preview else None,
     )
     return run(call, step)
+
+
+BLAST_SAMPLE = 10
+
+
+def blast_radius(organization: Organization, slug: str) -> dict[str, Any]:
+    """How many present memberships hold the role, in which organizations, with a sample."""
+    held = MembershipRole.objects.filter(
+        slug=slug, organization=organization, membership__removed_at__isnull=True
+    )
+    sample = held.select_related("membership__user").order_by("membership__user__email")
+    return {
+        "memberships": held.count(),
+        "organizations": [organization.external_id] if held.exists() else [],
+        "sample": [row.membership.user.email for row in sample[:BLAST_SAMPLE]],
+    }
 
 
 def set_membership_roles(
@@ -113,10 +142,11 @@ def set_membership_roles(
     roles: Sequence[str],
     via: str = "",
     correlation_id: str = "",
+    preview: bool = False,
 ) -> Change[OrganizationMembership]:
     """Replace a membership's roles with `roles`, each of which must exist for its organization."""
     event_type = "membership.roles_set"
-    call = start_call(actor, via=via, correlation_id=correlation_id)
+    call = start_call(actor, via=via, correlation_id=correlation_id, preview=preview)
     require_in_scope(call, event_type, membership)
     require(call, permissions.MANAGE_ROLES, event_type, membership)
     if isinstance(roles, str) or not all(isinstance(r, str) for r in roles):

@@ -1,0 +1,56 @@
+"""Dry runs: `?dryRun=true` or `Prefer: dry-run` answer what a change would do, doing nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from django.http import HttpRequest
+from ninja import Query
+
+from accounts.api.schemas import ApiSchema
+from accounts.errors import ErrorCode, KarmoError
+from accounts.services.flow import Change
+
+DryRun = Annotated[
+    bool,
+    Query(
+        alias="dryRun",
+        description="Preview the change: nothing is sent to the provider or written, and the "
+        "answer is a Preview. The header `Prefer: dry-run` does the same.",
+    ),
+]
+
+
+class PreviewOut(ApiSchema):
+    """What a change would do: the target before and after, and the provider call it needs."""
+
+    dry_run: Literal[True] = True
+    event_type: str
+    before: Any
+    after: Any
+    provider_call: str = ""
+    supported: bool
+    approval_needed: bool
+    blast_radius: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, change: Change[Any]) -> PreviewOut:
+        """From a service's dry run."""
+        preview = change.preview
+        if preview is None:
+            raise KarmoError(ErrorCode.INTERNAL_ERROR)
+        return cls(
+            event_type=preview.event_type,
+            before=preview.before,
+            after=preview.after,
+            provider_call=preview.provider_call,
+            supported=preview.supported,
+            approval_needed=preview.approval_needed,
+            blast_radius=preview.blast_radius,
+        )
+
+
+def wanted(request: HttpRequest, flag: bool) -> bool:
+    """Whether the caller asked for a dry run, by query parameter or Prefer header."""
+    prefer = request.headers.get("Prefer", "")
+    return flag or "dry-run" in {p.strip().lower() for p in prefer.split(",")}

@@ -1,0 +1,96 @@
+"""Dry runs: the same checks as the change, nothing sent to the provider, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts import services
+from accounts.models import (
+    AuditEvent,
+    MembershipRole,
+    MirrorStatus,
+    OrganizationMembership,
+    OrganizationRole,
+    Outcome,
+)
+from tests.fixtures.audit import assert_audited
+from tests.test_api.conftest import ApiClient, make_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def inactive_membership() -> OrganizationMembership:
+    return (
+        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
+        .select_related("organization", "user")
+        .order_by("external_id")
+        .first()
+    )
+
+
+def test_api_preview_matches_the_real_change_and_calls_no_provider(
+    mirrored, manager, workos_emulator
+):
+    target = inactive_membership()
+    api = ApiClient(make_token(manager))
+    path = f"/orgs/{target.organization.external_id}/users/{target.user.external_id}/reactivate"
+    events = AuditEvent.objects.count()
+    workos_emulator.app.request_log.clear()
+    preview = api.post(f"{path}?dryRun=true")
+    assert preview.status_code == 200, preview.content
+    body = preview.json()
+    assert list(workos_emulator.app.request_log) == []
+    assert AuditEvent.objects.count() == events
+    target.refresh_from_db()
+    assert target.status == MirrorStatus.INACTIVE
+    assert body["dryRun"] is True
+    assert body["supported"] is True
+    assert body["approvalNeeded"] is False
+    assert body["providerCall"] == f"workos.reactivate_membership({target.external_id})"
+    assert body["before"]["status"] == "inactive"
+    assert body["after"]["status"] == "active"
+    real = api.post(path)
+    assert real.status_code == 200
+    assert real.json()["status"] == "active"
+    outcome = assert_audited("membership.reactivated", target=target, outcome=Outcome.SUCCEEDED)
+    assert outcome.before == body["before"]
+    assert body["after"]["raw_status"] is None
+    assert {**outcome.after, "raw_status": None} == body["after"]
+
+
+def test_help_desk_preview_says_an_approval_is_needed(mirrored, help_desk, workos_emulator):
+    target = inactive_membership()
+    events = AuditEvent.objects.count()
+    workos_emulator.app.request_log.clear()
+    change = services.reactivate_membership(actor=help_desk, membership=target, preview=True)
+    assert change.preview.approval_needed is True
+    assert change.preview.after["status"] == "active"
+    assert list(workos_emulator.app.request_log) == []
+    assert AuditEvent.objects.count() == events
+
+
+def test_role_preview_by_prefer_header_shows_the_blast_radius(mirrored, manager, workos_emulator):
+    held = MembershipRole.objects.filter(
+        membership__removed_at__isnull=True,
+        slug__in=OrganizationRole.objects.filter(
+            organization__isnull=False, slug__startswith="org-"
+        ).values("slug"),
+    ).first()
+    org, slug = held.organization, held.slug
+    holders = MembershipRole.objects.filter(
+        organization=org, slug=slug, membership__removed_at__isnull=True
+    )
+    api = ApiClient(make_token(manager))
+    events = AuditEvent.objects.count()
+    workos_emulator.app.request_log.clear()
+    response = api.put(
+        f"/orgs/{org.external_id}/roles/{slug}", {"name": "Renamed"}, Prefer="dry-run"
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert list(workos_emulator.app.request_log) == []
+    assert body["after"]["name"] == "Renamed"
+    assert body["blastRadius"]["memberships"] == holders.count()
+    assert body["blastRadius"]["organizations"] == [org.external_id]
+    assert len(body["blastRadius"]["sample"]) == min(10, holders.count())
+    assert AuditEvent.objects.count() == events
