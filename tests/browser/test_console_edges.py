@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
@@ -43,10 +45,12 @@ def test_admin_pages_name_an_icon_that_loads(sign_in, sandbox_app):
     # Playwright does not report the browser's own favicon fetch, so check what it would fetch.
     User.objects.create_superuser("root", "root@karmo.example", "pw-for-tests-1")
     page = sign_in(None)
+    # The admin's login sends people to the one sign-in page, then back to the admin.
     page.goto(f"{sandbox_app}/admin/login/")
+    expect(page).to_have_url(re.compile(r"/login/\?next=%2Fadmin%2F"))
     page.get_by_label("Username").fill("root")
     page.get_by_label("Password").fill("pw-for-tests-1")
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Back office")
     icon = page.locator("link[rel=icon]")
     expect(icon).to_have_count(1)
