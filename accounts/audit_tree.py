@@ -7,8 +7,11 @@ range a proof needs is a fold of at most log2(n) stored nodes, all fetched in on
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import reduce
+from operator import or_
 
 from django.db import connection
+from django.db.models import Q
 
 from accounts.merkle import (
     Node,
@@ -33,7 +36,9 @@ def _fetch(nodes: Iterable[Node]) -> dict[Node, bytes]:
     wanted = sorted(set(nodes))
     if not wanted:
         return {}
-    rows = AuditTreeNode.objects.filter(pk__in=wanted).values_list("level", "position", "hash")
+    # OR of (level, position) pairs, not a row-value IN: SQLite only uses the key's index so.
+    match = reduce(or_, (Q(level=level, position=position) for level, position in wanted))
+    rows = AuditTreeNode.objects.filter(match).values_list("level", "position", "hash")
     found = {(level, index): bytes(digest) for level, index, digest in rows}
     missing = [node for node in wanted if node not in found]
     if missing:

@@ -37,7 +37,7 @@ VERIFY_TARGET_SECONDS = 20.0
 BUILD_CHUNK = 20_000
 HEADER = (
     "| database | record_events, events/s | record_event, events/s | verify_chain() "
-    "| verify_audit_log | measured |\n|---|---|---|---|---|---|"
+    "| floor (ratio) | proof p95 | verify_audit_log | measured |\n|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -123,9 +123,13 @@ def extend_chain(total: int) -> float:
     The hashes come from accounts.audit.compute_hash; the rows go in with executemany, since
     building a million model instances for bulk_create would dominate the benchmark's run time.
     """
+    import hashlib
+
     from django.db import connection, transaction
 
-    from accounts.audit import GENESIS_HASH, HASHED_FIELDS, compute_hash, to_json
+    from accounts import audit_tree
+    from accounts.audit import GENESIS_HASH, HASHED_FIELDS, canonical, to_json
+    from accounts.merkle import extend, leaf_hash
     from accounts.models import AuditEvent
 
     started = time.perf_counter()
@@ -143,9 +147,10 @@ def extend_chain(total: int) -> float:
     after = to_json({"status": "active", "roles": ["org-viewer"]})
     last = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
     sequence, prev_hash = last or (0, GENESIS_HASH)
+    frontier = audit_tree.frontier(sequence)
     moment = datetime.now(UTC) - timedelta(days=365)
     while sequence < total:
-        rows = []
+        rows, leaves, first = [], [], sequence
         for _ in range(min(BUILD_CHUNK, total - sequence)):
             sequence += 1
             event = SimpleNamespace(
@@ -174,7 +179,9 @@ def extend_chain(total: int) -> float:
                 correlation_id=f"{sequence:08d}-0000-4000-8000-000000000000",
                 prev_hash=prev_hash,
             )
-            event.hash = prev_hash = compute_hash(event)  # type: ignore[arg-type]
+            data = canonical(event).encode()  # type: ignore[arg-type]
+            event.hash = prev_hash = hashlib.sha256(prev_hash.encode() + data).hexdigest()
+            leaves.append(leaf_hash(data))
             values = vars(event)
             rows.append(
                 [
@@ -184,7 +191,59 @@ def extend_chain(total: int) -> float:
             )
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(insert, rows)
+            audit_tree.write_nodes(list(extend(frontier, leaves, first)))
     return time.perf_counter() - started
+
+
+def bench_floor() -> dict:
+    """The floor of any verifier: read the rows and hash each one's canonical bytes, no more."""
+    import hashlib
+    import json
+
+    from accounts.audit import HASHED_FIELDS, _utc_iso
+    from accounts.models import AuditEvent
+
+    names = tuple(sorted(HASHED_FIELDS))
+    encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+    at = names.index("occurred_at")
+    started = time.perf_counter()
+    count = 0
+    rows = AuditEvent.objects.order_by("sequence").values_list(*names)
+    for row in rows.iterator(chunk_size=2000):
+        payload = dict(zip(names, row, strict=True))
+        if isinstance(row[at], datetime):
+            payload["occurred_at"] = _utc_iso(row[at])
+        hashlib.sha256(encode(payload).encode()).digest()
+        count += 1
+    seconds = time.perf_counter() - started
+    return {"events": count, "seconds": round(seconds, 2)}
+
+
+def bench_proofs(samples: int = 1000) -> dict:
+    """Inclusion and consistency proofs at the built size: latency percentiles in ms."""
+    import random
+
+    from accounts import audit_tree
+
+    size = audit_tree.tree_size()
+    picks = random.Random(12).sample(range(size), min(samples, size))
+    figures = {"tree_size": size, "samples": len(picks)}
+    for kind, call in (
+        ("inclusion", lambda i: audit_tree.inclusion_proof(i, size)),
+        ("consistency", lambda i: audit_tree.consistency_proof(i + 1, size)),
+    ):
+        timings = []
+        for index in picks:
+            started = time.perf_counter()
+            call(index)
+            timings.append((time.perf_counter() - started) * 1000)
+        timings.sort()
+        figures[kind] = {
+            "p50_ms": round(timings[len(timings) // 2], 3),
+            "p95_ms": round(timings[int(len(timings) * 0.95)], 3),
+            "max_ms": round(timings[-1], 3),
+        }
+    return figures
 
 
 def bench_verify(env: dict[str, str]) -> dict:
@@ -252,6 +311,11 @@ def bench(args: argparse.Namespace) -> dict:
         print(f"built a chain of {args.verify} events in {build_seconds:.1f} s", flush=True)
         run["verify"] = bench_verify(env)
         print(f"verify: {run['verify']}", flush=True)
+        run["floor"] = bench_floor()
+        run["floor"]["ratio"] = round(run["verify"]["seconds"] / run["floor"]["seconds"], 2)
+        print(f"floor: {run['floor']}", flush=True)
+        run["proofs"] = bench_proofs()
+        print(f"proofs: {run['proofs']}", flush=True)
         run["load_average_1m"] = round(os.getloadavg()[0], 2)
     finally:
         connection.close()
@@ -262,6 +326,21 @@ def bench(args: argparse.Namespace) -> dict:
     run["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     run["machine"] = machine()
     return run
+
+
+def _floor(run: dict) -> str:
+    floor = run.get("floor")
+    return f"{floor['seconds']} s (×{floor['ratio']})" if floor else "not measured"
+
+
+def _proofs(run: dict) -> str:
+    proofs = run.get("proofs")
+    if not proofs:
+        return "not measured"
+    return (
+        f"inclusion {proofs['inclusion']['p95_ms']} ms, consistency "
+        f"{proofs['consistency']['p95_ms']} ms at {proofs['tree_size']:,}"
+    )
 
 
 def write_report() -> None:
@@ -281,6 +360,7 @@ def write_report() -> None:
             f"({a['batched']['events']:,} in {a['batched']['seconds']} s) "
             f"| {a['single']['events_per_second']:,} ({a['single']['events']:,} calls) "
             f"| {v['events']:,} in {v['seconds']} s (CPU {v['cpu_seconds']} s{verdict}) "
+            f"| {_floor(run)} | {_proofs(run)} "
             f"| {v['command_seconds']} s: `{v['command_last_line']}` "
             f"| {run['measured_at']}, load {run['load_average_1m']} |"
         )
@@ -292,10 +372,14 @@ def write_report() -> None:
 database created and dropped by the script). Appending goes through `accounts.audit.record_events`
 in batches of {batch} (one transaction and one chain lock per batch, as sync writes them) and
 through single `record_event` calls (one transaction each, as a console change writes them).
-The chain is then extended with bulk inserts hashed by the real code to the count shown and
-walked by `verify_chain()`, then by `manage.py verify_audit_log` in a fresh process (its time
-includes Django start-up). Target: verifying 1,000,000 events in under
-{VERIFY_TARGET_SECONDS:.0f} s on SQLite (met or missed compares the wall time). Machine:
+The chain and its Merkle tree are then extended with bulk inserts hashed by the real code to
+the count shown and walked by `verify_chain()` (chain and tree rebuilt together), then by
+`manage.py verify_audit_log` in a fresh process (its time includes Django start-up and the
+stored tree's root check). "Floor" reads the same rows and hashes each one's canonical bytes
+with hashlib and nothing else; the ratio is verify_chain()'s time over it. "Proof p95" is 1,000
+random inclusion (and consistency) proofs from the stored tree, one query each. Target:
+verifying 1,000,000 events in under {VERIFY_TARGET_SECONDS:.0f} s on SQLite (met or missed
+compares the wall time). Machine:
 {runs[0]["machine"]}, shared with other work (1-minute load average shown): with the load above
 the CPU count, wall times include waiting for a CPU, and "CPU" is the verifying process's own time
 (SQLite reads run inside it; PostgreSQL's server process is not counted).
