@@ -6,15 +6,12 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connections, router, transaction
-from django.tasks import TaskResult, TaskResultStatus, task
-from django.utils import timezone
-from django_tasks_db import DatabaseBackend
+from django.tasks import TaskResult, task
 
 from accounts.checkpoints import CheckpointError, write_checkpoint
+from accounts.scheduling import book_once
 
 logger = logging.getLogger("karmo.audit")
-_PG_SCHEDULE_LOCK = 0x4B41524D4F03  # any constant; serialises booking the next checkpoint
 
 
 @task
@@ -35,27 +32,6 @@ def schedule_checkpoints() -> TaskResult | None:
     None when the interval is 0 or the backend is not django-tasks-db's persistent queue.
     """
     seconds = settings.KARMO_AUDIT_CHECKPOINT_SECONDS
-    backend = audit_checkpoint_task.get_backend()
-    if seconds <= 0 or not isinstance(backend, DatabaseBackend):
+    if seconds <= 0:
         return None
-    from django_tasks_db.models import DBTaskResult  # a model: import once apps are loaded
-
-    using = router.db_for_write(DBTaskResult)
-    with transaction.atomic(using=using):
-        if connections[using].vendor == "postgresql":
-            with connections[using].cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_SCHEDULE_LOCK])
-        waiting = (
-            DBTaskResult.objects.using(using)
-            .filter(
-                task_path=audit_checkpoint_task.module_path,
-                backend_name=backend.alias,
-                status=TaskResultStatus.READY,
-            )
-            .order_by("run_after")
-            .first()
-        )
-        if waiting is not None:
-            return waiting.task_result
-        run_after = timezone.now() + timedelta(seconds=seconds)
-        return audit_checkpoint_task.using(run_after=run_after).enqueue()
+    return book_once(audit_checkpoint_task, timedelta(seconds=seconds))
