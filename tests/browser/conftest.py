@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 
 from accounts.sync import run_sync
 from tests.conftest import make_staff
@@ -39,6 +41,31 @@ def browser() -> Iterator[object]:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def one_at_a_time(app: Callable) -> Callable:
+    """A WSGI app that answers one request at a time, its body read before the next starts."""
+    lock = threading.Lock()
+
+    def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        with lock:
+            response = app(environ, start_response)
+            try:
+                return [b"".join(response)]
+            finally:
+                if hasattr(response, "close"):
+                    response.close()
+
+    return application
+
+
+@pytest.fixture(scope="session", autouse=True)
+def serialised_live_server(live_server) -> None:
+    """On in-memory SQLite the live server's threads share one connection, and sqlite3 fails
+    ('bad parameter or other API misuse') when two pages' requests use it at once."""
+    if connection.vendor == "sqlite":
+        httpd = live_server.thread.httpd
+        httpd.set_app(one_at_a_time(httpd.get_app()))
 
 
 @pytest.fixture
