@@ -81,10 +81,11 @@ def test_the_example_as_shipped_is_refused_for_its_placeholder_secret(tmp_path, 
 
 
 def ids(deploy: bool = True) -> set[str]:
-    # Only the security tags: model checks would need a database connection.
+    # Only the security tags: the model checks are not what these tests are about.
     return {m.id for m in run_checks(include_deployment_checks=deploy, tags=["security"])}
 
 
+@pytest.mark.django_db  # on PostgreSQL the audit-role check asks the database
 def test_deploy_checks_flag_the_development_defaults(settings):
     settings.KARMO_PROVIDER = "sandbox"
     settings.KARMO_API_RATE_LIMIT = 0
@@ -93,6 +94,7 @@ def test_deploy_checks_flag_the_development_defaults(settings):
     assert {"ops.E001", "ops.W001", "ops.W003", "ops.W005"} <= found
 
 
+@pytest.mark.django_db
 def test_a_short_metrics_token_is_an_error(settings):
     settings.KARMO_METRICS_TOKEN = "short"
     assert "ops.E002" in ids(deploy=False)
