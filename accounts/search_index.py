@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from django.db import connection
+from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
 MIN_LENGTH = 3
@@ -71,17 +72,24 @@ def drop_statements(vendor: str) -> list[str]:
     return statements
 
 
-def containing(table: str, text: str, limit: int) -> RawSQL:
-    """Primary keys of up to `limit` rows whose searched text contains `text` (any case)."""
+def containing(table: str, text: str) -> RawSQL:
+    """A condition on `table`'s rows: their searched text contains `text` (any case).
+
+    A condition rather than a limited list of keys, so scope and other filters apply before
+    the caller's LIMIT: a list cut first could hold none of the rows the viewer may see.
+    """
     if connection.vendor == "postgresql":
         pattern = (
             "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         )
-        sql = f"SELECT id FROM {table} WHERE lower({INDEXED[table]}) LIKE %s LIMIT %s"
-        return RawSQL(sql, (pattern, limit))
+        # Columns named through the table, so joins cannot make them ambiguous; the planner
+        # still matches the expression of the trigram index.
+        sql = f"lower({_rows_text(table, table)}) LIKE %s"
+        return RawSQL(sql, (pattern,), output_field=BooleanField())
     phrase = '"' + text.replace('"', '""') + '"'
     fts = _fts(table)
-    return RawSQL(f"SELECT rowid FROM {fts} WHERE {fts} MATCH %s LIMIT %s", (phrase, limit))
+    sql = f"{table}.id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH %s)"
+    return RawSQL(sql, (phrase,), output_field=BooleanField())
 
 
 def supported(text: str) -> bool:

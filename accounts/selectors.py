@@ -88,12 +88,8 @@ def search(query: str, viewer: Staff, limit: int = SEARCH_LIMIT) -> SearchResult
     ]
     if search_index.supported(query):
         # Anywhere in email, name, domain or provider id, in any case (trigram indexes).
-        people_queries.append(
-            users.filter(pk__in=search_index.containing("accounts_provideruser", query, limit))
-        )
-        org_queries.append(
-            orgs.filter(pk__in=search_index.containing("accounts_organization", query, limit))
-        )
+        people_queries.append(users.filter(search_index.containing("accounts_provideruser", query)))
+        org_queries.append(orgs.filter(search_index.containing("accounts_organization", query)))
     people = _merged(
         people_queries,
         key=lambda person: person.email.lower(),
