@@ -26,6 +26,12 @@ with warnings.catch_warnings():
     import zitadel_client
 
 
+def _served(app, **options) -> Iterator[RunningEmulator]:
+    running = serve_in_thread(app, **options)
+    yield running
+    running.stop()
+
+
 class RecordingStytch(Recording, StytchEmulator):
     pass
 
@@ -34,10 +40,9 @@ class RecordingStytch(Recording, StytchEmulator):
 def stytch_sdk_emulator(tmp_path_factory) -> Iterator[RunningEmulator]:
     """The Stytch emulator over HTTPS (the SDK refuses plain HTTP), with its CA file."""
     cert, context = self_signed(tmp_path_factory.mktemp("tls"))
-    running = serve_in_thread(RecordingStytch(), tls=context)
-    running.app.ca_file = str(cert)
-    yield running
-    running.stop()
+    app = RecordingStytch()
+    app.ca_file = str(cert)
+    yield from _served(app, tls=context)
 
 
 @pytest.fixture
@@ -59,9 +64,7 @@ class RecordingWorkOS(Recording, WorkOSEmulator):
 
 @pytest.fixture(scope="session")
 def workos_sdk_emulator() -> Iterator[RunningEmulator]:
-    running = serve_in_thread(RecordingWorkOS(api_key=EMULATOR_API_KEY))
-    yield running
-    running.stop()
+    yield from _served(RecordingWorkOS(api_key=EMULATOR_API_KEY))
 
 
 @pytest.fixture
@@ -84,9 +87,7 @@ class RecordingZitadel(Recording, ZitadelEmulator):
 
 @pytest.fixture(scope="session")
 def zitadel_sdk_emulator() -> Iterator[RunningEmulator]:
-    running = serve_in_thread(RecordingZitadel(token=DEFAULT_TOKEN))
-    yield running
-    running.stop()
+    yield from _served(RecordingZitadel(token=DEFAULT_TOKEN))
 
 
 @pytest.fixture
