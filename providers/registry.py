@@ -72,6 +72,7 @@ def _build_stytch() -> Provider:
         timeout=settings.KARMO_PROVIDER_TIMEOUT,
         retry=retry_policy(),
         budget=budget_for("stytch"),
+        concurrency=settings.KARMO_SYNC_CONCURRENCY,
     )
 
 

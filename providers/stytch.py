@@ -15,6 +15,7 @@ reads, changes and writes it back), with ids `<organization_id>:<role_id>`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -41,7 +42,9 @@ from providers.errors import (
     ProviderUnsupported,
     error_for_status,
 )
+from providers.fanout import fan_out
 from providers.http import Answer, ProviderHTTP, RetryPolicy
+from providers.spool import Tee
 
 BASE_URLS = {"test": "https://test.stytch.com", "live": "https://api.stytch.com"}
 PAGE_SIZE = 1000
@@ -130,8 +133,11 @@ class StytchProvider:
         page_size: int = PAGE_SIZE,
         transport: httpx.BaseTransport | None = None,
         budget: Budget | None = None,
+        concurrency: int = 4,
     ) -> None:
         self.page_size = page_size
+        self.concurrency = max(1, concurrency)
+        self._unread_members: Tee | None = None
         self.http = ProviderHTTP(
             base_url=base_url or base_url_for(environment, project_id),
             provider=self.name,
@@ -141,6 +147,7 @@ class StytchProvider:
             error_parser=parse_error,
             transport=transport,
             budget=budget,
+            connections=self.concurrency + 2,
         )
         self.http.client.event_hooks = {"request": [], "response": [_rate_limit_wait]}
 
@@ -153,12 +160,22 @@ class StytchProvider:
         return map(_organization, self._organizations())
 
     def list_users(self) -> Iterator[User]:
-        """One user per member of every organization, deleted members included."""
-        return map(_user, self._members())
+        """One user per member of every organization, deleted members included.
+
+        A member is both a user and a membership, so a list_memberships called before this
+        list is read shares its read (the sync's case): the members are read once, not twice.
+        """
+        tee = Tee(self._member_pages)
+        self._unread_members = tee
+        pages = tee.attach()
+        assert pages is not None  # a new tee has not started
+        return (_user(member) for page in pages for member in page)
 
     def list_memberships(self) -> Iterator[Membership]:
         """One membership per member of every organization, deleted members included."""
-        return map(_membership, self._members())
+        tee, self._unread_members = self._unread_members, None
+        pages = tee.attach() if tee is not None else None
+        return (_membership(member) for page in pages or self._member_pages() for member in page)
 
     def list_roles(self) -> Iterator[Role]:
         """The project's roles, then each organization's custom roles."""
@@ -263,27 +280,42 @@ class StytchProvider:
         return Answer(data, answer.status_code, str(data.get("request_id") or ""))
 
     def _search(self, path: str, body: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
-        cursor = None
-        while True:
-            page = {**body, "limit": self.page_size, **({"cursor": cursor} if cursor else {})}
-            # A search only reads, so it is safe to repeat although it is a POST.
-            data = self.http.request("POST", path, json=page, idempotent=True).data
-            yield from data.get(key) or []
-            cursor = (data.get("results_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return
+        # A search only reads, so it is safe to repeat although it is a POST.
+        for wrapped in self._search_pages(path, body, key):
+            yield from wrapped[0]
 
     def _organizations(self) -> Iterator[dict[str, Any]]:
         return self._search("/v1/b2b/organizations/search", {}, "organizations")
 
-    def _members(self) -> Iterator[dict[str, Any]]:
+    def _member_pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Pages of members; each search over 100 organizations is its own cursor chain, and
+        the chains are read concurrently."""
         ids = [org["organization_id"] for org in self._organizations()]
         statuses = {"filter_name": "statuses", "filter_value": ALL_STATUSES}
         query = {"operator": "AND", "operands": [statuses]}
-        for start in range(0, len(ids), ORGANIZATIONS_PER_SEARCH):
-            chunk = ids[start : start + ORGANIZATIONS_PER_SEARCH]
-            body = {"organization_ids": chunk, "query": query}
-            yield from self._search("/v1/b2b/organizations/members/search", body, "members")
+        chains = (
+            functools.partial(
+                self._search_pages,
+                "/v1/b2b/organizations/members/search",
+                {"organization_ids": ids[start : start + ORGANIZATIONS_PER_SEARCH], "query": query},
+                "members",
+            )
+            for start in range(0, len(ids), ORGANIZATIONS_PER_SEARCH)
+        )
+        # fan_out hands over items: each page goes as one item, so pages stay whole.
+        return fan_out(chains, self.concurrency)
+
+    def _search_pages(
+        self, path: str, body: dict[str, Any], key: str
+    ) -> Iterator[list[list[dict[str, Any]]]]:
+        cursor = None
+        while True:
+            page = {**body, "limit": self.page_size, **({"cursor": cursor} if cursor else {})}
+            data = self.http.request("POST", path, json=page, idempotent=True).data
+            yield [data.get(key) or []]
+            cursor = (data.get("results_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
 
     def _member(self, member_id: str) -> dict[str, Any]:
         # Deleted members are found only with include_deleted; ids are unique across orgs.

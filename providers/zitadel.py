@@ -3,6 +3,7 @@ and project roles/grants over Connect paths; v3alpha user activate only when ask
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import replace
 from http import HTTPStatus
@@ -20,6 +21,7 @@ from providers.errors import (
     ProviderNotFound,
     ProviderUnsupported,
 )
+from providers.fanout import fan_out
 from providers.http import Answer, ProviderHTTP, RetryPolicy
 
 CONNECT_PREFIX = "/zitadel."
@@ -52,8 +54,10 @@ class ZitadelProvider:
         page_size: int = 1000,
         transport: httpx.BaseTransport | None = None,
         budget: Budget | None = None,
+        concurrency: int = 4,
     ) -> None:
         self.project_id = project_id
+        self.concurrency = max(1, concurrency)
         self.use_v3alpha = use_v3alpha
         self.page_size = page_size
         self._owner_org = ""
@@ -66,6 +70,7 @@ class ZitadelProvider:
             error_parser=wire.parse_error,
             transport=transport,
             budget=budget,
+            connections=self.concurrency + 2,
         )
         self.unsupported_reasons: dict[Capability, str] = {}
         if not project_id:
@@ -89,18 +94,27 @@ class ZitadelProvider:
         return self.http.request("POST", path, json=body, idempotent=idempotent, headers=headers)
 
     def _pages(self, path: str, body: dict[str, Any], key: str) -> Iterator[Any]:
-        """Every item of an offset-paged list, in ascending creation order."""
+        """Every item of an offset-paged list; the first page says how many there are, so
+        the other pages are read concurrently (items come page by page, pages interleaved)."""
+        first, total = self._page(path, body, key, 0)
+        yield from first
+        if not first or len(first) >= total:
+            return
+        offsets = range(len(first), total, self.page_size)
+        chains = (functools.partial(self._page_chain, path, body, key, at) for at in offsets)
+        yield from fan_out(chains, self.concurrency)
+
+    def _page_chain(self, path: str, body: dict[str, Any], key: str, offset: int) -> Iterator[list]:
+        yield self._page(path, body, key, offset)[0]
+
+    def _page(self, path: str, body: dict[str, Any], key: str, offset: int) -> tuple[list, int]:
+        """One page at `offset` (oldest first) and the list's total."""
         connect = path.startswith(CONNECT_PREFIX)
         paging, meta = ("pagination", "pagination") if connect else ("query", "details")
-        offset = 0
-        while True:
-            window = {"offset": str(offset), "limit": self.page_size, "asc": True}
-            answer = self._call(path, {**body, paging: window}, idempotent=True)
-            items = answer.data.get(key) or []
-            yield from items
-            offset += len(items)
-            if not items or offset >= int(answer.data.get(meta, {}).get("totalResult", "0")):
-                return
+        window = {"offset": str(offset), "limit": self.page_size, "asc": True}
+        answer = self._call(path, {**body, paging: window}, idempotent=True)
+        items = answer.data.get(key) or []
+        return items, int(answer.data.get(meta, {}).get("totalResult", "0"))
 
     def _require(self, capability: Capability) -> None:
         if capability not in self.capabilities:
@@ -370,4 +384,5 @@ def from_settings() -> ZitadelProvider:
         timeout=settings.KARMO_PROVIDER_TIMEOUT,
         retry=retry_policy(),
         budget=budget_for("zitadel"),
+        concurrency=settings.KARMO_SYNC_CONCURRENCY,
     )

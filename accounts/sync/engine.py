@@ -73,7 +73,13 @@ class Syncer:
             # Every kind's reader starts now, so later lists are read while earlier kinds are
             # written (within the provider's budget); each reads at most two batches ahead.
             # Closed on the way out, even on an error, so the reading threads stop at once.
-            streams = [readers.enter_context(closing(self._read(kind))) for kind in KINDS]
+            # Every listing is asked for before any is read: a provider may share one read
+            # between two kinds (Stytch's members are users and memberships).
+            listings = [iter(kind.listing(self.provider)) for kind in KINDS]
+            streams = [
+                readers.enter_context(closing(prefetched(items, self.batch_size)))
+                for items in listings
+            ]
             listed: list[tuple[Kind, PkSet]] = []
             for kind, stream in zip(KINDS, streams, strict=True):
                 listed.append((kind, self._list_kind(kind, stream)))

@@ -1,49 +1,49 @@
-"""Read the provider's next pages in a thread while sync writes the current batch."""
+"""Read the provider's pages in a thread that never waits for the writer, memory bounded.
+
+The sync writes kinds in order (organizations, users, memberships, roles), but reads them all
+at once within the provider's request budget. A reader whose kind's turn has not come keeps
+`depth` batches in memory and spills the rest to a temporary file, so the budget is spent on
+reading from the first second to the last, whatever the writer is doing, and memory stays
+flat whatever the dataset's size.
+"""
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Iterator
 from datetime import datetime
 from itertools import islice
-from typing import Any
 
 from django.utils import timezone
 
-_DONE = object()
+from providers.spool import Spool
 
-
-class _Failed:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
+# Markers rather than objects: a marker may go through the file (pickle makes a copy).
+_DONE, _FAILED = "done", "failed"
 
 
 class prefetched[T]:  # noqa: N801 - used like the generator function it replaced
     """Batches of up to `size` items, each with the time its reading started.
 
-    Reading starts at once, in a thread that reads ahead at most `depth` batches (memory
-    stays bounded); the provider's errors are raised in the caller's thread. `close()` stops
-    the reader, whether or not anything was consumed.
+    Reading starts at once, in a thread that never waits for the consumer (see Spool); the
+    provider's errors are raised in the caller's thread. `close()` stops the reader, whether
+    or not anything was consumed.
     """
 
     def __init__(self, items: Iterator[T], size: int, depth: int = 2) -> None:
         self._items = items
         self._size = size
-        self._ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._spool = Spool(depth)
         self._stop = threading.Event()
         self._finished = False
+        self._error: BaseException | None = None
         self._reader = threading.Thread(target=self._read, name="karmo-sync-prefetch", daemon=True)
         self._reader.start()
 
-    def _hand_over(self, value: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._ready.put(value, timeout=0.1)
-            except queue.Full:
-                continue
-            return True
-        return False
+    @property
+    def spilled(self) -> int:
+        """How many batches went through the temporary file."""
+        return self._spool.spilled
 
     def _read(self) -> None:
         try:
@@ -52,11 +52,11 @@ class prefetched[T]:  # noqa: N801 - used like the generator function it replace
                 batch = list(islice(self._items, self._size))
                 if not batch:
                     break
-                if not self._hand_over((fetched_at, batch)):
-                    return
-            self._hand_over(_DONE)
+                self._spool.put((fetched_at, batch))
+            self._spool.put(_DONE)
         except BaseException as error:  # handed to the caller, who decides
-            self._hand_over(_Failed(error))
+            self._error = error
+            self._spool.put(_FAILED)
         finally:
             close = getattr(self._items, "close", None)
             if close is not None:
@@ -68,13 +68,13 @@ class prefetched[T]:  # noqa: N801 - used like the generator function it replace
     def __next__(self) -> tuple[datetime, list[T]]:
         if self._finished:
             raise StopIteration
-        value = self._ready.get()
-        if value is _DONE:
+        value = self._spool.get()
+        if value == _DONE:
             self.close()
             raise StopIteration
-        if isinstance(value, _Failed):
+        if value == _FAILED and self._error is not None:
             self.close()
-            raise value.error
+            raise self._error
         return value
 
     def close(self) -> None:
@@ -82,3 +82,4 @@ class prefetched[T]:  # noqa: N801 - used like the generator function it replace
         self._finished = True
         self._stop.set()
         self._reader.join(timeout=60)
+        self._spool.close()
