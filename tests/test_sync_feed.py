@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 
-from accounts.models import AuditEvent, FeedState, OrganizationMembership, ProviderUser, SyncRun
+from accounts.models import (
+    AppliedEvent,
+    AuditEvent,
+    FeedState,
+    OrganizationMembership,
+    ProviderUser,
+    SyncRun,
+)
 from accounts.sync import run_sync
 from accounts.sync.feed import (
     RECONCILIATION,
@@ -18,6 +26,7 @@ from accounts.sync.feed import (
     schedule_feed_poll,
     schedule_reconciliation,
 )
+from accounts.sync.once import KEPT_FOR, forget_old
 from providers.base import Membership, Status
 
 pytestmark = pytest.mark.django_db
@@ -84,9 +93,14 @@ def test_events_applied_twice_change_nothing(synced):
 
     FeedState.objects.filter(provider="workos").update(cursor=start)  # replay the same page
     replay = run_incremental(provider=synced)
+    assert (replay.updated, replay.seen) == (0, 0)  # both events known by their ids
 
-    assert replay.updated == 0
-    assert replay.unchanged == 1  # two events of one membership: the last one wins
+    AppliedEvent.objects.all().delete()  # forgotten (after KEPT_FOR): the mirror decides
+    FeedState.objects.filter(provider="workos").update(cursor=start)
+    forgotten = run_incremental(provider=synced)
+
+    assert forgotten.updated == 0
+    assert forgotten.unchanged == 1  # two events of one membership: the last one wins
     assert len(synced_events()) == after_first
 
 
@@ -196,3 +210,12 @@ def test_a_provider_without_a_feed_ends_the_polls(stytch_emulator, stytch_provid
     settings.STYTCH_SECRET = stytch_emulator.app.secret
     assert poll_feed_task.call() == {"skipped": "this provider has no event feed"}
     assert not DBTaskResult.objects.exists()  # no next poll booked
+
+
+def test_applied_events_are_forgotten_after_they_can_no_longer_arrive(synced):
+    synced.deactivate_membership(an_active_membership(synced))
+    run_incremental(provider=synced)
+    event = AppliedEvent.objects.get()
+    assert event.via == "feed"
+    assert forget_old(event.applied_at + KEPT_FOR - timedelta(seconds=1)) == 0
+    assert forget_old(event.applied_at + KEPT_FOR + timedelta(seconds=1)) == 1

@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+from django.db import transaction
 
 from accounts.models import (
     AuditEvent,
@@ -160,7 +161,7 @@ def test_a_change_by_webhook_and_feed_is_audited_once(
     row = OrganizationMembership.objects.get(external_id=membership.id)
     assert row.status == Status.INACTIVE
     feed = run_incremental(provider=app_provider)  # the same event, through the feed
-    assert (feed.mode, feed.updated, feed.unchanged) == ("incremental", 0, 1)
+    assert (feed.mode, feed.updated, feed.seen) == ("incremental", 0, 0)  # known by its id
     events = AuditEvent.objects.filter(
         event_type="membership.sync_updated", target_id=membership.id
     )
@@ -186,3 +187,88 @@ def test_stytch_webhooks_arrive_over_loopback(
     row = OrganizationMembership.objects.get(external_id=membership.id)
     assert (row.status, row.raw_status) == (Status.INACTIVE, "deleted")
     assert WebhookDelivery.objects.get().event_type == "direct.member.delete"
+
+
+def membership_events(external_id: str) -> list[str]:
+    """The membership's audit events after the first sync created it."""
+    events = AuditEvent.objects.filter(event_type__startswith="membership.sync_")
+    events = events.exclude(event_type="membership.sync_created").filter(target_id=external_id)
+    return list(events.order_by("pk").values_list("event_type", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_late_webhooks_after_the_feed_change_nothing(
+    app_provider, workos_emulator, live_server, settings
+):
+    settings.WORKOS_WEBHOOK_SECRET = SECRET
+    run_sync(provider=app_provider)
+    hooks = workos_emulator.app.webhooks
+    # Delivered late: the poll reads both events first.
+    hooks.configure(f"{live_server.url}/webhooks/workos/", SECRET, delay=2.5)
+    membership = next(m for m in app_provider.list_memberships() if m.status == Status.ACTIVE)
+    app_provider.deactivate_membership(membership)
+    app_provider.reactivate_membership(membership)
+
+    feed = run_incremental(provider=app_provider)
+    hooks.drain(timeout=10)
+
+    assert (feed.updated, feed.unchanged) == (0, 1)  # the last event wins: still active
+    assert hooks.answers == [200, 200]
+    # Before: the late "deactivated" webhook deactivated the mirror again, the next one
+    # reactivated it, two audit events for changes the mirror had already taken in.
+    assert membership_events(membership.id) == []
+    row = OrganizationMembership.objects.get(external_id=membership.id)
+    assert row.status == Status.ACTIVE
+    outcomes = WebhookDelivery.objects.values_list("outcome", "changed")
+    assert sorted(outcomes) == [("duplicate", 0), ("duplicate", 0)]
+    assert not SyncRun.objects.filter(mode=SyncRun.Mode.WEBHOOK).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_out_of_order_keep_the_newest_state(
+    app_provider, workos_emulator, live_server, settings, client
+):
+    settings.WORKOS_WEBHOOK_SECRET = SECRET
+    run_sync(provider=app_provider)
+    membership = next(m for m in app_provider.list_memberships() if m.status == Status.ACTIVE)
+    app_provider.deactivate_membership(membership)
+    app_provider.reactivate_membership(membership)
+    events = app_provider.http.request(
+        "GET", "/events", params={"events": "organization_membership.updated", "order": "desc"}
+    ).data["data"][:2]
+    newest, older = (json.dumps(event).encode() for event in events)
+    stamp = time.time_ns() // 10**6
+
+    first = post_workos(client, newest, workos_signature(SECRET, newest, stamp))
+    late = post_workos(client, older, workos_signature(SECRET, older, stamp))
+
+    assert (first.json()["changed"], late.json()["changed"]) == (0, 0)  # the mirror is active
+    assert late.json()["outcome"] == "duplicate"
+    assert OrganizationMembership.objects.get(external_id=membership.id).status == Status.ACTIVE
+    assert membership_events(membership.id) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_racing_the_poll_is_audited_once_on_postgres(
+    app_provider, workos_emulator, live_server, settings
+):
+    """The webhook arrives while the poll's transaction, which applied the same event, is
+    still open: it must wait for it, not compare against the row as it was."""
+    settings.WORKOS_WEBHOOK_SECRET = SECRET
+    run_sync(provider=app_provider)
+    hooks = workos_emulator.app.webhooks
+    hooks.configure(f"{live_server.url}/webhooks/workos/", SECRET, delay=1.0)
+    membership = next(m for m in app_provider.list_memberships() if m.status == Status.ACTIVE)
+
+    app_provider.deactivate_membership(membership)
+    with transaction.atomic():
+        feed = run_incremental(provider=app_provider)
+        time.sleep(2.5)  # the webhook came in meanwhile and waits
+        assert hooks.answers == []
+    hooks.drain(timeout=10)
+
+    assert feed.updated == 1
+    assert hooks.answers == [200]
+    assert membership_events(membership.id) == ["membership.sync_updated"]
+    assert WebhookDelivery.objects.get().outcome == "duplicate"

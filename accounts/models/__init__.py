@@ -10,7 +10,7 @@ from accounts.models.audit import (
     Channel,
     Outcome,
 )
-from accounts.models.feeds import FeedState, WebhookDelivery
+from accounts.models.feeds import AppliedEvent, FeedState, WebhookDelivery
 from accounts.models.mirror import (
     MembershipRole,
     MirrorStatus,
@@ -25,6 +25,7 @@ from accounts.models.staff import RecoveryCode, RecoveryCodeDevice
 from accounts.models.tokens import ApiToken, IdempotencyRecord
 
 __all__ = [
+    "AppliedEvent",
     "ApiToken",
     "AuditCheckpoint",
     "AuditEvent",

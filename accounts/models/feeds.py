@@ -34,6 +34,7 @@ class WebhookDelivery(models.Model):
     class Outcome(models.TextChoices):
         APPLIED = "applied", "Applied"
         IGNORED = "ignored", "Ignored"
+        DUPLICATE = "duplicate", "Already taken in"
 
     provider = models.CharField(max_length=32)
     delivery_id = models.CharField(max_length=128)
@@ -50,3 +51,32 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} webhook {self.delivery_id}"
+
+
+class AppliedEvent(models.Model):
+    """A provider event the mirror has taken in, by feed or webhook, kept so it is taken once.
+
+    The same event reaches us twice (its webhook and the feed's page) and webhooks may come
+    late or out of order: a change whose event is already here, or older than one already
+    applied to the same record, is skipped instead of written (and audited) again.
+    """
+
+    provider = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=128)
+    kind = models.CharField(max_length=16)
+    external_id = models.CharField(max_length=128)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField()
+    via = models.CharField(max_length=16)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="applied_event_once")
+        ]
+        indexes = [
+            models.Index(fields=["provider", "kind", "external_id"], name="applied_event_record"),
+            models.Index(fields=["applied_at"], name="applied_event_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} event {self.event_id}"

@@ -2,7 +2,8 @@
 
 A full sync places the cursor at the newest event it saw before reading, so nothing between
 the two is missed; events it already reflected are applied again and change nothing, because
-changes go through the sync's compare-then-write path. When the provider no longer holds the
+changes go through the sync's compare-then-write path, and an event a webhook already brought
+is recognised by its id and skipped (accounts.sync.once). When the provider no longer holds the
 cursor (WorkOS keeps events 30 days) a full sync runs by itself and records why.
 """
 
@@ -26,7 +27,7 @@ from accounts.errors import KarmoError
 from accounts.models import Channel, FeedState, SyncRun
 from accounts.scheduling import book_once
 from accounts.sync.engine import Syncer
-from accounts.sync.kinds import KINDS
+from accounts.sync.once import apply_once, forget_old
 from providers.base import Change, Provider
 from providers.errors import (
     ProviderAuthError,
@@ -91,21 +92,6 @@ def cursor_placed(key: str, cursor: str | None, at: datetime, run: SyncRun) -> N
     state.save()
 
 
-def apply_changes(syncer: Syncer, changes: list[Change], fetched_at: datetime) -> None:
-    """Apply a page of changes: the last change of each record wins, referenced kinds first."""
-    latest: dict[tuple[str, str], Change] = {}
-    for change in changes:
-        latest.pop((change.kind, change.external_id), None)
-        latest[(change.kind, change.external_id)] = change
-    for kind in KINDS:
-        mine = [change for change in latest.values() if change.kind == kind.noun]
-        present = [change.item for change in mine if change.item is not None]
-        if present:
-            syncer.apply_records(kind, present, fetched_at)
-        if gone := [change.external_id for change in mine if change.item is None]:
-            syncer.remove_records(kind, gone)
-
-
 def fallback_reason(state: FeedState, now: datetime) -> str:
     """Why the feed cannot be trusted and a full sync must run; empty when it can be."""
     if not state.ready:
@@ -162,7 +148,7 @@ def run_incremental(
     try:
         while True:
             with transaction.atomic():
-                apply_changes(syncer, page.changes, fetched_at)
+                apply_once(syncer, page.changes, fetched_at, via="feed")
                 _advance(state, page.cursor, page.changes)
             if not page.more:
                 break
@@ -232,6 +218,7 @@ def reconcile_mirror_task() -> dict[str, Any]:
     from providers.registry import get_provider
 
     schedule_reconciliation()
+    forget_old()
     provider = get_provider()
     try:
         with audit_context(via=Channel.TASK):

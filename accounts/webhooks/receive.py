@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.errors import ErrorCode, KarmoError
 from accounts.models import FeedState, SyncRun, WebhookDelivery
 from accounts.sync.engine import Syncer
-from accounts.sync.feed import apply_changes
+from accounts.sync.once import apply_once
 from accounts.webhooks.signatures import Signed, verify_svix, verify_workos
 from providers.base import Change
 from providers.errors import ProviderError
@@ -100,20 +100,23 @@ def receive(name: str, headers: Mapping[str, str], body: bytes) -> WebhookDelive
                 )
         except IntegrityError:
             raise KarmoError(ErrorCode.WEBHOOK_REPLAYED, meta={"deliveryId": delivery_id}) from None
-        delivery.changed = apply_webhook(changes)
+        fresh, delivery.changed = apply_webhook(changes)
         if not changes:
             delivery.outcome = WebhookDelivery.Outcome.IGNORED
+        elif not fresh:  # the feed (or another delivery) brought these events already
+            delivery.outcome = WebhookDelivery.Outcome.DUPLICATE
         delivery.save(update_fields=["changed", "outcome"])
     return delivery
 
 
-def apply_webhook(changes: list[Change]) -> int:
-    """Apply a delivery's changes as a webhook run; returns how many rows changed.
+def apply_webhook(changes: list[Change]) -> tuple[int, int]:
+    """Apply a delivery's changes as a webhook run; returns how many changes were new and
+    how many rows changed.
 
     A delivery that changed nothing (the feed got there first) leaves no run behind.
     """
     if not changes:
-        return 0
+        return 0, 0
     key = settings.KARMO_PROVIDER
     now = timezone.now()
     run = SyncRun.objects.create(
@@ -128,15 +131,15 @@ def apply_webhook(changes: list[Change]) -> int:
     # Applied as of receipt: providers' clocks (and Stytch's whole seconds) cannot be compared
     # with ours; a reordered delivery is corrected by the next event, the feed or the nightly
     # reconciliation.
-    apply_changes(syncer, changes, now)
+    fresh = apply_once(syncer, changes, now, via="webhook")
     changed = run.created + run.updated + run.removed
     if not changed:
         run.delete()
-        return 0
+        return fresh, 0
     run.finished_at = timezone.now()
     run.errors = "\n".join(syncer.error_lines)
     run.save()
     FeedState.objects.update_or_create(
         provider=key, defaults={"last_applied_at": run.finished_at, "last_event_at": now}
     )
-    return changed
+    return fresh, changed

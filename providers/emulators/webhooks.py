@@ -48,14 +48,16 @@ class WebhookSender:
         self.url = ""
         self.secret = ""
         self.answers: list[int] = []
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.delay = 0.0
+        self._queue: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def configure(self, url: str, secret: str) -> None:
-        """Send to `url` signed with `secret`; an empty url stops sending."""
+    def configure(self, url: str, secret: str, delay: float = 0.0) -> None:
+        """Send to `url` signed with `secret`, each `delay` seconds after its change (real
+        providers deliver late at times); an empty url stops sending."""
         with self._lock:
-            self.url, self.secret = url, secret
+            self.url, self.secret, self.delay = url, secret, delay
             self.answers = []
             if url and self._thread is None:
                 self._thread = threading.Thread(
@@ -66,7 +68,7 @@ class WebhookSender:
     def send(self, event: dict[str, Any]) -> None:
         """Queue an event when a URL is configured."""
         if self.url:
-            self._queue.put(event)
+            self._queue.put((time.monotonic() + self.delay, event))
 
     def drain(self, timeout: float = 5.0) -> None:
         """Wait until every queued event was posted (for tests and benchmarks)."""
@@ -77,9 +79,10 @@ class WebhookSender:
     def _run(self) -> None:
         with httpx.Client(timeout=10.0) as client:
             while True:
-                event = self._queue.get()
+                due, event = self._queue.get()
                 try:
-                    if event is not None and self.url:
+                    if self.url:
+                        time.sleep(max(0.0, due - time.monotonic()))
                         self._post(client, event)
                 finally:
                     self._queue.task_done()
