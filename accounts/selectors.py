@@ -59,7 +59,9 @@ class SearchResults:
     organizations: list[Organization]
 
 
-def search(query: str, viewer: Staff, limit: int = SEARCH_LIMIT) -> SearchResults:
+def search(
+    query: str, viewer: Staff, limit: int = SEARCH_LIMIT, *, with_memberships: bool = True
+) -> SearchResults:
     """Match email, last name, 'first last', provider id, organization name or id.
 
     Each way of matching is its own query ordered by its own index and limited, so every one
@@ -95,15 +97,16 @@ def search(query: str, viewer: Staff, limit: int = SEARCH_LIMIT) -> SearchResult
         key=lambda person: person.email.lower(),
         limit=limit,
     )
-    prefetch_related_objects(
-        people,
-        Prefetch(
-            "memberships",
-            queryset=scoped(viewer, OrganizationMembership.objects.present()).select_related(
-                "organization"
+    if with_memberships:
+        prefetch_related_objects(
+            people,
+            Prefetch(
+                "memberships",
+                queryset=scoped(viewer, OrganizationMembership.objects.present()).select_related(
+                    "organization"
+                ),
             ),
-        ),
-    )
+        )
     organizations = _merged(
         org_queries,
         key=lambda org: org.name.lower(),

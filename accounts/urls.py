@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.urls import path
 
 from accounts import views
+from accounts.views.palette import palette
 
 app_name = "console"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("find/", views.find, name="find"),
+    path("palette/", palette, name="palette"),
     path("people/<int:pk>/", views.person_detail, name="person"),
     path("people/<int:pk>/refresh/", views.person_refresh, name="person-refresh"),
     path("memberships/<int:pk>/request/", views.membership_request, name="membership-request"),

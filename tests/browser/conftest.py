@@ -102,7 +102,8 @@ def sign_in(browser, sandbox_app, staff) -> Iterator[Callable[[str], object]]:
         page = context.new_page()
         page.set_default_timeout(10_000)
         page.on("console", lambda message: _note_refusal(message, refused, page))
-        page.goto(f"{sandbox_app}/login/")
+        # The live server's first answer (templates, static lookups) is slow on a busy machine.
+        page.goto(f"{sandbox_app}/login/", timeout=30_000)
         if username is None:
             return page
         page.get_by_label("Username").fill(username)
