@@ -1,7 +1,7 @@
 """Reads through the production server (gunicorn) against today's runserver, on PostgreSQL.
 
 Usage: .venv/bin/python benchmarks/prod_load.py [--memberships N] [--requests N]
-       [--concurrency 8 32] [--web 4] [--threads 4] [--postgres-url URL]
+       [--concurrency 8 32] [--web 2] [--threads 4] [--postgres-url URL] [--keep DBNAME]
 
 Bulk-loads the console benchmark's dataset (1,000,000 memberships by default) into the
 scratch PostgreSQL database `karmo_prod_bench` (dropped at the end), then serves it twice on
@@ -133,7 +133,6 @@ def serve(name: str, env: dict[str, str], args: argparse.Namespace, log: Path) -
             "KARMO_BIND": f"127.0.0.1:{port}",
             "WEB_CONCURRENCY": str(args.web),
             "GUNICORN_THREADS": str(args.threads),
-            "DJANGO_CONN_MAX_AGE": "60",
             "PROMETHEUS_MULTIPROC_DIR": str(log.parent / "metrics"),
         }
     return subprocess.Popen(  # noqa: S603 - this repository's server, fixed arguments
@@ -159,20 +158,40 @@ def wait_serving(base: str, server: subprocess.Popen) -> None:
 
 
 @contextmanager
-def scratch_database(server: str) -> Iterator[tuple[str, Path]]:
-    """The scratch database's URL and a temp dir, both removed afterwards."""
+def scratch_database(server: str, keep: str) -> Iterator[tuple[str, Path]]:
+    """The scratch database's URL and a temp dir, both removed afterwards; or the database
+    `keep`, left in place so a re-run skips the build."""
     scratch = Path(tempfile.mkdtemp(prefix="karmo-prod-bench-"))
     drop = f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)"
-    admin_sql(server, drop, f"CREATE DATABASE {SCRATCH_DB}")
+    if not keep:
+        admin_sql(server, drop, f"CREATE DATABASE {SCRATCH_DB}")
     try:
-        yield f"{server}/{SCRATCH_DB}", scratch
+        yield f"{server}/{keep or SCRATCH_DB}", scratch
     finally:
         if "django.db" in sys.modules:
             from django.db import connections
 
             connections.close_all()
-        admin_sql(server, drop)
+        if not keep:
+            admin_sql(server, drop)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def built_already(data: Dataset) -> dict[str, Any] | None:
+    """The counts when a kept database already holds this dataset."""
+    from django.db.utils import ProgrammingError
+
+    from accounts.models import AuditEvent, OrganizationMembership
+
+    try:
+        memberships = OrganizationMembership.objects.count()
+    except ProgrammingError:
+        return None
+    if memberships != data.n_memberships:
+        return None
+    counts = {"memberships": memberships, "people": data.n_users}
+    counts |= {"organizations": data.n_orgs, "audit_events": AuditEvent.objects.count()}
+    return {"counts": counts, "build_seconds": 0.0, "reused": True}
 
 
 def complete_tree() -> None:
@@ -190,7 +209,7 @@ def complete_tree() -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    with scratch_database(args.postgres_url.rstrip("/")) as (url, scratch):
+    with scratch_database(args.postgres_url.rstrip("/"), args.keep) as (url, scratch):
         env = {
             **os.environ,
             "DATABASE_URL": url,
@@ -202,7 +221,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "KARMO_SANDBOX_DIR": str(scratch / "sandbox"),
             "KARMO_SANDBOX_URL": "",
             "KARMO_API_RATE_LIMIT": "0",
-            "KARMO_LOG_LEVEL": "WARNING",
         }
         os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")})
         os.environ.update(KARMO_PROVIDER="sandbox", DJANGO_ALLOWED_HOSTS="127.0.0.1,testserver")
@@ -216,8 +234,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from accounts.tokens import issue_token
 
         data = Dataset(args, connection.vendor)
-        built = build(data)
-        complete_tree()
+        built = built_already(data) if args.keep else None
+        if built is None:
+            built = build(data)
+            complete_tree()
         print(f"built in {built['build_seconds']} s: {built['counts']}", flush=True)
         manager = User.objects.get(username="bench.manager")
         session = Client()
@@ -260,6 +280,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "database_version": f"PostgreSQL {major}.{minor}",
         "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "gunicorn": {"workers": args.web, "threads": args.threads, "conn_max_age": 60},
+        "log_level": "INFO (one line per request, as in production)",
         "requests_per_run": len(work),
         "warmup_requests": args.warmup,
         **built,
@@ -307,7 +328,8 @@ benchmark's dataset ({counts["memberships"]:,} memberships, {counts["people"]:,}
 scratch database, served on 127.0.0.1 by `manage.py runserver --noreload` (today's way, a
 thread per request, a new database connection per request) and then by gunicorn with
 `karmo_admin/gunicorn_conf.py` ({g["workers"]} processes × {g["threads"]} threads,
-`DJANGO_CONN_MAX_AGE={g["conn_max_age"]}`), `DEBUG` off, rate limit off. A second process sends
+`DJANGO_CONN_MAX_AGE={g["conn_max_age"]}` from that config), `DEBUG` off, rate limit off,
+Karmo's one log line per request on in both. A second process sends
 the same {result["requests_per_run"]} reads to each, half API (`GET /orgs`, an org's members,
 a user, audit events; Bearer token), half console pages (search fragment, person, org, largest
 org, audit log first and filtered pages; session cookie), from 8 and then 32 threads after
@@ -338,7 +360,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=800, help="requests per run")
     parser.add_argument("--warmup", type=int, default=200, help="warm-up requests per server")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
-    parser.add_argument("--web", type=int, default=4, help="gunicorn processes")
+    parser.add_argument(
+        "--keep", default="", help="build into (or reuse) this database and keep it afterwards"
+    )
+    parser.add_argument("--web", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
     result = run(parser.parse_args())
     write_report(result)

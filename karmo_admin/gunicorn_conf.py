@@ -2,8 +2,10 @@
 
     gunicorn -c python:karmo_admin.gunicorn_conf karmo_admin.wsgi
 
-gthread workers: each process holds a few threads, because most of a request's time is
-spent waiting on PostgreSQL or the provider, not on the CPU. Workers are recycled after
+gthread workers, one process per core (2 here): a read spends most of its time in Python
+(20-90 ms of CPU per request at 1,000,000 memberships, BENCHMARKS.md) under one GIL per
+process, so more processes than cores only add memory and switching; 4 threads per process
+fill the gaps while a request waits on PostgreSQL or the provider. Workers are recycled after
 max_requests (with jitter, so they do not all restart at once) and get graceful_timeout
 seconds to finish requests on SIGTERM or SIGHUP (reload).
 """
@@ -20,6 +22,11 @@ from typing import Any
 os.environ.setdefault(
     "PROMETHEUS_MULTIPROC_DIR", str(Path(tempfile.gettempdir()) / f"karmo-metrics-{os.getpid()}")
 )
+
+# Persistent database connections: each worker thread keeps its own, checked before reuse,
+# instead of a new PostgreSQL backend per request (settings default 0 suits runserver, whose
+# per-request threads would leak them).
+os.environ.setdefault("DJANGO_CONN_MAX_AGE", "60")
 
 bind = os.environ.get("KARMO_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

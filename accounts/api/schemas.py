@@ -57,15 +57,24 @@ Text = Annotated[
 
 
 class ApiSchema(Schema):
-    """camelCase aliases on the wire, snake_case in Python."""
+    """camelCase aliases on the wire, snake_case in Python.
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+    Built from models and dicts by field name only: trying the camelCase alias first costs a
+    failed attribute lookup (and ninja's template-variable fallback) per field and object.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=False,
+        from_attributes=True,
+    )
 
 
 class InputSchema(ApiSchema):
-    """A request body: unknown fields are refused."""
+    """A request body, camelCase or snake_case: unknown fields are refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_by_alias=True)
 
 
 class FieldErrorOut(ApiSchema):
