@@ -12,8 +12,18 @@ from typing import Any, ClassVar
 import httpx
 from django.conf import settings
 
+from providers import zitadel_feed
 from providers import zitadel_wire as wire
-from providers.base import Capability, Membership, Organization, Result, Role, Status, User
+from providers.base import (
+    Capability,
+    ChangePage,
+    Membership,
+    Organization,
+    Result,
+    Role,
+    Status,
+    User,
+)
 from providers.budget import Budget
 from providers.errors import (
     ProviderConflict,
@@ -115,6 +125,24 @@ class ZitadelProvider:
         answer = self._call(path, {**body, paging: window}, idempotent=True)
         items = answer.data.get(key) or []
         return items, int(answer.data.get(meta, {}).get("totalResult", "0"))
+
+    def call(self, path: str, body: dict[str, Any], *, idempotent: bool) -> Answer:
+        """One POST (for the feed's reads)."""
+        return self._call(path, body, idempotent=idempotent)
+
+    def pages(self, path: str, body: dict[str, Any], key: str = "result") -> Iterator[Any]:
+        """Every item of an offset-paged list (for the feed's reads)."""
+        return self._pages(path, body, key)
+
+    # -- change feed (admin ListEvents) ------------------------------------------------------
+
+    def latest_change_cursor(self) -> str | None:
+        """The newest relevant event's sequence: the feed resumes after it."""
+        return zitadel_feed.latest_change_cursor(self)
+
+    def read_changes(self, cursor: str | None) -> ChangePage:
+        """The changes after `cursor`; ProviderFeedExpired when the log has a gap there."""
+        return zitadel_feed.read_changes(self, cursor)
 
     def _require(self, capability: Capability) -> None:
         if capability not in self.capabilities:

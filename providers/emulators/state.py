@@ -326,6 +326,11 @@ class Store:
                 (key, value),
             )
 
+    def delete_kind(self, kind: str) -> int:
+        """Remove every document of a kind; returns how many."""
+        with self._lock:
+            return self._db.execute("DELETE FROM records WHERE kind = ?", (kind,)).rowcount
+
     def clear(self) -> None:
         """Remove every document and setting."""
         with self.transaction():

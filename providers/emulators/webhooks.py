@@ -40,6 +40,13 @@ def svix_headers(secret: str, body: bytes, event: dict[str, Any]) -> dict[str, s
     }
 
 
+def zitadel_headers(secret: str, body: bytes, event: dict[str, Any]) -> dict[str, str]:
+    """Actions v2: `ZITADEL-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body">`."""
+    stamp = int(time.time())
+    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"ZITADEL-Signature": f"t={stamp},v1={digest}"}
+
+
 class WebhookSender:
     """Posts events to one URL in the order they were recorded."""
 

@@ -18,6 +18,8 @@ class AccessMixin:
     project_id: str
     pager: wire.Pager
     owner_org: Callable[[], str]
+    grant_event: Callable[[dict[str, Any], str, dict[str, Any]], None]
+    project_event: Callable[[str, dict[str, Any]], None]
 
     def access_procedures(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         """Connect procedures (after `/zitadel.`) served only on Connect paths."""
@@ -123,6 +125,7 @@ class AccessMixin:
             if doc["state"] != state:
                 doc.update(state=state, changeDate=wire.now())
                 self.store.put("authz", doc["id"], doc)
+                self.grant_event(doc, "reactivated" if active else "deactivated", {})
         return {"changeDate": doc["changeDate"]}
 
     def update_authorization(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -138,6 +141,7 @@ class AccessMixin:
             if keys != doc["roleKeys"]:
                 doc.update(roleKeys=keys, changeDate=wire.now())
                 self.store.put("authz", doc["id"], doc)
+                self.grant_event(doc, "changed", {"roleKeys": keys})
         return {"changeDate": doc["changeDate"]}
 
     def _grantable(self, org_id: str) -> set[str]:
@@ -179,6 +183,7 @@ class AccessMixin:
                 raise fail("failed_precondition", "COMMAND-1S9gx", "User grant is not active")
             doc.update(state=state, changeDate=wire.now())
             self.store.put("authz", doc["id"], doc)
+            self.grant_event(doc, "reactivated" if active else "deactivated", {})
         details = {"sequence": "2", "changeDate": doc["changeDate"]}
         return {"details": {**details, "resourceOwner": doc["organizationId"]}}
 
@@ -228,6 +233,7 @@ class AccessMixin:
                 raise fail("already_exists", "PROJECT-Mm9sd", "Role already exists")
             doc = wire.role_doc(key, name, str(body.get("group") or ""), wire.now())
             self.store.insert("role", key, doc)
+            self.project_event("project.role.added", {"key": key})
         return {"creationDate": doc["creationDate"]}
 
     def update_project_role(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -242,6 +248,7 @@ class AccessMixin:
                 raise fail("failed_precondition", "COMMAND-eS8z7", "No changes")
             role.update(changes, changeDate=wire.now())
             self.store.put("role", role["key"], role)
+            self.project_event("project.role.changed", {"key": role["key"]})
         return {"changeDate": role["changeDate"]}
 
     def list_project_grants(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -278,9 +285,11 @@ class AccessMixin:
                 self.store.insert(
                     "pgrant", org_id, wire.grant_doc(self.owner_org(), org, keys, stamp)
                 )
+                self.project_event("project.grant.added", {"grantedOrgId": org_id})
                 return {"creationDate": stamp}
             if grant is None:
                 raise fail("not_found", "PROJECT-D8JxR", "Project grant not found")
             grant.update(grantedRoleKeys=keys, changeDate=stamp)
             self.store.put("pgrant", org_id, grant)
+            self.project_event("project.grant.changed", {"grantedOrgId": org_id})
         return {"changeDate": stamp}

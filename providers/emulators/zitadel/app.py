@@ -11,13 +11,14 @@ from providers.emulators.server import EmulatorApp, Handler, HTTPError, Request,
 from providers.emulators.state import Store
 from providers.emulators.zitadel import wire
 from providers.emulators.zitadel.access import AccessMixin
+from providers.emulators.zitadel.events import EventsMixin
 from providers.emulators.zitadel.wire import fail, required
 
 Operation = Callable[[dict[str, Any]], dict[str, Any]]
 HUMANS = {"typeQuery": {"type": "TYPE_HUMAN"}}
 
 
-class ZitadelEmulator(AccessMixin, EmulatorApp):
+class ZitadelEmulator(AccessMixin, EventsMixin, EmulatorApp):
     """Speaks ZITADEL's admin APIs over one Store; ids are numeric strings like ZITADEL's.
 
     Every operation takes the request body as a dict; REST routes fold path ids into it.
@@ -32,6 +33,7 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
         self.token = token
         self.project_id = wire.PROJECT_ID
         self.pager = wire.Pager(self.store)
+        self.init_events()
         self.connect: dict[str, Operation] = {
             "user.v2.UserService/ListUsers": self.list_users,
             "user.v2.UserService/GetUserByID": self.get_user,
@@ -62,6 +64,7 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
             ("POST", user + "/reactivate", self._op(self.reactivate_user)),
             ("POST", r"/resources/v3alpha/users/(?P<userId>\d+)/_activate", self._op(self.v3)),
             ("POST", "/v2/organizations/_search", self._op(self.list_orgs)),
+            ("POST", "/admin/v1/events/_search", self.list_events),
             ("POST", org + "/activate", self._op(partial(self.org_v2, active=True))),
             ("POST", org + "/deactivate", self._op(partial(self.org_v2, active=False))),
             ("GET", me, self._me(self.org_v1)),
@@ -187,12 +190,15 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
             )
             doc.update(username=username, loginNames=[username], preferredLoginName=username)
             self.store.insert("user", user_id, doc, parent=org_id)
+            self.emit("user", user_id, org_id, "user.human.added", {"userName": username})
         return doc
 
     def _set_user_state(self, user: dict[str, Any], state: str) -> dict[str, Any]:
         user["details"] = wire.bump(user["details"], user["details"]["resourceOwner"])
         user["state"] = state
         self.store.put("user", user["userId"], user)
+        verb = "deactivated" if state == "USER_STATE_INACTIVE" else "reactivated"
+        self.emit("user", user["userId"], user["details"]["resourceOwner"], f"user.{verb}", {})
         return {"details": user["details"]}
 
     def deactivate_user(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -259,6 +265,8 @@ class ZitadelEmulator(AccessMixin, EmulatorApp):
             org["state"] = target
             org["details"] = wire.bump(org["details"], org_id)
             self.store.put("org", org_id, org)
+            verb = "reactivated" if active else "deactivated"
+            self.emit("org", org_id, org_id, f"org.{verb}", {})
         return {"details": org["details"]}
 
     def org_v2(self, body: dict[str, Any], *, active: bool) -> dict[str, Any]:
