@@ -12,6 +12,7 @@ from django.utils.functional import SimpleLazyObject
 
 from accounts import selectors
 from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
+from accounts.theme import theme_context
 from providers.base import Capability
 from providers.registry import ProviderStatus, provider_status
 
@@ -69,6 +70,7 @@ def console(request: HttpRequest) -> dict[str, Any]:
         "provider_status": SimpleLazyObject(
             lambda: ProviderStatus(provider["name"], provider["configured"], provider["reason"])
         ),
+        **theme_context(request),
     }
     if user.is_authenticated and user.is_staff:
         context["staff_role"] = SimpleLazyObject(lambda: staff_role(user))

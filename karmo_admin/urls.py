@@ -9,6 +9,7 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from accounts.staff import passkeys
+from accounts.theme import set_theme
 from accounts.views import security, sign_out, signin
 from accounts.views.webhooks import webhook
 
@@ -27,6 +28,7 @@ urlpatterns = [
     path("security/<str:kind>/<int:pk>/remove/", security.remove_factor, name="security-remove"),
     path("webauthn/", include(passkeys)),
     path("logout/", sign_out, name="logout"),
+    path("theme/", set_theme, name="theme"),
     path("api/", include("accounts.api.urls")),
     path("webhooks/<slug:provider>/", webhook, name="webhook"),
     path("", include("accounts.urls")),

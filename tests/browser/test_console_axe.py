@@ -1,7 +1,9 @@
-"""axe-core over every console page at desktop and phone widths: no serious or critical
-violation of WCAG 2.x A/AA (2.2 included: target size), contrast among them.
+"""axe-core over every console page at desktop and phone widths, in the light and the dark
+theme: no serious or critical violation of WCAG 2.x A/AA (2.2 included: target size),
+contrast among them.
 
-The counts of every impact are written to artifacts/axe-counts.json for the issue note.
+The counts of every impact are written to artifacts/axe-counts.json (axe-counts-dark.json
+for the dark theme) for the issue note.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ def run_axe(page) -> list[dict]:
     )
 
 
-def sign_in_axe(browser, base: str, username: str | None, viewport: dict[str, int]):
-    context = browser.new_context(viewport=viewport, bypass_csp=True)
+def sign_in_axe(
+    browser, base: str, username: str | None, viewport: dict[str, int], scheme: str = "light"
+):
+    context = browser.new_context(viewport=viewport, bypass_csp=True, color_scheme=scheme)
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.goto(f"{base}/login/")
@@ -49,7 +53,8 @@ def sign_in_axe(browser, base: str, username: str | None, viewport: dict[str, in
     return context, page
 
 
-def test_every_console_page_passes_axe_at_both_widths(browser, sandbox_app, staff):
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_console_page_passes_axe_at_both_widths(browser, sandbox_app, staff, scheme):
     membership = (
         OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
         .select_related("user", "organization")
@@ -77,17 +82,18 @@ def test_every_console_page_passes_axe_at_both_widths(browser, sandbox_app, staf
     blocking: list[str] = []
     for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         for username, paths in pages.items():
-            context, page = sign_in_axe(browser, sandbox_app, username, viewport)
+            context, page = sign_in_axe(browser, sandbox_app, username, viewport, scheme)
             for path in paths:
                 page.goto(f"{sandbox_app}{path}")
                 for violation in run_axe(page):
                     counts[violation["impact"]] += violation["nodes"]
                     if violation["impact"] in BLOCKING:
-                        blocking.append(f"{label} {path}: {violation}")
+                        blocking.append(f"{scheme} {label} {path}: {violation}")
             context.close()
     SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
     checked = 2 * sum(len(paths) for paths in pages.values())
-    (SCREENSHOTS.parent / "axe-counts.json").write_text(
+    name = "axe-counts.json" if scheme == "light" else f"axe-counts-{scheme}.json"
+    (SCREENSHOTS.parent / name).write_text(
         json.dumps({"pages_checked": checked, "violations_by_impact": counts}, indent=2)
     )
     assert not blocking, "\n".join(blocking)
