@@ -29,7 +29,7 @@ from providers.registry import get_provider
 
 pytestmark = pytest.mark.django_db
 
-START_TIMEOUT = 30.0
+START_TIMEOUT = 120.0  # an upper bound for a hung start, generous for a busy machine
 STOP_TIMEOUT = 5.0
 
 

@@ -100,7 +100,7 @@ def sign_in(browser, sandbox_app, staff) -> Iterator[Callable[[str], object]]:
         context = browser.new_context(viewport=viewport, accept_downloads=True)
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(30_000)
         page.on("console", lambda message: _note_refusal(message, refused, page))
         # The live server's first answer (templates, static lookups) is slow on a busy machine.
         page.goto(f"{sandbox_app}/login/", timeout=30_000)
