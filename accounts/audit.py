@@ -138,8 +138,14 @@ def lock_chain() -> None:
 
 def _lock_chain() -> tuple[int, str]:
     lock_chain()
-    last = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
-    return last if last else (0, GENESIS_HASH)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:  # raw: this runs once per append, often for one event
+        cursor.execute(
+            f"SELECT {quote('sequence')}, {quote('hash')} "  # noqa: S608
+            f"FROM {quote(AuditEvent._meta.db_table)} ORDER BY {quote('sequence')} DESC LIMIT 1"
+        )
+        last = cursor.fetchone()
+    return (last[0], last[1]) if last else (0, GENESIS_HASH)
 
 
 def _build(spec: EventSpec, sequence: int, prev_hash: str) -> AuditEvent:
@@ -186,9 +192,53 @@ def record_events(specs: Iterable[EventSpec]) -> list[AuditEvent]:
             event.hash = prev_hash = hashlib.sha256(prev_hash.encode() + data).hexdigest()
             leaves.append(leaf_hash(data))
             events.append(event)
-        created = AuditEvent.objects.bulk_create(events)
+        _insert(events, first)
         audit_tree.write_nodes(audit_tree.new_nodes(first, leaves))
-        return created
+        return events
+
+
+def _insert(events: list[AuditEvent], first: int) -> None:
+    """Insert built events as rows, then give each its primary key, as bulk_create would.
+
+    Plain rows rather than bulk_create: its per-field compilation (and, on PostgreSQL, the
+    arrays it binds) cost more than hashing the events did.
+    """
+    fields = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+    postgres = connection.vendor == "postgresql"
+    at_json = {index for index, field in enumerate(fields) if field.name in _JSON_COLUMNS}
+    at_time = next(index for index, field in enumerate(fields) if field.name == "occurred_at")
+    at_ip = next(index for index, field in enumerate(fields) if field.name == "client_ip")
+    adapt_time = connection.ops.adapt_datetimefield_value
+    encode = _CANONICAL.encode
+    rows = []
+    for event in events:
+        row = [getattr(event, field.attname) for field in fields]
+        for index in at_json:
+            row[index] = None if row[index] is None else encode(row[index])
+        row[at_ip] = row[at_ip] or None  # as GenericIPAddressField stores a blank address
+        if not postgres:
+            row[at_time] = adapt_time(row[at_time])
+        rows.append(row)
+    quote = connection.ops.quote_name
+    table = quote(AuditEvent._meta.db_table)
+    columns = ", ".join(quote(field.column) for field in fields)
+    with connection.cursor() as cursor:
+        if postgres:  # COPY: one round trip for the rows, and no per-value binding in Python
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("%s" for _ in fields)
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
+        cursor.execute(
+            f"SELECT {quote('id')} FROM {table} WHERE {quote('sequence')} > %s "  # noqa: S608
+            f"ORDER BY {quote('sequence')}",
+            [first],
+        )
+        for event, (pk,) in zip(events, cursor.fetchall(), strict=True):
+            event.pk = pk
+            event._state.adding = False
+            event._state.db = connection.alias
 
 
 def record_event(**kwargs: Any) -> AuditEvent:
@@ -368,43 +418,32 @@ class Verification:
     roots: dict[int, bytes] = field(default_factory=dict)
 
 
-# The hashed fields in the canonical (sorted) key order: rows zipped with these make dicts the
-# encoder's sort_keys pass finds already in order.
-_SORTED_FIELDS = tuple(sorted(HASHED_FIELDS))
-_SEQUENCE, _OCCURRED, _PREV = (
-    _SORTED_FIELDS.index(name) for name in ("sequence", "occurred_at", "prev_hash")
-)
-
-
 def verify_chain(chunk_size: int = 2000, roots_at: Iterable[int] = ()) -> Verification:
     """Walk every event in order; report the first missing, altered or misplaced link.
 
     On the way the Merkle tree is rebuilt from the events' canonical bytes, and its root is
     kept at each size in `roots_at` (and at the end) for checking against signed checkpoints.
     """
+    from accounts import audit_rows  # it reads this module's encoder
+
     expected_sequence = 1
     prev_hash = GENESIS_HASH
     wanted = set(roots_at)
     roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in wanted else {}
     frontier: list[bytes] = []  # the compact range's hashes; the lowest bits of the size last
-    encode, sha256, node_prefix = _CANONICAL.encode, hashlib.sha256, NODE_PREFIX
-    # Plain rows instead of model instances, and the same steps as canonical_json() inlined:
-    # this loop is the hot path of a million-event check.
-    rows = AuditEvent.objects.order_by("sequence").values_list(*_SORTED_FIELDS, "hash")
-    for row in rows.iterator(chunk_size=chunk_size):
-        payload = dict(zip(_SORTED_FIELDS, row, strict=False))
-        sequence, stored_hash = row[_SEQUENCE], row[-1]
+    sha256, leaf_prefix, node_prefix = hashlib.sha256, LEAF_PREFIX, NODE_PREFIX
+    # The hot path of a million-event check: no model instances, no per-field objects.
+    for sequence, link, stored_hash, data in audit_rows.rows(chunk_size):
         if sequence != expected_sequence:
             return _broken(expected_sequence, f"event #{expected_sequence} is missing")
-        if row[_PREV] != prev_hash:
+        if link != prev_hash:
             return _broken(sequence, "previous-hash link does not match")
-        occurred = row[_OCCURRED]
-        if isinstance(occurred, datetime):
-            payload["occurred_at"] = _utc_iso(occurred)
-        data = encode(payload).encode()
-        if sha256(prev_hash.encode() + data).hexdigest() != stored_hash:
-            return _broken(sequence, "content does not match its hash")
-        digest = sha256(LEAF_PREFIX + data).digest()
+        chained = prev_hash.encode()
+        if sha256(chained + data).hexdigest() != stored_hash:
+            data = audit_rows.canonical_of(sequence) or b""
+            if sha256(chained + data).hexdigest() != stored_hash:
+                return _broken(sequence, "content does not match its hash")
+        digest = sha256(leaf_prefix + data).digest()
         # Appending leaf number `sequence`: merge once per trailing one bit of sequence - 1.
         merges = sequence - 1
         while merges & 1:

@@ -7,11 +7,8 @@ range a proof needs is a fold of at most log2(n) stored nodes, all fetched in on
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import reduce
-from operator import or_
 
 from django.db import connection
-from django.db.models import Q
 
 from accounts.merkle import (
     Node,
@@ -36,10 +33,17 @@ def _fetch(nodes: Iterable[Node]) -> dict[Node, bytes]:
     wanted = sorted(set(nodes))
     if not wanted:
         return {}
-    # OR of (level, position) pairs, not a row-value IN: SQLite only uses the key's index so.
-    match = reduce(or_, (Q(level=level, position=position) for level, position in wanted))
-    rows = AuditTreeNode.objects.filter(match).values_list("level", "position", "hash")
-    found = {(level, index): bytes(digest) for level, index, digest in rows}
+    # Raw SQL: composing this OR through the ORM cost more CPU than the query itself. An OR of
+    # (level, position) pairs, not a row-value IN: SQLite only uses the key's index so.
+    quote = connection.ops.quote_name
+    match = " OR ".join([f"({quote('level')} = %s AND {quote('position')} = %s)"] * len(wanted))
+    sql = (
+        f"SELECT {quote('level')}, {quote('position')}, {quote('hash')} "  # noqa: S608
+        f"FROM {quote(AuditTreeNode._meta.db_table)} WHERE {match}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for node in wanted for value in node])
+        found = {(level, index): bytes(digest) for level, index, digest in cursor.fetchall()}
     missing = [node for node in wanted if node not in found]
     if missing:
         raise TreeIncompleteError(f"tree node {missing[0][0]}/{missing[0][1]} is missing")
