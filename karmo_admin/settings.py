@@ -202,6 +202,8 @@ KARMO_VERIFY_AFTER_CHANGE = env.bool("KARMO_VERIFY_AFTER_CHANGE", default=True)
 # Webhook signing secrets (WorkOS's, and Stytch's Svix `whsec_…`) and the accepted clock skew.
 WORKOS_WEBHOOK_SECRET = env.str("WORKOS_WEBHOOK_SECRET", default="")
 STYTCH_WEBHOOK_SECRET = env.str("STYTCH_WEBHOOK_SECRET", default="")
+# The signing key ZITADEL returned when the Actions v2 target was created.
+ZITADEL_WEBHOOK_SECRET = env.str("ZITADEL_WEBHOOK_SECRET", default="")
 KARMO_WEBHOOK_TOLERANCE_SECONDS = env.int("KARMO_WEBHOOK_TOLERANCE_SECONDS", default=300)
 KARMO_RECONCILE_HOURS = env.int("KARMO_RECONCILE_HOURS", default=24)  # 0: no schedule
 KARMO_FEED_POLL_SECONDS = env.int("KARMO_FEED_POLL_SECONDS", default=30)  # 0: no schedule

@@ -13,12 +13,13 @@ from accounts.models import (
     AuditEvent,
     Organization,
     OrganizationMembership,
+    ProviderUser,
     SyncRun,
     WebhookDelivery,
 )
 from accounts.sync import run_sync
 from accounts.sync.feed import run_incremental
-from accounts.webhooks.signatures import svix_signature, workos_signature
+from accounts.webhooks.signatures import svix_signature, workos_signature, zitadel_signature
 from providers.base import Status
 
 SECRET = "wh_test_secret"
@@ -272,3 +273,81 @@ def test_a_webhook_racing_the_poll_is_audited_once_on_postgres(
     assert hooks.answers == [200]
     assert membership_events(membership.id) == ["membership.sync_updated"]
     assert WebhookDelivery.objects.get().outcome == "duplicate"
+
+
+ZITADEL_KEY = "zitadel-target-signing-key"
+
+
+@pytest.fixture
+def zitadel_hooks(zitadel_app_provider, settings):
+    settings.ZITADEL_WEBHOOK_SECRET = ZITADEL_KEY
+    run_incremental(provider=zitadel_app_provider)  # the first: a full sync placing the cursor
+    return zitadel_app_provider
+
+
+def post_zitadel(client, body: bytes, signature: str):
+    return client.post(
+        "/webhooks/zitadel/",
+        body,
+        content_type="application/json",
+        HTTP_ZITADEL_SIGNATURE=signature,
+    )
+
+
+@pytest.mark.django_db
+def test_zitadel_signatures_stale_and_replayed_deliveries(client, zitadel_hooks):
+    user = next(u for u in zitadel_hooks.list_users() if u.status == Status.ACTIVE)
+    zitadel_hooks.deactivate_user(user.id)
+    body = json.dumps(
+        {
+            "aggregateID": user.id,
+            "aggregateType": "user",
+            "resourceOwner": "owner",
+            "sequence": 4242,
+            "event_type": "user.deactivated",
+            "created_at": "2026-12-02T01:00:00.000Z",
+            "event_payload": {},
+        }
+    ).encode()
+    now = int(time.time())
+
+    wrong = post_zitadel(client, body, zitadel_signature("not the key", body, now))
+    stale = post_zitadel(client, body, zitadel_signature(ZITADEL_KEY, body, now - 301))
+    valid = post_zitadel(client, body, zitadel_signature(ZITADEL_KEY, body, now))
+    replay = post_zitadel(client, body, zitadel_signature(ZITADEL_KEY, body, now))
+    rotated = f"t={now},v1={'0' * 64},v1=" + zitadel_signature(ZITADEL_KEY, body, now)[-64:]
+
+    assert [r.status_code for r in (wrong, stale, valid, replay)] == [401, 401, 200, 409]
+    assert [r.json()["code"] for r in (wrong, stale, replay)] == [
+        "40108001",
+        "40108002",
+        "40908001",
+    ]
+    assert valid.json() == {
+        "deliveryId": f"zitadel:user:{user.id}:4242",
+        "outcome": "applied",
+        "changed": 1,
+    }
+    assert ProviderUser.objects.get(external_id=user.id).status == "inactive"
+    assert post_zitadel(client, body, rotated).json()["code"] == "40908001"  # one v1 matched
+    assert [e.error_code for e in refusals()] == ["40108001", "40108002", "40908001", "40908001"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_zitadel_webhooks_arrive_over_loopback_and_the_feed_adds_nothing(
+    zitadel_hooks, zitadel_emulator, live_server
+):
+    hooks = zitadel_emulator.app.webhooks
+    hooks.configure(f"{live_server.url}/webhooks/zitadel/", ZITADEL_KEY)
+    membership = next(m for m in zitadel_hooks.list_memberships() if m.status == Status.ACTIVE)
+
+    zitadel_hooks.deactivate_membership(membership)  # ZITADEL runs the event execution
+    hooks.drain()
+
+    assert hooks.answers == [200]
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.event_type, delivery.changed) == ("user.grant.deactivated", 1)
+    assert OrganizationMembership.objects.get(external_id=membership.id).status == "inactive"
+    feed = run_incremental(provider=zitadel_hooks)  # the same event, through the event search
+    assert (feed.mode, feed.updated, feed.seen) == ("incremental", 0, 0)
+    assert membership_events(membership.id) == ["membership.sync_updated"]

@@ -1,6 +1,7 @@
-"""Webhook signature schemes: WorkOS's `WorkOS-Signature` and Svix's (Stytch).
+"""Webhook signature schemes: WorkOS's `WorkOS-Signature`, Svix's (Stytch) and ZITADEL's
+`ZITADEL-Signature` (Actions v2 targets).
 
-Both are HMAC-SHA256 over the timestamp and the raw body, so a captured delivery cannot be
+All are HMAC-SHA256 over the timestamp and the raw body, so a captured delivery cannot be
 re-dated; the timestamp must be within the tolerance, and the caller refuses a delivery id it
 has already received.
 """
@@ -60,6 +61,32 @@ def verify_workos(
     if not hmac.compare_digest(expected, given):
         raise _bad("WorkOS-Signature")
     _fresh(timestamp_ms / 1000, tolerance, time.time() if now is None else now)
+    return Signed(delivery_id="")
+
+
+def zitadel_signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The `ZITADEL-Signature` header value for a body (used by the emulator and tests)."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def verify_zitadel(
+    headers: Mapping[str, str], body: bytes, secret: str, tolerance: float, now: float | None = None
+) -> Signed:
+    """Check `ZITADEL-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body">` (any v1 matches,
+    as ZITADEL lists one per signing key while a key is being rotated)."""
+    pairs = [
+        item.strip().partition("=") for item in headers.get("ZITADEL-Signature", "").split(",")
+    ]
+    given = [value for name, _, value in pairs if name == "v1" and value]
+    try:
+        timestamp = int(next(value for name, _, value in pairs if name == "t"))
+    except (StopIteration, ValueError):
+        raise _bad("no t= in ZITADEL-Signature") from None
+    expected = zitadel_signature(secret, body, timestamp).rpartition("v1=")[2]
+    if not any(hmac.compare_digest(expected, candidate) for candidate in given):
+        raise _bad("ZITADEL-Signature")
+    _fresh(timestamp, tolerance, time.time() if now is None else now)
     return Signed(delivery_id="")
 
 
