@@ -205,6 +205,8 @@ STYTCH_WEBHOOK_SECRET = env.str("STYTCH_WEBHOOK_SECRET", default="")
 # The signing key ZITADEL returned when the Actions v2 target was created.
 ZITADEL_WEBHOOK_SECRET = env.str("ZITADEL_WEBHOOK_SECRET", default="")
 KARMO_WEBHOOK_TOLERANCE_SECONDS = env.int("KARMO_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Refused webhooks audited per provider and minute (per process); the rest are logged.
+KARMO_WEBHOOK_REFUSALS_AUDITED = env.int("KARMO_WEBHOOK_REFUSALS_AUDITED", default=30)
 KARMO_RECONCILE_HOURS = env.int("KARMO_RECONCILE_HOURS", default=24)  # 0: no schedule
 KARMO_FEED_POLL_SECONDS = env.int("KARMO_FEED_POLL_SECONDS", default=30)  # 0: no schedule
 # What staff with no scope of their own or through a group see: "all" or "none".

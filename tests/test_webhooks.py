@@ -19,6 +19,7 @@ from accounts.models import (
 )
 from accounts.sync import run_sync
 from accounts.sync.feed import run_incremental
+from accounts.webhooks.refusals import refusal_cap
 from accounts.webhooks.signatures import svix_signature, workos_signature, zitadel_signature
 from providers.base import Status
 
@@ -49,6 +50,14 @@ def workos_hooks(settings):
     settings.KARMO_PROVIDER = "workos"
     settings.WORKOS_WEBHOOK_SECRET = SECRET
     settings.KARMO_WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+@pytest.fixture(autouse=True)
+def fresh_refusal_windows():
+    """Refusal counts are per process: each test starts with none."""
+    refusal_cap.reset()
+    yield
+    refusal_cap.reset()
 
 
 def refusals() -> list[AuditEvent]:
@@ -351,3 +360,25 @@ def test_zitadel_webhooks_arrive_over_loopback_and_the_feed_adds_nothing(
     feed = run_incremental(provider=zitadel_hooks)  # the same event, through the event search
     assert (feed.mode, feed.updated, feed.seen) == ("incremental", 0, 0)
     assert membership_events(membership.id) == ["membership.sync_updated"]
+
+
+@pytest.mark.django_db
+def test_a_flood_of_refused_webhooks_is_audited_up_to_the_cap(client, workos_hooks, settings):
+    settings.KARMO_WEBHOOK_REFUSALS_AUDITED = 3
+    body = org_event()
+    forged = workos_signature("guessed", body, time.time_ns() // 10**6)
+
+    answers = [post_workos(client, body, forged) for _ in range(5)]
+    answers += [client.post(f"/webhooks/made-up-{n}/", b"{}", "application/json") for n in (1, 2)]
+
+    assert [r.status_code for r in answers] == [401] * 5 + [404] * 2  # each still refused
+    kinds = AuditEvent.objects.filter(event_type__startswith="webhook.").order_by("pk")
+    assert [(e.event_type, e.data["provider"]) for e in kinds] == [
+        ("webhook.refused", "workos"),
+        ("webhook.refused", "workos"),
+        ("webhook.refused", "workos"),
+        ("webhook.refusals_capped", "workos"),
+        ("webhook.refused", "made-up-1"),  # made-up paths share one bucket of their own
+        ("webhook.refused", "made-up-2"),
+    ]
+    assert not Organization.objects.exists()

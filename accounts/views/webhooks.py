@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -9,7 +10,8 @@ from accounts.api.errors import error_response
 from accounts.audit import record_event
 from accounts.errors import ErrorCode, KarmoError
 from accounts.models import Outcome, WebhookDelivery
-from accounts.webhooks.receive import receive
+from accounts.webhooks.receive import RECEIVERS, receive
+from accounts.webhooks.refusals import refusal_cap
 
 
 @csrf_exempt
@@ -18,6 +20,17 @@ def webhook(request: HttpRequest, provider: str) -> JsonResponse:
     try:
         delivery = _receive(request, provider)
     except KarmoError as error:
+        _audit_refusal(provider, error)
+        return error_response(error)
+    body = {"deliveryId": delivery.delivery_id, "outcome": delivery.outcome}
+    return JsonResponse(body | {"changed": delivery.changed})
+
+
+def _audit_refusal(provider: str, error: KarmoError) -> None:
+    """Audit the refusal unless this minute's cap for the provider is reached."""
+    bucket = provider if provider in RECEIVERS else "unknown"  # one bucket for made-up paths
+    audited, number = refusal_cap.admit(bucket)
+    if audited:
         record_event(
             event_type="webhook.refused",
             outcome=Outcome.DENIED,
@@ -25,9 +38,17 @@ def webhook(request: HttpRequest, provider: str) -> JsonResponse:
             reason=error.message,
             data={"provider": provider[:32], **error.meta},
         )
-        return error_response(error)
-    body = {"deliveryId": delivery.delivery_id, "outcome": delivery.outcome}
-    return JsonResponse(body | {"changed": delivery.changed})
+    elif number == settings.KARMO_WEBHOOK_REFUSALS_AUDITED + 1:
+        record_event(
+            event_type="webhook.refusals_capped",
+            outcome=Outcome.DENIED,
+            error_code=error.code.code,
+            reason=(
+                f"More than {settings.KARMO_WEBHOOK_REFUSALS_AUDITED} webhook refusals within a "
+                "minute: the rest of this minute's are counted and logged, not audited."
+            ),
+            data={"provider": bucket},
+        )
 
 
 def _receive(request: HttpRequest, provider: str) -> WebhookDelivery:
