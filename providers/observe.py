@@ -90,17 +90,22 @@ class InstrumentedProvider:
         return call
 
     def _timed_listing(self, operation: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        # Listings are generators: the call is the whole walk over every page.
-        def walk(*args: Any, **kwargs: Any) -> Any:
+        # Listings are generators: the call is the whole walk over every page. The adapter is
+        # asked for the listing at once, not at the first item: it may share one read between
+        # listings asked for together (Stytch's members are users and memberships).
+        def listing(*args: Any, **kwargs: Any) -> Any:
+            return walk(method(*args, **kwargs))
+
+        def walk(items: Any) -> Any:
             started = time.perf_counter()
             try:
-                yield from method(*args, **kwargs)
+                yield from items
             except ProviderError as exc:
                 self._observe(operation, started, exc)
                 raise
             self._observe(operation, started, None)
 
-        return walk
+        return listing
 
 
 def instrument(provider: Provider) -> Provider:
