@@ -155,4 +155,5 @@ def test_a_spool_keeps_order_and_only_its_depth_in_memory() -> None:
     assert [spool.get() for _ in range(3)] == [[3], [4], [5]]
     spool.close()
     spool.put([6])
-    assert spool.closed and spool.spilled == 4
+    assert spool.closed
+    assert spool.spilled == 4
