@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,7 @@ def emulator(path: str, method: str = "GET", body: Any = None) -> Any:
     key = EMULATOR["settings"].get("WORKOS_API_KEY", "")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     answer = httpx.request(method, EMULATOR["url"] + path, json=body, headers=headers, timeout=30)
+    answer.raise_for_status()
     return answer.json() if answer.content else None
 
 
@@ -563,8 +565,9 @@ def incremental(changes: int) -> dict[str, Any]:
         }
         print("nothing", json.dumps(figures["incremental_nothing_changed"]), flush=True)
         if EMULATOR["settings"].get("WORKOS_API_KEY") and changes:
-            for external_id, status in memberships_to_toggle(changes):
-                toggle(external_id, status)
+            # Four at a time: quicker than one by one, within the emulator's limit.
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda pair: toggle(*pair), memberships_to_toggle(changes)))
             started = time.perf_counter()
             applied = run_incremental(provider=provider)
             figures["incremental_changes"] = {
@@ -845,7 +848,7 @@ def markdown(cells: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--provider", default=",".join(PROVIDERS))
+    parser.add_argument("--provider", default="workos,zitadel,stytch")
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--changes", type=int, default=1000)
@@ -854,6 +857,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=21050)
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--report", action="store_true", help="only rewrite BENCHMARKS.md")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--sizes", help=argparse.SUPPRESS)
     parser.add_argument("--unlimited", action="store_true", help=argparse.SUPPRESS)
@@ -866,7 +870,7 @@ def main() -> None:
         return memory_child()
     if args.one:
         return one_provider(args, args.one)
-    flavors = [name for name in args.provider.split(",") if name]
+    flavors = [name for name in args.provider.split(",") if name and not args.report]
     for flavor in flavors:
         if args.memory:
             figures = memory(args, flavor)
