@@ -382,3 +382,55 @@ def test_a_flood_of_refused_webhooks_is_audited_up_to_the_cap(client, workos_hoo
         ("webhook.refused", "made-up-2"),
     ]
     assert not Organization.objects.exists()
+
+
+@pytest.mark.django_db
+def test_one_stytch_event_in_two_deliveries_is_applied_once(client, settings):
+    settings.KARMO_PROVIDER = "stytch"
+    settings.STYTCH_WEBHOOK_SECRET = SVIX_SECRET
+    body = json.dumps(
+        {
+            "event_id": "event-test-2",
+            "action": "UPDATE",
+            "object_type": "organization",
+            "source": "DIRECT",
+            "timestamp": "2026-12-02T01:00:00Z",
+            "organization": {"organization_id": "organization-test-2", "organization_name": "T"},
+        }
+    ).encode()
+    now = int(time.time())
+    answers = [
+        client.post(
+            "/webhooks/stytch/",
+            body,
+            content_type="application/json",
+            HTTP_SVIX_ID=delivery_id,
+            HTTP_SVIX_TIMESTAMP=str(now),
+            HTTP_SVIX_SIGNATURE=svix_signature(SVIX_SECRET, delivery_id, now, body),
+        ).json()
+        for delivery_id in ("msg_a", "msg_b")  # Svix re-sent it as a new message
+    ]
+    assert [(a["outcome"], a["changed"]) for a in answers] == [("applied", 1), ("duplicate", 0)]
+    created = AuditEvent.objects.filter(event_type__startswith="organization.sync_")
+    assert created.filter(target_id="organization-test-2").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stytch_webhook_leaves_nothing_for_the_reconciliation(
+    stytch_provider, stytch_emulator, live_server, settings
+):
+    """Stytch has no pull feed: the nightly full sync is the second path a change takes."""
+    settings.KARMO_PROVIDER = "stytch"
+    settings.STYTCH_WEBHOOK_SECRET = SVIX_SECRET
+    run_sync(provider=stytch_provider)
+    hooks = stytch_emulator.app.webhooks
+    hooks.configure(f"{live_server.url}/webhooks/stytch/", SVIX_SECRET)
+    membership = next(m for m in stytch_provider.list_memberships() if m.status == Status.ACTIVE)
+
+    stytch_provider.deactivate_membership(membership)
+    hooks.drain()
+    reconciliation = run_sync(provider=stytch_provider)
+
+    assert hooks.answers == [200]
+    assert (reconciliation.updated, reconciliation.removed) == (0, 0)
+    assert membership_events(membership.id) == ["membership.sync_updated"]
