@@ -29,21 +29,34 @@ class TreeIncompleteError(Exception):
     """A node the tree should hold is missing: the tree and the events disagree."""
 
 
+def fetch_sql(wanted: list[Node]) -> tuple[str, list]:
+    """The query (and its parameters) that reads the given nodes' hashes."""
+    # Raw SQL: composing the condition through the ORM cost more CPU than the query itself.
+    quote = connection.ops.quote_name
+    table = quote(AuditTreeNode._meta.db_table)
+    level, position = quote("level"), quote("position")
+    if connection.vendor == "postgresql":
+        # Wanted keys as arrays joined to the key: planning stays flat as a proof grows.
+        sql = (
+            f"SELECT n.{level}, n.{position}, n.{quote('hash')} "  # noqa: S608
+            f"FROM unnest(%s::smallint[], %s::bigint[]) AS w(l, p) "
+            f"JOIN {table} n ON n.{level} = w.l AND n.{position} = w.p"
+        )
+        return sql, [[node[0] for node in wanted], [node[1] for node in wanted]]
+    # An OR of (level, position) pairs, not a row-value IN: SQLite only uses the key so.
+    match = " OR ".join([f"({level} = %s AND {position} = %s)"] * len(wanted))
+    sql = f"SELECT {level}, {position}, {quote('hash')} FROM {table} WHERE {match}"  # noqa: S608
+    return sql, [value for node in wanted for value in node]
+
+
 def _fetch(nodes: Iterable[Node]) -> dict[Node, bytes]:
     wanted = sorted(set(nodes))
     if not wanted:
         return {}
-    # Raw SQL: composing this OR through the ORM cost more CPU than the query itself. An OR of
-    # (level, position) pairs, not a row-value IN: SQLite only uses the key's index so.
-    quote = connection.ops.quote_name
-    match = " OR ".join([f"({quote('level')} = %s AND {quote('position')} = %s)"] * len(wanted))
-    sql = (
-        f"SELECT {quote('level')}, {quote('position')}, {quote('hash')} "  # noqa: S608
-        f"FROM {quote(AuditTreeNode._meta.db_table)} WHERE {match}"
-    )
+    sql, params = fetch_sql(wanted)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for node in wanted for value in node])
-        found = {(level, index): bytes(digest) for level, index, digest in cursor.fetchall()}
+        cursor.execute(sql, params)
+        found = {(lvl, index): bytes(digest) for lvl, index, digest in cursor.fetchall()}
     missing = [node for node in wanted if node not in found]
     if missing:
         raise TreeIncompleteError(f"tree node {missing[0][0]}/{missing[0][1]} is missing")
@@ -71,6 +84,19 @@ def root(size: int) -> bytes:
 def inclusion_proof(index: int, size: int) -> list[bytes]:
     """The audit path of leaf `index` (0-based) in the tree of `size` leaves."""
     return _ranges_hashes(inclusion_ranges(index, size))
+
+
+def inclusion_proof_and_root(index: int, size: int) -> tuple[list[bytes], bytes]:
+    """inclusion_proof() and root(size), read in one query."""
+    *path, top = _ranges_hashes([*inclusion_ranges(index, size), (0, size)])
+    return path, top
+
+
+def consistency_proof_and_roots(old: int, new: int) -> tuple[list[bytes], bytes, bytes]:
+    """consistency_proof() and the roots of both sizes, read in one query."""
+    ranges = [] if old in (0, new) else _consistency_ranges(old, new)
+    *proof, old_root, new_root = _ranges_hashes([*ranges, (0, old), (0, new)])
+    return proof, old_root, new_root
 
 
 def consistency_proof(old: int, new: int) -> list[bytes]:

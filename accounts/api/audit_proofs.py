@@ -130,13 +130,14 @@ def event_proof(
         raise _bad_size(ErrorCode.TREE_SIZE_NOT_FOUND, "/treeSize", f"the log holds {size}")
     if tree_size < sequence:
         raise _bad_size(ErrorCode.TREE_SIZE_TOO_SMALL, "/treeSize", f"must be at least {sequence}")
+    path, root = audit_tree.inclusion_proof_and_root(sequence - 1, tree_size)
     return InclusionProofOut(
         sequence=sequence,
         leaf_index=sequence - 1,
         tree_size=tree_size,
         leaf_hash=leaf_hash(canonical(event).encode()).hex(),
-        root_hash=audit_tree.root(tree_size).hex(),
-        proof=[digest.hex() for digest in audit_tree.inclusion_proof(sequence - 1, tree_size)],
+        root_hash=root.hex(),
+        proof=[digest.hex() for digest in path],
         checkpoint=_checkpoint_of(tree_size),
     )
 
@@ -155,12 +156,15 @@ def consistency(request: HttpRequest, params: Query[ConsistencyQuery]) -> Consis
         raise _bad_size(ErrorCode.TREE_SIZE_NOT_FOUND, "/to", f"the log holds {size}")
     if params.from_size > params.to_size:
         raise _bad_size(ErrorCode.TREE_SIZE_TOO_SMALL, "/from", "must be at most 'to'")
+    proof, from_root, to_root = audit_tree.consistency_proof_and_roots(
+        params.from_size, params.to_size
+    )
     return ConsistencyProofOut(
         from_size=params.from_size,
         to_size=params.to_size,
-        from_root=audit_tree.root(params.from_size).hex(),
-        to_root=audit_tree.root(params.to_size).hex(),
-        proof=[p.hex() for p in audit_tree.consistency_proof(params.from_size, params.to_size)],
+        from_root=from_root.hex(),
+        to_root=to_root.hex(),
+        proof=[p.hex() for p in proof],
     )
 
 
