@@ -304,7 +304,7 @@ def post_zitadel(client, body: bytes, signature: str):
 
 
 @pytest.mark.django_db
-def test_zitadel_signatures_stale_and_replayed_deliveries(client, zitadel_hooks):
+def test_zitadel_signatures_stale_and_replayed_deliveries(client, zitadel_hooks, zitadel_emulator):
     user = next(u for u in zitadel_hooks.list_users() if u.status == Status.ACTIVE)
     zitadel_hooks.deactivate_user(user.id)
     body = json.dumps(
@@ -320,10 +320,14 @@ def test_zitadel_signatures_stale_and_replayed_deliveries(client, zitadel_hooks)
     ).encode()
     now = int(time.time())
 
+    zitadel_emulator.app.realism.reset_stats()
     wrong = post_zitadel(client, body, zitadel_signature("not the key", body, now))
     stale = post_zitadel(client, body, zitadel_signature(ZITADEL_KEY, body, now - 301))
+    assert zitadel_emulator.app.realism.stats()["answered"] == 0  # refused before any read
     valid = post_zitadel(client, body, zitadel_signature(ZITADEL_KEY, body, now))
+    zitadel_emulator.app.realism.reset_stats()
     replay = post_zitadel(client, body, zitadel_signature(ZITADEL_KEY, body, now))
+    assert zitadel_emulator.app.realism.stats()["answered"] == 0  # a replay reads nothing
     rotated = f"t={now},v1={'0' * 64},v1=" + zitadel_signature(ZITADEL_KEY, body, now)[-64:]
 
     assert [r.status_code for r in (wrong, stale, valid, replay)] == [401, 401, 200, 409]

@@ -137,6 +137,12 @@ def receive(name: str, headers: Mapping[str, str], body: bytes) -> WebhookDelive
     delivery_id = receiver.delivery_id(signed, payload)[:128]
     if not delivery_id:
         raise KarmoError(ErrorCode.WEBHOOK_BAD_PAYLOAD, "The webhook carries no event id.")
+    replayed = KarmoError(ErrorCode.WEBHOOK_REPLAYED, meta={"deliveryId": delivery_id})
+    # A replay costs no provider request; the read-back (ZITADEL) runs outside the transaction,
+    # so no database lock waits on the provider. The insert below settles concurrent copies.
+    if WebhookDelivery.objects.filter(provider=name, delivery_id=delivery_id).exists():
+        raise replayed
+    changes = _changes(receiver, name, payload)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -146,9 +152,7 @@ def receive(name: str, headers: Mapping[str, str], body: bytes) -> WebhookDelive
                     event_type=receiver.event_type(payload)[:128],
                 )
         except IntegrityError:
-            raise KarmoError(ErrorCode.WEBHOOK_REPLAYED, meta={"deliveryId": delivery_id}) from None
-        # Only now, so a replay costs no provider request; an error rolls the delivery back.
-        changes = _changes(receiver, name, payload)
+            raise replayed from None
         fresh, delivery.changed = apply_webhook(changes)
         if not changes:
             delivery.outcome = WebhookDelivery.Outcome.IGNORED

@@ -220,7 +220,8 @@ class EmulatorApp:
         if request.path == "/__emulator__/webhooks" and hasattr(self, "webhooks"):
             if request.method == "POST":
                 spec = request.json()
-                self.webhooks.configure(str(spec.get("url", "")), str(spec.get("secret", "")))
+                url, secret = str(spec.get("url", "")), str(spec.get("secret", ""))
+                self.webhooks.configure(url, secret, float(spec.get("delay") or 0))
             return Response(200, {"url": self.webhooks.url, "answers": self.webhooks.answers})
         if request.path == "/__emulator__/realism":
             if request.method == "POST":
