@@ -84,7 +84,7 @@ def _build_workos() -> Provider:
 
 def _build_stytch() -> Provider:
     from providers.emulators.stytch import PROJECT_ID, SECRET, StytchEmulator
-    from providers.registry import retry_policy
+    from providers.registry import budget_for, retry_policy
     from providers.stytch import StytchProvider
 
     if settings.KARMO_SANDBOX_URL:
@@ -94,6 +94,8 @@ def _build_stytch() -> Provider:
             base_url=settings.KARMO_SANDBOX_URL,
             timeout=settings.KARMO_PROVIDER_TIMEOUT,
             retry=retry_policy(),
+            budget=budget_for("stytch"),
+            concurrency=settings.KARMO_SYNC_CONCURRENCY,
         )
         return mark_sandbox(provider, "stytch", None)
     store = sandbox_store("stytch")
@@ -112,13 +114,17 @@ def _build_stytch() -> Provider:
 
 def _build_zitadel() -> Provider:
     from providers.emulators.zitadel import DEFAULT_TOKEN, PROJECT_ID, ZitadelEmulator
-    from providers.registry import retry_policy
+    from providers.registry import budget_for, retry_policy
     from providers.zitadel import ZitadelProvider
 
     options = {"token": DEFAULT_TOKEN, "project_id": PROJECT_ID, "retry": retry_policy()}
     if settings.KARMO_SANDBOX_URL:
         provider = ZitadelProvider(
-            base_url=settings.KARMO_SANDBOX_URL, timeout=settings.KARMO_PROVIDER_TIMEOUT, **options
+            base_url=settings.KARMO_SANDBOX_URL,
+            timeout=settings.KARMO_PROVIDER_TIMEOUT,
+            budget=budget_for("zitadel"),
+            concurrency=settings.KARMO_SYNC_CONCURRENCY,
+            **options,
         )
         return mark_sandbox(provider, "zitadel", None)
     store = sandbox_store("zitadel")
