@@ -66,10 +66,11 @@ def request_state(request: ReactivationRequest) -> dict[str, Any]:
     """What the audit log keeps of a request."""
     return {
         "status": request.status,
-        "target": request.target_key,
-        "requested_by": request.requested_by_id,
+        "target": request.target_label,
+        "target_key": request.target_key,
+        "requested_by": request.requested_by.get_username(),
         "expires_at": request.expires_at.isoformat(),
-        "decided_by": request.decided_by_id,
+        "decided_by": request.decided_by.get_username() if request.decided_by_id else None,
         "error_code": request.error_code,
     }
 

@@ -77,6 +77,10 @@ def describe_target(target: models.Model | None) -> dict[str, str]:
         "target_id": str(getattr(target, "external_id", "") or target.pk),
         "target_repr": str(target)[:255],
     }
+    if described["target_type"] == "organizationmembership":
+        # By provider ids, as sync writes it without reading names; names_of() adds the names.
+        user, org = target.user, target.organization  # type: ignore[attr-defined]
+        described["target_repr"] = f"{user.external_id} in {org.external_id}"[:255]
     organization = getattr(target, "organization", None)
     if target._meta.model_name == "organization":
         described["organization_external_id"] = target.external_id  # type: ignore[attr-defined]
@@ -92,6 +96,31 @@ def describe_target(target: models.Model | None) -> dict[str, str]:
         described["organization_external_id"] = membership.organization.external_id
         described["user_external_id"] = membership.user.external_id
     return described
+
+
+def names_of(target: models.Model | None) -> dict[str, str]:
+    """The person's email and name and the organization's name an event concerns, as they are
+    when it is recorded: the log keeps reading true after renames."""
+    kind = target._meta.model_name if target is not None else ""
+    if kind not in _NAMED:
+        return {}
+    membership = target if kind == "organizationmembership" else getattr(target, "membership", None)
+    person = target if kind == "provideruser" else getattr(target, "provider_user", None)
+    organization = target if kind == "organization" else getattr(target, "organization", None)
+    if membership is not None:
+        person, organization = membership.user, membership.organization
+    names = {}
+    if person is not None:
+        names |= {"person": person.email, "person_name": person.full_name}
+    if organization is not None:
+        names["organization"] = organization.name
+    return names
+
+
+# Kinds whose events name a person or an organization (roles name themselves by slug).
+_NAMED = frozenset(
+    ("organization", "provideruser", "organizationmembership", "reactivationrequest")
+)
 
 
 def to_json(value: Any) -> Any:
@@ -165,7 +194,7 @@ def _build(spec: EventSpec, sequence: int, prev_hash: str) -> AuditEvent:
         provider_request_id=spec.provider_request_id,
         before=to_json(spec.before),
         after=to_json(spec.after),
-        data=to_json(spec.data) or {},
+        data=to_json(_with_names(spec)) or {},
         client_ip=context.client_ip,
         user_agent=context.user_agent,
         request_id=context.request_id,
@@ -174,6 +203,11 @@ def _build(spec: EventSpec, sequence: int, prev_hash: str) -> AuditEvent:
         **describe_target(spec.target),
     )
     return event
+
+
+def _with_names(spec: EventSpec) -> dict[str, Any]:
+    names = names_of(spec.target)
+    return {**spec.data, "names": names} if names else spec.data
 
 
 def record_events(specs: Iterable[EventSpec]) -> list[AuditEvent]:

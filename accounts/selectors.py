@@ -14,6 +14,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts import search_index
+from accounts.event_text import describe_events
 from accounts.models import (
     AuditEvent,
     MembershipRole,
@@ -175,6 +176,73 @@ def person_memberships(person: ProviderUser, viewer: Staff) -> list[Organization
     return memberships
 
 
+MEMBERSHIP_SORTS = {
+    "organization": ("Organization A–Z", lambda m: (m.organization.name.lower(), m.pk)),
+    "status": ("Status, inactive first", lambda m: (_STATUS_ORDER.get(m.status, 9), m.pk)),
+    "synced": ("Recently synced", lambda m: -m.synced_at.timestamp()),
+}
+_STATUS_ORDER = {"inactive": 0, "pending": 1, "active": 2}
+SHOWN_MEMBERSHIPS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipList:
+    """A person's memberships as filtered and sorted on the page, with what the filters offer."""
+
+    shown: list[OrganizationMembership]
+    total: int
+    status_counts: dict[str, int]
+    role_slugs: list[str]
+    filters: dict[str, str]
+
+    @property
+    def first(self) -> list[OrganizationMembership]:
+        return self.shown[:SHOWN_MEMBERSHIPS]
+
+    @property
+    def rest(self) -> list[OrganizationMembership]:
+        return self.shown[SHOWN_MEMBERSHIPS:]
+
+    @property
+    def filtered(self) -> bool:
+        return any(value for name, value in self.filters.items() if name != "sort")
+
+
+def membership_list(
+    memberships: list[OrganizationMembership],
+    *,
+    status: str = "",
+    role: str = "",
+    organization: str = "",
+    sort: str = "",
+) -> MembershipList:
+    """Filter and sort already loaded memberships (no queries: the page loads them all anyway)."""
+    sort = sort if sort in MEMBERSHIP_SORTS else "organization"
+    text = organization.strip().lower()
+    shown = [
+        m
+        for m in memberships
+        if (not status or m.status == status)
+        and (not role or role in m.role_slugs)
+        and (
+            not text
+            or text in m.organization.name.lower()
+            or text in m.organization.external_id.lower()
+        )
+    ]
+    shown.sort(key=MEMBERSHIP_SORTS[sort][1])
+    counts: dict[str, int] = {}
+    for m in memberships:
+        counts[m.status] = counts.get(m.status, 0) + 1
+    return MembershipList(
+        shown=shown,
+        total=len(memberships),
+        status_counts=counts,
+        role_slugs=sorted({slug for m in memberships for slug in m.role_slugs}),
+        filters={"status": status, "role": role, "organization": organization, "sort": sort},
+    )
+
+
 def membership_for_row(pk: int) -> OrganizationMembership:
     """One membership, decorated like a row of the person page."""
     membership = memberships_with_roles().get(pk=pk)
@@ -186,13 +254,18 @@ def person_history(
     person: ProviderUser, viewer: Staff, limit: int = HISTORY_LIMIT
 ) -> list[AuditEvent]:
     """The latest audit events about a person, in the viewer's scope."""
-    events = AuditEvent.objects.filter(user_external_id=person.external_id)
-    return list(scoped(viewer, events)[:limit])
+    events = list(
+        scoped(viewer, AuditEvent.objects.filter(user_external_id=person.external_id))[:limit]
+    )
+    describe_events(events)
+    return events
 
 
 def organization_history(org: Organization, limit: int = HISTORY_LIMIT) -> list[AuditEvent]:
     """The latest audit events within an organization."""
-    return list(AuditEvent.objects.filter(organization_external_id=org.external_id)[:limit])
+    events = list(AuditEvent.objects.filter(organization_external_id=org.external_id)[:limit])
+    describe_events(events)
+    return events
 
 
 def organization_members(

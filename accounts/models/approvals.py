@@ -121,9 +121,15 @@ class ReactivationRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"request {self.pk}: {self.target_key} ({self.status})"
+        return f"request {self.pk}: reactivate {self.target_label} ({self.status})"
 
     def save(self, *args: object, **kwargs: object) -> None:
         target = self.membership_id or self.provider_user_id or self.organization_id
         self.target_key = f"{self.target_type}:{target}"
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def target_label(self) -> str:
+        """The target by name: an email, an organization, or "email in organization"."""
+        target = self.membership or self.provider_user or self.organization
+        return str(target)

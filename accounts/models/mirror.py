@@ -156,7 +156,7 @@ class OrganizationMembership(MirroredModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user.external_id} in {self.organization.external_id}"
+        return f"{self.user.email} in {self.organization.name}"
 
     @property
     def role_slugs(self) -> list[str]:

@@ -17,7 +17,7 @@ from django.utils.http import urlencode
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import selectors
+from accounts import event_text, selectors
 from accounts.audit import last_verification
 from accounts.audit_verify import verify_and_remember
 from accounts.forms import EVENT_TYPES, AuditFilterForm
@@ -110,8 +110,11 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
 def audit_event(request: HtmxHttpRequest, sequence: int) -> HttpResponse:
     """One event, with its before and after side by side."""
     event = get_object_or_404(scoped(request.user, AuditEvent.objects), sequence=sequence)
+    fallback = event_text.current_names([event])
     context = {
         "event": event,
+        "names": event_text.names(event, fallback),
+        "sentence": event_text.sentence(event, fallback),
         "before": _pretty(event.before),
         "after": _pretty(event.after),
         "data": _pretty(event.data),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -44,10 +44,18 @@ from accounts.views.base import (
 TEMPLATE = "console/person.html"
 
 
-def _person_context(person: ProviderUser, viewer: Any) -> dict[str, Any]:
+def _person_context(
+    person: ProviderUser, viewer: Any, query: QueryDict | None = None
+) -> dict[str, Any]:
+    query = query or QueryDict()
+    listed = selectors.membership_list(
+        selectors.person_memberships(person, viewer),
+        **{name: query.get(name, "")[:200] for name in ("status", "role", "organization", "sort")},
+    )
     return {
         "person": person,
-        "memberships": selectors.person_memberships(person, viewer),
+        "listed": listed,
+        "sorts": {key: label for key, (label, _) in selectors.MEMBERSHIP_SORTS.items()},
         "history": selectors.person_history(person, viewer),
     }
 
@@ -61,7 +69,10 @@ def person_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if wants_fragment(request) and request.GET.get("part") == "history":
         context = {"person": person, "history": selectors.person_history(person, request.user)}
         return page(request, TEMPLATE, context, partial="history")
-    return page(request, TEMPLATE, _person_context(person, request.user))
+    context = _person_context(person, request.user, request.GET)
+    if wants_fragment(request) and request.GET.get("part") == "memberships":
+        return page(request, TEMPLATE, context, partial="memberships")
+    return page(request, TEMPLATE, context)
 
 
 def _membership_action(

@@ -67,7 +67,10 @@ def test_help_desk_request_manager_approval_and_auditor_trail(sign_in, snap, san
     desk.locator(card).get_by_label("Reason for reactivation").fill("Customer renewed the contract")
     desk.locator(card).get_by_role("button", name="Request reactivation").dblclick()
     expect(desk.locator(card).get_by_role("status")).to_contain_text("sent to the managers")
-    expect(desk.locator("#history")).to_contain_text("request.created")
+    expect(desk.locator("#history")).to_contain_text(
+        f"Reactivation of {person.full_name}'s access to {membership.organization.name} was "
+        "requested by helpdesk"
+    )
     expect(desk.locator("#approvals-link .count")).to_have_text("1")
     assert ReactivationRequest.objects.filter(membership=membership).count() == 1
     snap(desk, "person-requested")
