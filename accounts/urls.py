@@ -6,6 +6,7 @@ from django.urls import path
 
 from accounts import views
 from accounts.views.palette import palette
+from accounts.views.saved_filters import saved_filter_delete, saved_filter_save
 
 app_name = "console"
 
@@ -13,6 +14,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("find/", views.find, name="find"),
     path("palette/", palette, name="palette"),
+    path("filters/", saved_filter_save, name="saved-filter-save"),
+    path("filters/<int:pk>/delete/", saved_filter_delete, name="saved-filter-delete"),
     path("people/<int:pk>/", views.person_detail, name="person"),
     path("people/<int:pk>/refresh/", views.person_refresh, name="person-refresh"),
     path("memberships/<int:pk>/request/", views.membership_request, name="membership-request"),

@@ -11,6 +11,7 @@ from accounts.models.audit import (
     Outcome,
 )
 from accounts.models.feeds import AppliedEvent, FeedState, WebhookDelivery
+from accounts.models.filters import SavedFilter
 from accounts.models.mirror import (
     MembershipRole,
     MirrorStatus,
@@ -44,6 +45,7 @@ __all__ = [
     "RecoveryCode",
     "RecoveryCodeDevice",
     "RequestStatus",
+    "SavedFilter",
     "StaffScope",
     "SyncRun",
     "TargetType",
