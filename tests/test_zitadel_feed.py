@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from accounts.models import (
     AppliedEvent,
@@ -14,7 +18,7 @@ from accounts.models import (
     ProviderUser,
     SyncRun,
 )
-from accounts.sync.feed import run_incremental
+from accounts.sync.feed import poll_feed_task, run_incremental
 from providers.base import Status
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +112,21 @@ def test_a_gap_in_the_event_log_falls_back_to_a_full_sync(synced, zitadel_emulat
     assert (run.mode, run.state) == (SyncRun.Mode.FULL, SyncRun.State.SUCCEEDED)
     assert run.reason.startswith("feed cursor expired: zitadel has no event")
     assert FeedState.objects.get(provider="zitadel").last_fallback_reason == run.reason
+
+
+def test_the_poll_task_and_sync_provider_read_zitadel_s_feed(synced, settings):
+    settings.KARMO_FEED_POLL_SECONDS = 30
+    membership = next(m for m in synced.list_memberships() if m.status == Status.ACTIVE)
+    synced.deactivate_membership(membership)
+    result = poll_feed_task.call()
+    assert SyncRun.objects.get(pk=result["sync_run"]).updated == 1
+
+    synced.reactivate_membership(membership)
+    out = StringIO()
+    call_command("sync_provider", "--incremental", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[-2] == "mode: incremental"
+    # One event page, then the authorization and its user's state read back.
+    assert re.fullmatch(
+        r"sync: created=0 updated=1 removed=0 unchanged=0 requests=3 seconds=[\d.]+", lines[-1]
+    )
