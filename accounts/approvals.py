@@ -26,12 +26,14 @@ from accounts.models import (
     TargetType,
 )
 from accounts.scheduling import book_once
+from accounts.services import limits
 from accounts.services.flow import Actor, Call, deny, require, require_in_scope, start_call
 from accounts.services.lifecycle import (
     ACTIVATE_USER,
     REACTIVATE_MEMBERSHIP,
     REACTIVATE_ORGANIZATION,
     change_status,
+    reactivate_until,
 )
 from accounts.sync.heartbeat import end_silent_runs
 
@@ -72,6 +74,8 @@ def request_state(request: ReactivationRequest) -> dict[str, Any]:
         "expires_at": request.expires_at.isoformat(),
         "decided_by": request.decided_by.get_username() if request.decided_by_id else None,
         "error_code": request.error_code,
+        **({"access_until": request.access_until.isoformat()} if request.access_until else {}),
+        **({"access_duration": str(request.access_duration)} if request.access_duration else {}),
     }
 
 
@@ -86,9 +90,18 @@ def _call(actor: Actor, request: ReactivationRequest, via: str) -> Call:
 
 
 def request_reactivation(
-    *, actor: Actor, target: Model, reason: str, via: str = ""
+    *,
+    actor: Actor,
+    target: Model,
+    reason: str,
+    via: str = "",
+    until: datetime | None = None,
+    duration: timedelta | None = None,
 ) -> ReactivationRequest:
-    """Ask a manager to reactivate an inactive membership, user or organization."""
+    """Ask a manager to reactivate an inactive membership, user or organization.
+
+    A membership may be asked for until a moment or for a duration (counted from approval).
+    """
     event_type = "request.created"
     call = start_call(actor, via=via)
     reason = (reason or "").strip()
@@ -96,6 +109,7 @@ def request_reactivation(
     require(call, permissions.REQUEST_REACTIVATION, event_type, target)
     if type(target) not in TARGETS:
         raise deny(call, event_type, ErrorCode.BAD_REQUEST, message="This cannot be reactivated.")
+    _check_time_limit(call, event_type, target, until, duration)
     if not reason:
         errors = [FieldError(ErrorCode.REASON_REQUIRED.message, "/reason")]
         raise deny(call, event_type, ErrorCode.REASON_REQUIRED, target=target, errors=errors)
@@ -119,6 +133,8 @@ def request_reactivation(
         reason=reason,
         expires_at=timezone.now() + timedelta(hours=settings.KARMO_REQUEST_EXPIRY_HOURS),
         correlation_id=call.correlation_id,
+        access_until=until,
+        access_duration=duration,
         **{field: target},
     )
     try:
@@ -144,6 +160,24 @@ def request_reactivation(
             data={"open_request": existing.pk if existing else None},
         ) from None
     return request
+
+
+def _check_time_limit(
+    call: Call,
+    event_type: str,
+    target: Model,
+    until: datetime | None,
+    duration: timedelta | None,
+) -> None:
+    """Refuse (audited) an end of access that is not one valid limit on a membership."""
+    if until is None and duration is None:
+        return
+    try:
+        limits.check_request(isinstance(target, OrganizationMembership), until, duration)
+    except KarmoError as error:
+        raise deny(
+            call, event_type, error.code, target=target, message=error.message, errors=error.errors
+        ) from None
 
 
 def approve_request(
@@ -364,7 +398,12 @@ def _execute(
 ) -> ReactivationRequest:
     _, _, op = BY_TYPE[TargetType(request.target_type)]
     try:
-        change = change_status(op, call, target_of(request), request.reason)
+        target = target_of(request)
+        until = limits.end_of(request, timezone.now())
+        if until is not None:  # one that has passed since is refused like any past end
+            change = reactivate_until(call, target, request.reason, until, request)
+        else:
+            change = change_status(op, call, target, request.reason)
     except KarmoError as error:
         failed = finish_request(call, request, error)
         if raise_failure:

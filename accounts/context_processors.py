@@ -71,6 +71,7 @@ def console(request: HttpRequest) -> dict[str, Any]:
             lambda: ProviderStatus(provider["name"], provider["configured"], provider["reason"])
         ),
         **theme_context(request),
+        "time_limit_max_days": settings.KARMO_TIME_LIMIT_MAX_DAYS,
     }
     if user.is_authenticated and user.is_staff:
         context["staff_role"] = SimpleLazyObject(lambda: staff_role(user))

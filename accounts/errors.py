@@ -125,6 +125,16 @@ class ErrorCode(enum.Enum):
         "50309001",
         "Audit checkpoints are not configured: KARMO_AUDIT_SIGNING_KEY is not set.",
     )
+    INVALID_TIME_LIMIT = (
+        "42205001",
+        "Give the end of access as a future date-time or a duration such as 8h, 7d or P7D.",
+    )
+    TIME_LIMIT_TOO_LONG = ("42205002", "Time-bound access cannot last that long.")
+    TIME_LIMIT_MEMBERSHIP_ONLY = (
+        "42205003",
+        "Only a membership can be reactivated for a limited time.",
+    )
+    NO_TIME_LIMIT = ("40905004", "This membership has no running time limit.")
     CHANGE_NOT_CONFIRMED = (
         "40905003",
         "The change was interrupted and the provider does not show it; try it again.",

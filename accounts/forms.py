@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from accounts.errors import ErrorCode
+from accounts.errors import ErrorCode, KarmoError
 from accounts.models import Outcome
 from accounts.selectors import AuditFilters
+from accounts.services import limits
 
 ROLE_SLUG = re.compile(r"^org-[a-z0-9_-]+$")
 ROLE_NAME_MAX = 48
@@ -28,6 +31,11 @@ EVENT_TYPES = (
     "user.created",
     "user.refreshed",
     "role.upserted",
+    "access.limited",
+    "access.extended",
+    "access.ended",
+    "access.expired",
+    "access.reminded",
     "request.created",
     "request.approved",
     "request.rejected",
@@ -71,6 +79,55 @@ class OptionalReasonForm(forms.Form):
     """A reason that may be left empty."""
 
     reason = forms.CharField(max_length=1000, required=False, strip=True)
+
+
+LIMIT_HELP = "Optional. A duration such as 8h, 7d or 2w, or a UTC date-time (2026-12-31 18:00)."
+
+
+class TimeLimitField(forms.CharField):
+    """An optional end of access: (until, duration), or (None, None) when left empty."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 40)
+        kwargs.setdefault("help_text", LIMIT_HELP)
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> tuple[datetime | None, timedelta | None]:
+        text = super().clean(value)
+        if not text:
+            return None, None
+        try:
+            return limits.parse_limit(text)
+        except KarmoError as error:
+            detail = error.errors[0].detail if error.errors else ""
+            raise ValidationError(
+                f"{error.message} ({detail})" if detail else error.message
+            ) from None
+
+
+def end_of_access(data: dict[str, Any]) -> datetime | None:
+    """The moment access ends from a form's cleaned `until`, a duration counted from now."""
+    until, duration = data["until"]
+    return until if duration is None else timezone.now() + duration
+
+
+class ReactivateForm(OptionalReasonForm):
+    """A direct reactivation: an optional reason and an optional time limit."""
+
+    until = TimeLimitField(label="Until (optional)")
+
+
+class RequestForm(ReasonForm):
+    """A reactivation request: a reason and an optional time limit (counted from approval)."""
+
+    until = TimeLimitField(label="For how long (optional)")
+
+
+class ExtendForm(OptionalReasonForm):
+    """A new end for time-bound access."""
+
+    until = TimeLimitField(label="New end", required=True)
 
 
 class RejectForm(forms.Form):

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 
-from accounts.models import ReactivationRequest, RequestStatus
+from accounts.models import ReactivationRequest, RequestStatus, TimedAccess
 from accounts.permissions import MANAGER
 
 DECISION_LINES = {
@@ -70,3 +70,28 @@ def request_decided(request: ReactivationRequest) -> None:
     )
     body = f"Your request #{request.pk} to reactivate the {describe(request)} {text}"
     _send(f"[Karmo] Reactivation request #{request.pk}: {request.status}", body, [email])
+
+
+def access_ending(limit: TimedAccess, notice: str) -> str:
+    """Tell the requester (or the manager who granted it) that time-bound access ends soon.
+
+    Returns the address written to, or "" when that person has no email.
+    """
+    person = limit.request.requested_by if limit.request_id else limit.granted_by
+    email = person.email if person is not None else ""
+    membership = limit.membership
+    what = f"membership of {membership.user.email} in {membership.organization.name}"
+    within = "an hour" if notice == "hour" else "a day"
+    body = (
+        f"The time-bound access you asked for, the {what}, ends within {within}: at "
+        f"{limit.until:%Y-%m-%d %H:%M} UTC it is deactivated.\n\n"
+        "A manager can extend it or end it early on the person's page in Karmo Admin."
+    )
+    if limit.request_id:
+        body += f" (Request #{limit.request_id}.)"
+    _send(
+        f"[Karmo] Access ends within {within}: {membership.user.email}",
+        body,
+        [email] if email else [],
+    )
+    return email

@@ -24,6 +24,7 @@ from accounts.models import (
     ProviderUser,
     ReactivationRequest,
     SyncRun,
+    TimedAccess,
 )
 from accounts.permissions import APPROVE_REQUESTS
 from accounts.scopes import scoped
@@ -157,12 +158,19 @@ def roles_by_organization(organization_ids: list[int]) -> dict[int | None, list[
 
 
 def decorate_memberships(memberships: list[OrganizationMembership]) -> None:
-    """Attach `open_request` and `assignable_roles` to each membership (two queries)."""
+    """Attach `open_request`, `assignable_roles` and `time_limit` to each (three queries)."""
     requests = open_requests_by_target([f"membership:{m.pk}" for m in memberships])
     roles = roles_by_organization(sorted({m.organization_id for m in memberships}))
+    limits = {
+        limit.membership_id: limit
+        for limit in TimedAccess.objects.running().filter(
+            membership__in=[m.pk for m in memberships]
+        )
+    }
     for membership in memberships:
         membership.open_request = requests.get(f"membership:{membership.pk}")
         membership.assignable_roles = roles.get(membership.organization_id, [])
+        membership.time_limit = limits.get(membership.pk)
 
 
 def person_memberships(person: ProviderUser, viewer: Staff) -> list[OrganizationMembership]:

@@ -30,6 +30,12 @@ urlpatterns = [
         name="membership-deactivate",
     ),
     path("memberships/<int:pk>/roles/", views.membership_roles, name="membership-roles"),
+    path("memberships/<int:pk>/access/extend/", views.membership_extend, name="membership-extend"),
+    path(
+        "memberships/<int:pk>/access/end/",
+        views.membership_end_access,
+        name="membership-end-access",
+    ),
     path("orgs/<int:pk>/", views.organization_detail, name="organization"),
     path("orgs/<int:pk>/request/", views.organization_request, name="organization-request"),
     path(

@@ -226,6 +226,9 @@ ZITADEL_USE_V3ALPHA = env.bool("ZITADEL_USE_V3ALPHA", default=False)
 
 KARMO_REQUEST_EXPIRY_HOURS = env.int("KARMO_REQUEST_EXPIRY_HOURS", default=72)
 KARMO_EXPIRY_SWEEP_MINUTES = env.int("KARMO_EXPIRY_SWEEP_MINUTES", default=15)  # 0: no schedule
+# Time-bound reactivations: the longest allowed, and how often the task ends due ones.
+KARMO_TIME_LIMIT_MAX_DAYS = env.int("KARMO_TIME_LIMIT_MAX_DAYS", default=30)
+KARMO_TIME_LIMIT_SWEEP_MINUTES = env.int("KARMO_TIME_LIMIT_SWEEP_MINUTES", default=5)  # 0: none
 KARMO_SYNC_BATCH_SIZE = env.int("KARMO_SYNC_BATCH_SIZE", default=5000)
 KARMO_SYNC_HEARTBEAT_SECONDS = env.float("KARMO_SYNC_HEARTBEAT_SECONDS", default=10.0)
 KARMO_SYNC_STALE_SECONDS = env.float("KARMO_SYNC_STALE_SECONDS", default=60.0)

@@ -161,4 +161,27 @@
       if (next < 0) { search.focus(); } else if (next < links.length) { links[next].focus(); }
     }
   });
+
+  // Time-bound access: keep "ends in …" current without reloading the page.
+  function countdownText(ms) {
+    if (ms <= 0) { return "any moment now"; }
+    var minutes = Math.floor(ms / 60000);
+    var days = Math.floor(minutes / 1440);
+    var hours = Math.floor((minutes % 1440) / 60);
+    var parts = [];
+    if (days) { parts.push(days + (days === 1 ? " day" : " days")); }
+    if (hours) { parts.push(hours + (hours === 1 ? " hour" : " hours")); }
+    if (!days) { parts.push((minutes % 60) + " min"); }
+    return parts.join(", ");
+  }
+
+  function tickCountdowns() {
+    document.querySelectorAll("[data-countdown]").forEach(function (item) {
+      var end = Date.parse(item.getAttribute("datetime"));
+      if (!isNaN(end)) { item.textContent = countdownText(end - Date.now()); }
+    });
+  }
+
+  window.setInterval(tickCountdowns, 30000);
+  document.addEventListener("htmx:afterSettle", tickCountdowns);
 })();

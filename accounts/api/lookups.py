@@ -13,29 +13,39 @@ from accounts.models import (
     OrganizationMembership,
     ProviderUser,
     ReactivationRequest,
+    TimedAccess,
 )
 from accounts.scopes import scoped
 
 
 def memberships(actor: Any) -> QuerySet[OrganizationMembership]:
-    """Present memberships in the actor's scope with what MembershipOut reads, in three queries
+    """Present memberships in the actor's scope with what MembershipOut reads, in four queries
     per page."""
     return (
         scoped(actor, OrganizationMembership.objects.present())
         .select_related("organization", "user")
-        .prefetch_related(Prefetch("roles", queryset=MembershipRole.objects.order_by("slug")))
+        .prefetch_related(
+            Prefetch("roles", queryset=MembershipRole.objects.order_by("slug")),
+            Prefetch(
+                "time_limits", queryset=TimedAccess.objects.running(), to_attr="running_limits"
+            ),
+        )
     )
 
 
 def requests(actor: Any) -> QuerySet[ReactivationRequest]:
     """Requests in the actor's scope with what ReactivationRequestOut reads."""
-    return scoped(actor, ReactivationRequest.objects.all()).select_related(
-        "organization",
-        "provider_user",
-        "membership__organization",
-        "membership__user",
-        "requested_by",
-        "decided_by",
+    return (
+        scoped(actor, ReactivationRequest.objects.all())
+        .select_related(
+            "organization",
+            "provider_user",
+            "membership__organization",
+            "membership__user",
+            "requested_by",
+            "decided_by",
+        )
+        .prefetch_related("time_limits")
     )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Path, Query, Router, Schema
+from ninja import Body, Path, Query, Router, Schema
 from pydantic import Field
 
-from accounts import services
+from accounts import services, time_limits
 from accounts.api import lookups
 from accounts.api.auth import require
 from accounts.api.pagination import PageQuery, page_out, paginate, where_given
@@ -21,7 +21,10 @@ from accounts.api.schemas import (
     ROLE_SLUG_PATTERN,
     USER_ID_DOC,
     USER_ID_EXAMPLE,
+    EndAccessIn,
+    ExtendAccessIn,
     Lifecycle,
+    MembershipAccessOut,
     MembershipList,
     MembershipOut,
     MembershipRolesIn,
@@ -31,7 +34,10 @@ from accounts.api.schemas import (
     RoleIn,
     RoleList,
     RoleOut,
+    TimeLimitQuery,
 )
+from accounts.api.time_limit import time_limit
+from accounts.errors import ErrorCode, FieldError, KarmoError
 from accounts.models import Organization, OrganizationRole
 from accounts.scopes import scoped
 
@@ -131,19 +137,19 @@ def list_memberships(
     found = paginate(
         found_memberships, kind=f"memberships:{org.pk}", order=("user__email", "pk"), params=page
     )
-    return page_out(MembershipList, found, MembershipOut.of)
+    return page_out(MembershipList, found, MembershipAccessOut.of)
 
 
 @router.get(
     "/orgs/{orgId}/users/{userId}",
-    response=MembershipOut,
+    response=MembershipAccessOut,
     operation_id="getMembership",
     summary="Get a user's membership of an organization",
 )
-def get_membership(request: HttpRequest, org_id: OrgId, user_id: UserId) -> MembershipOut:
-    """A user's membership of the organization."""
+def get_membership(request: HttpRequest, org_id: OrgId, user_id: UserId) -> MembershipAccessOut:
+    """A user's membership of the organization, with the end of time-bound access."""
     require(request, "accounts.view_organizationmembership")
-    return MembershipOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
+    return MembershipAccessOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
 
 
 @router.get(
@@ -163,23 +169,91 @@ def list_roles(request: HttpRequest, org_id: OrgId, page: PageQuery) -> RoleList
 
 @router.post(
     "/orgs/{orgId}/users/{userId}/reactivate",
-    response=MembershipOut | PreviewOut,
+    response=MembershipAccessOut | PreviewOut,
     operation_id="reactivateMembership",
     summary="Reactivate organization membership for user",
     openapi_extra=success_doc("Membership reactivated", REACTIVATED_EXAMPLE),
 )
 def reactivate_membership(
-    request: HttpRequest, org_id: OrgId, user_id: UserId, dry_run: DryRun = False
-) -> MembershipOut | PreviewOut:
-    """Reactivate an inactive membership at the provider (managers; help desk must request it)."""
+    request: HttpRequest,
+    org_id: OrgId,
+    user_id: UserId,
+    limit: Query[TimeLimitQuery],
+    dry_run: DryRun = False,
+) -> MembershipAccessOut | PreviewOut:
+    """Reactivate an inactive membership at the provider (managers; help desk must request it).
+
+    `until` or `duration` make it time-bound: Karmo's scheduled task deactivates the membership
+    again then, unless a manager extends it, and the answer carries `accessUntil`.
+    """
     membership = lookups.get_membership(request.auth.user, org_id, user_id)
     preview = preview_wanted(request, dry_run)
     change = services.reactivate_membership(
-        actor=request.auth.user, membership=membership, preview=preview
+        actor=request.auth.user, membership=membership, until=time_limit(limit), preview=preview
     )
     if preview:
         return PreviewOut.of(change)
-    return MembershipOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
+    return MembershipAccessOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
+
+
+@router.post(
+    "/orgs/{orgId}/users/{userId}/access/extend",
+    response=MembershipAccessOut | PreviewOut,
+    operation_id="extendMembershipAccess",
+    summary="Extend a membership's time-bound access",
+)
+def extend_access(
+    request: HttpRequest,
+    org_id: OrgId,
+    user_id: UserId,
+    body: ExtendAccessIn,
+    dry_run: DryRun = False,
+) -> MembershipAccessOut | PreviewOut:
+    """Move the end of a running time limit (managers); reminders are sent again before it."""
+    membership = lookups.get_membership(request.auth.user, org_id, user_id)
+    until = time_limit(body)
+    if until is None:
+        raise KarmoError(
+            ErrorCode.INVALID_TIME_LIMIT, errors=[FieldError("give until or duration", "/until")]
+        )
+    preview = preview_wanted(request, dry_run)
+    change = time_limits.extend_access(
+        actor=request.auth.user,
+        membership=membership,
+        until=until,
+        reason=body.reason,
+        preview=preview,
+    )
+    if preview:
+        return PreviewOut.of(change)
+    return MembershipAccessOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
+
+
+@router.post(
+    "/orgs/{orgId}/users/{userId}/access/end",
+    response=MembershipAccessOut | PreviewOut,
+    operation_id="endMembershipAccess",
+    summary="End a membership's time-bound access now",
+)
+def end_access(
+    request: HttpRequest,
+    org_id: OrgId,
+    user_id: UserId,
+    body: Body[EndAccessIn | None] = None,
+    dry_run: DryRun = False,
+) -> MembershipAccessOut | PreviewOut:
+    """Deactivate a membership with a running time limit now, before its end (managers)."""
+    membership = lookups.get_membership(request.auth.user, org_id, user_id)
+    preview = preview_wanted(request, dry_run)
+    change = time_limits.end_access(
+        actor=request.auth.user,
+        membership=membership,
+        reason=(body or EndAccessIn()).reason,
+        preview=preview,
+    )
+    if preview:
+        return PreviewOut.of(change)
+    return MembershipAccessOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
 
 
 @router.put(

@@ -20,6 +20,7 @@ from accounts.api.schemas import (
     ReactivationRequestOut,
     RejectIn,
 )
+from accounts.api.time_limit import duration_of
 from accounts.errors import ErrorCode, FieldError, KarmoError
 
 router = Router(tags=["Reactivation requests"], by_alias=True)
@@ -71,7 +72,11 @@ def create_request(
 ) -> Status[ReactivationRequestOut]:
     """Ask a manager to reactivate an inactive membership, user or organization."""
     created = approvals.request_reactivation(
-        actor=request.auth.user, target=_target(request.auth.user, body), reason=body.reason
+        actor=request.auth.user,
+        target=_target(request.auth.user, body),
+        reason=body.reason,
+        until=body.until,
+        duration=duration_of(body.duration) if body.duration is not None else None,
     )
     return Status(
         201, ReactivationRequestOut.of(lookups.get_request(request.auth.user, created.pk))

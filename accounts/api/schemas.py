@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -18,6 +18,7 @@ from accounts.models import (
     OrganizationRole,
     ProviderUser,
     ReactivationRequest,
+    TimedAccess,
 )
 
 ORG_ID_DOC = (
@@ -43,6 +44,15 @@ RoleKey = Annotated[
 ]
 
 
+def duration_iso(value: timedelta) -> str:
+    """A duration as the API writes it: P7D, PT8H, P1DT12H."""
+    hours, rest = divmod(value.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
+    day = f"{value.days}D" if value.days else ""
+    return f"P{day}T{time}" if time else f"P{day or '0D'}"
+
+
 def _in_utc(value: datetime) -> datetime:
     try:
         return value.astimezone(UTC)
@@ -54,6 +64,23 @@ Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 Text = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=r"\S")
 ]
+
+
+# An ISO 8601 duration in days, hours, minutes or seconds: P7D, PT8H, P1DT12H.
+DURATION_PATTERN = r"^P([0-9]{1,4}D|T[0-9]{1,6}[HMS]|[0-9]{1,4}DT[0-9]{1,6}[HMS])$"
+Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
+UNTIL_DOC = (
+    "Time-bound access: when the membership is deactivated again by Karmo's scheduled task "
+    "(at most KARMO_TIME_LIMIT_MAX_DAYS, default 30 days, ahead). Give this or `duration`."
+)
+DURATION_DOC = (
+    "Time-bound access as an ISO 8601 duration (P7D, PT8H), counted from when the change is "
+    "made. Give this or `until`."
+)
+ACCESS_UNTIL_DOC = (
+    "When Karmo deactivates this membership again (time-bound access); absent when its access "
+    "has no time limit."
+)
 
 
 class ApiSchema(Schema):
@@ -156,6 +183,61 @@ class MembershipOut(ApiSchema):
         )
 
 
+class MembershipAccessOut(MembershipOut):
+    """A membership with the end of its time-bound access, when it has one."""
+
+    # Left out when there is no limit, so the answer keeps the product's documented shape.
+    access_until: datetime | None = Field(
+        default=None, description=ACCESS_UNTIL_DOC, exclude_if=lambda value: value is None
+    )
+
+    @classmethod
+    def of(cls, membership: OrganizationMembership) -> MembershipAccessOut:
+        """From the mirror (roles and running time limits prefetched or not)."""
+        limit = next(iter(running_limits(membership)), None)
+        return cls(
+            org_id=membership.organization.external_id,
+            user_id=membership.user.external_id,
+            roles=membership.role_slugs,
+            status=membership.status,
+            access_until=limit.until if limit else None,
+        )
+
+
+def running_limits(membership: OrganizationMembership) -> list[TimedAccess]:
+    """The membership's running time limits (prefetched as `running_limits` when listed)."""
+    prefetched = getattr(membership, "running_limits", None)
+    if prefetched is not None:
+        return prefetched
+    return list(TimedAccess.objects.running().filter(membership=membership))
+
+
+class TimeLimitIn(InputSchema):
+    """An optional time limit: until a moment, or for a duration."""
+
+    until: Instant | None = Field(default=None, description=UNTIL_DOC)
+    duration: Duration | None = Field(default=None, description=DURATION_DOC, examples=["P7D"])
+
+
+class TimeLimitQuery(Schema):
+    """reactivateMembership's optional time limit, in the query (the operation has no body)."""
+
+    until: Instant | None = Field(default=None, description=UNTIL_DOC)
+    duration: Duration | None = Field(default=None, description=DURATION_DOC, examples=["P7D"])
+
+
+class ExtendAccessIn(TimeLimitIn):
+    """The new end of a membership's time-bound access."""
+
+    reason: str = Field(default="", max_length=1000)
+
+
+class EndAccessIn(InputSchema):
+    """Why time-bound access ends early."""
+
+    reason: str = Field(default="", max_length=1000)
+
+
 class RoleOut(ApiSchema):
     """An organization role."""
 
@@ -243,6 +325,8 @@ class ReactivationRequestIn(InputSchema):
     org_id: ProviderId | None = Field(default=None, description=ORG_ID_DOC)
     user_id: ProviderId | None = Field(default=None, description=USER_ID_DOC)
     reason: Text
+    until: Instant | None = Field(default=None, description=UNTIL_DOC)
+    duration: Duration | None = Field(default=None, description=DURATION_DOC, examples=["P7D"])
 
 
 class RejectIn(InputSchema):
@@ -267,6 +351,13 @@ class ReactivationRequestOut(ApiSchema):
     decided_at: datetime | None
     comment: str
     error_code: str | None
+    until: datetime | None = Field(description="The end of access asked for, if any.")
+    duration: str | None = Field(
+        description="The length of access asked for (ISO 8601), if any.", examples=["P7D"]
+    )
+    access_until: datetime | None = Field(
+        description="When the access this request granted ends; null when none is running."
+    )
 
     @classmethod
     def of(cls, request: ReactivationRequest) -> ReactivationRequestOut:
@@ -287,6 +378,12 @@ class ReactivationRequestOut(ApiSchema):
             decided_at=request.decided_at,
             comment=request.decision_comment,
             error_code=request.error_code or None,
+            until=request.access_until,
+            duration=duration_iso(request.access_duration) if request.access_duration else None,
+            access_until=next(
+                (limit.until for limit in request.time_limits.all() if limit.state == "active"),
+                None,
+            ),
         )
 
 
@@ -359,7 +456,7 @@ class UserList(ApiSchema):
 class MembershipList(ApiSchema):
     """A page of memberships."""
 
-    data: list[MembershipOut]
+    data: list[MembershipAccessOut]
     next_cursor: str | None = Field(description=NEXT_CURSOR_DOC)
 
 

@@ -23,9 +23,11 @@ from accounts.models.mirror import (
 )
 from accounts.models.scopes import StaffScope
 from accounts.models.staff import RecoveryCode, RecoveryCodeDevice
+from accounts.models.timed import AccessState, TimedAccess
 from accounts.models.tokens import ApiToken, IdempotencyRecord
 
 __all__ = [
+    "AccessState",
     "AppliedEvent",
     "ApiToken",
     "AuditCheckpoint",
@@ -49,5 +51,6 @@ __all__ = [
     "StaffScope",
     "SyncRun",
     "TargetType",
+    "TimedAccess",
     "WebhookDelivery",
 ]

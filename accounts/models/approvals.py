@@ -76,6 +76,9 @@ class ReactivationRequest(models.Model):
     error_code = models.CharField(max_length=8, blank=True)
     error_message = models.TextField(blank=True)
     correlation_id = models.CharField(max_length=36, blank=True)
+    # A time-bound reactivation: the end of access, or how long it lasts once carried out.
+    access_until = models.DateTimeField(null=True, blank=True)
+    access_duration = models.DurationField(null=True, blank=True)
 
     objects = ReactivationRequestQuerySet.as_manager()
 

@@ -71,6 +71,8 @@ class Call:
     data: dict[str, Any] = field(default_factory=dict)
     # A dry run checks everything a change checks and records nothing.
     preview: bool = False
+    # The system itself acting on a schedule (no actor, no permission to check).
+    system: bool = False
 
     def event(self, **kwargs: Any) -> None:
         """Record an event on behalf of this call (nothing in a dry run)."""

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from django.db import models
 
 from accounts import permissions
-from accounts.errors import ErrorCode
+from accounts.errors import ErrorCode, KarmoError
 from accounts.models import (
+    AccessState,
     MirrorStatus,
     Organization,
     OrganizationMembership,
     ProviderUser,
     ReactivationRequest,
 )
-from accounts.services import mirroring
+from accounts.services import limits, mirroring
 from accounts.services.flow import (
     Actor,
     Call,
@@ -127,7 +129,7 @@ def change_status(op: StatusChange, call: Call, target: Any, reason: str) -> Cha
     """Check, then move one target to the operation's status through the provider."""
     reason = (reason or "").strip()
     require_in_scope(call, op.event_type, target)
-    if not has_perm(call.actor, op.permission):
+    if not call.system and not has_perm(call.actor, op.permission):
         code = ErrorCode.PERMISSION_DENIED
         if op.wanted == MirrorStatus.ACTIVE and has_perm(
             call.actor, permissions.REQUEST_REACTIVATION
@@ -181,13 +183,51 @@ def reactivate_membership(
     via: str = "",
     correlation_id: str = "",
     request: ReactivationRequest | None = None,
+    until: datetime | None = None,
     preview: bool = False,
 ) -> Change[OrganizationMembership]:
-    """Reactivate an inactive membership (managers; help desk must request it)."""
+    """Reactivate an inactive membership (managers; help desk must request it).
+
+    With `until`, the access is time-bound: a scheduled task deactivates it then.
+    """
     call = start_call(
         actor, via=via, correlation_id=correlation_id, request=request, preview=preview
     )
-    return change_status(REACTIVATE_MEMBERSHIP, call, membership, reason)
+    return reactivate_until(call, membership, reason, until, request)
+
+
+def reactivate_until(
+    call: Call,
+    membership: OrganizationMembership,
+    reason: str,
+    until: datetime | None,
+    request: ReactivationRequest | None = None,
+) -> Change[OrganizationMembership]:
+    """Reactivate, and when it changed something and `until` is given, start the time limit."""
+    if until is not None:
+        require_in_scope(call, REACTIVATE_MEMBERSHIP.event_type, membership)
+        try:
+            limits.check_until(until)
+        except KarmoError as error:
+            raise deny(
+                call,
+                REACTIVATE_MEMBERSHIP.event_type,
+                error.code,
+                target=membership,
+                message=error.message,
+                errors=error.errors,
+                reason=reason,
+            ) from None
+        call = replace(call, data={**call.data, "until": until.isoformat()})
+    change = change_status(REACTIVATE_MEMBERSHIP, call, membership, reason)
+    if until is None:
+        return change
+    if change.preview is not None:
+        after = {**(change.preview.after or {}), "access_until": until.isoformat()}
+        return replace(change, preview=replace(change.preview, after=after))
+    if change.changed:
+        limits.start(call, change.target, until, request)
+    return change
 
 
 def deactivate_membership(
@@ -198,10 +238,18 @@ def deactivate_membership(
     via: str = "",
     correlation_id: str = "",
     preview: bool = False,
+    call: Call | None = None,
 ) -> Change[OrganizationMembership]:
-    """Deactivate an active membership."""
-    call = start_call(actor, via=via, correlation_id=correlation_id, preview=preview)
-    return change_status(DEACTIVATE_MEMBERSHIP, call, membership, reason)
+    """Deactivate an active membership; a running time limit ends with it.
+
+    `call` is given by the time-limit task, which acts as the system.
+    """
+    call = call or start_call(actor, via=via, correlation_id=correlation_id, preview=preview)
+    change = change_status(DEACTIVATE_MEMBERSHIP, call, membership, reason)
+    if not call.preview:
+        state = AccessState.EXPIRED if call.system else AccessState.ENDED
+        limits.close(call, change.target, state, reason)
+    return change
 
 
 def activate_user(

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.timesince import timesince
+from django.utils.timesince import timesince, timeuntil
 
 register = template.Library()
 
@@ -56,3 +56,12 @@ def ago(moment: datetime | None) -> str:
     if timezone.now() - moment < timedelta(minutes=1):
         return "just now"
     return f"{timesince(moment)} ago"
+
+
+@register.filter
+def duration(value: timedelta | None) -> str:
+    """A time limit's length in words: "7 days", "8 hours", "1 day, 12 hours"."""
+    if value is None:
+        return ""
+    now = timezone.now()
+    return timeuntil(now + value, now)

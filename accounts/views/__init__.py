@@ -17,6 +17,8 @@ from accounts.views.orgs import (
 )
 from accounts.views.people import (
     membership_deactivate,
+    membership_end_access,
+    membership_extend,
     membership_reactivate,
     membership_request,
     membership_roles,
@@ -40,6 +42,8 @@ __all__ = [
     "find",
     "home",
     "membership_deactivate",
+    "membership_end_access",
+    "membership_extend",
     "membership_reactivate",
     "membership_request",
     "membership_roles",

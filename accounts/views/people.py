@@ -11,9 +11,17 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import approvals, selectors, services
+from accounts import approvals, selectors, services, time_limits
 from accounts.errors import ErrorCode
-from accounts.forms import MembershipRolesForm, OptionalReasonForm, ReasonForm
+from accounts.forms import (
+    ExtendForm,
+    MembershipRolesForm,
+    OptionalReasonForm,
+    ReactivateForm,
+    ReasonForm,
+    RequestForm,
+    end_of_access,
+)
 from accounts.models import OrganizationMembership, ProviderUser
 from accounts.permissions import (
     DEACTIVATE_ACCESS,
@@ -84,14 +92,13 @@ def _membership_action(
     notice: Callable[[Any], str],
     badge: bool = False,
 ) -> HttpResponse:
-    """Validate the reason, run one change, re-render the membership's row."""
+    """Validate the reason (and time limit), run one change, re-render the membership's row."""
     membership = get_object_or_404(
         scoped(request.user, OrganizationMembership.objects.select_related("user")), pk=pk
     )
     form = form_class(request.POST)
-    result, error = attempt_form(
-        form, ErrorCode.REASON_REQUIRED, lambda data: run(membership, data)
-    )
+    code = ErrorCode.INVALID_TIME_LIMIT if "until" in form.errors else ErrorCode.REASON_REQUIRED
+    result, error = attempt_form(form, code, lambda data: run(membership, data))
     if error is None:
         form = form_class()
     return respond(
@@ -115,9 +122,13 @@ def membership_request(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         lambda m, data: approvals.request_reactivation(
-            actor=request.user, target=m, reason=data["reason"]
+            actor=request.user,
+            target=m,
+            reason=data["reason"],
+            until=data["until"][0],
+            duration=data["until"][1],
         ),
-        form_class=ReasonForm,
+        form_class=RequestForm,
         notice=request_notice,
         badge=True,
     )
@@ -133,10 +144,44 @@ def membership_reactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         lambda m, data: services.reactivate_membership(
+            actor=request.user, membership=m, reason=data["reason"], until=end_of_access(data)
+        ),
+        form_class=ReactivateForm,
+        notice=changed_notice("Membership reactivated.", "Already active; nothing changed."),
+    )
+
+
+@require_POST
+@console_view
+@permission_or_403(REACTIVATE_DIRECTLY, "access.extended", OrganizationMembership)
+@fresh_auth_required("access.extended", OrganizationMembership)
+def membership_extend(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Move the end of a membership's time-bound access (managers)."""
+    return _membership_action(
+        request,
+        pk,
+        lambda m, data: time_limits.extend_access(
+            actor=request.user, membership=m, until=end_of_access(data), reason=data["reason"]
+        ),
+        form_class=ExtendForm,
+        notice=lambda _change: "Access extended.",
+    )
+
+
+@require_POST
+@console_view
+@permission_or_403(DEACTIVATE_ACCESS, "access.ended", OrganizationMembership)
+@fresh_auth_required("access.ended", OrganizationMembership)
+def membership_end_access(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """End time-bound access now: the membership is deactivated (managers)."""
+    return _membership_action(
+        request,
+        pk,
+        lambda m, data: time_limits.end_access(
             actor=request.user, membership=m, reason=data["reason"]
         ),
         form_class=OptionalReasonForm,
-        notice=changed_notice("Membership reactivated.", "Already active; nothing changed."),
+        notice=changed_notice("Access ended; membership deactivated.", "Already inactive."),
     )
 
 

@@ -47,7 +47,7 @@ def test_document_is_openapi_3_1_with_the_bearer_scheme(document):
         "BearerAuth": {"type": "http", "scheme": "bearer"}
     }
     ops = list(operations(document))
-    assert len(ops) == 24
+    assert len(ops) == 26
     assert all(op["security"] == [{"BearerAuth": []}] for _, _, op in ops)
 
 

@@ -31,6 +31,9 @@ REQUEST_KEYS = {
     "decidedAt",
     "comment",
     "errorCode",
+    "until",
+    "duration",
+    "accessUntil",
 }
 
 

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from accounts.approvals import expire_requests, schedule_expiry_sweep
 from accounts.context import audit_context
 from accounts.models import Channel
+from accounts.time_limits import schedule_time_limits
 
 
 class Command(BaseCommand):
@@ -20,7 +21,8 @@ class Command(BaseCommand):
             "--schedule",
             action="store_true",
             help="Also book the sweep task to run every KARMO_EXPIRY_SWEEP_MINUTES on the task "
-            "worker (once: an already waiting sweep is kept).",
+            "worker, and the time-limit task every KARMO_TIME_LIMIT_SWEEP_MINUTES (once each: "
+            "an already waiting run is kept).",
         )
 
     def handle(self, *args: Any, schedule: bool = False, **options: Any) -> None:
@@ -29,6 +31,12 @@ class Command(BaseCommand):
         self.stdout.write(f"expired {count} request{'s' if count != 1 else ''}")
         if not schedule:
             return
+        limits_booked = schedule_time_limits()
+        if limits_booked is not None:
+            self.stdout.write(
+                "time-bound access ended every "
+                f"{settings.KARMO_TIME_LIMIT_SWEEP_MINUTES} min by the task worker"
+            )
         booked = schedule_expiry_sweep()
         if booked is None:
             self.stdout.write(
