@@ -114,7 +114,9 @@ def api_calls(side: dict | None) -> list[tuple[str, str, dict | None]]:
     org = side["org"].external_id if side else "org_missing"
     user = side["membership"].user.external_id if side else "user_missing"
     request = side["request"].pk if side else MISSING
+    event = side["event"].sequence if side else MISSING
     return [
+        ("GET", f"/audit-events/{event}/proof", None),
         ("GET", f"/orgs/{org}", None),
         ("GET", f"/orgs/{org}/memberships", None),
         ("GET", f"/orgs/{org}/roles", None),
@@ -239,3 +241,10 @@ def test_lists_show_only_the_scope_with_constant_queries(world, manager):
         "Acme Branch 2",
         "Acme Europe",
     ]
+
+
+def test_scoped_auditor_gets_the_log_wide_consistency_proof(world, auditor):
+    # Sizes and hashes only, no event: verifying the log needs them whatever one's scope.
+    StaffScope.objects.create(user=auditor).organizations.set([world["acme"]["org"]])
+    api = ApiClient(make_token(auditor))
+    assert api.request("GET", "/audit/consistency?from=1&to=2", None).status_code == HTTPStatus.OK

@@ -21,6 +21,7 @@ from accounts.errors import ErrorCode, FieldError, KarmoError
 from accounts.merkle import leaf_hash
 from accounts.models import AuditCheckpoint, AuditEvent
 from accounts.permissions import VIEW_AUDIT
+from accounts.scopes import scoped
 
 router = Router(tags=["Audit proofs"], by_alias=True)
 LARGEST = 2**62
@@ -118,7 +119,9 @@ def event_proof(
 ) -> InclusionProofOut:
     """The event's inclusion proof in the tree of `treeSize` events."""
     require(request, VIEW_AUDIT)
-    event = AuditEvent.objects.filter(sequence=sequence).first()
+    # An event outside the actor's scope answers like a missing one; the log-wide answers
+    # (checkpoints, consistency) reveal sizes and hashes only, so any auditor may have them.
+    event = scoped(request.auth.user, AuditEvent.objects.filter(sequence=sequence)).first()
     if event is None:
         raise KarmoError(ErrorCode.AUDIT_EVENT_NOT_FOUND)
     size = audit_tree.tree_size()
