@@ -9,8 +9,12 @@ import pytest
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.tasks import TaskResultStatus
 from django.test import RequestFactory
+from django_tasks_db.models import DBTaskResult
 
+from accounts.checkpoint_task import audit_checkpoint_task
+from accounts.management.commands.demo import Command
 from accounts.models import OrganizationMembership, SyncRun
 from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
 from providers.emulators.seed import demo_dataset
@@ -78,3 +82,20 @@ def test_demo_password_comes_from_the_environment(monkeypatch):
     assert (
         authenticate(sign_in_request(), username="auditor", password="demo-pass-2026") is not None
     )
+
+
+def test_demo_books_the_checkpoint_task_only_with_a_signing_key(audit_signing, settings):
+    def booked() -> int:
+        path = audit_checkpoint_task.module_path
+        return DBTaskResult.objects.filter(task_path=path, status=TaskResultStatus.READY).count()
+
+    settings.KARMO_AUDIT_CHECKPOINT_SECONDS = 60
+    settings.KARMO_AUDIT_SIGNING_KEY = ""
+    out = StringIO()
+    Command(stdout=out).book_tasks()
+    assert booked() == 0
+    assert "no audit checkpoints: set KARMO_AUDIT_SIGNING_KEY" in out.getvalue()
+    settings.KARMO_AUDIT_SIGNING_KEY = str(audit_signing)
+    Command(stdout=out).book_tasks()
+    assert booked() == 1
+    assert "audit checkpoint every 60 s" in out.getvalue()

@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
+from accounts.checkpoint_task import schedule_checkpoints
 from accounts.context import audit_context
 from accounts.errors import KarmoError
 from accounts.models import Channel, SyncRun
@@ -65,11 +66,22 @@ class Command(BaseCommand):
         self._logins()
         if no_serve:
             return
+        self.book_tasks()
+        self._serve(port, verbosity)
+
+    def book_tasks(self) -> None:
+        """Book the recurring tasks the demo's worker runs (each books its own next run)."""
         call_command("expire_requests", "--schedule", stdout=self.stdout)
         if schedule_feed_poll() is not None:
             self.stdout.write(f"feed poll every {settings.KARMO_FEED_POLL_SECONDS} s")
         schedule_reconciliation()
-        self._serve(port, verbosity)
+        if not settings.KARMO_AUDIT_SIGNING_KEY:  # the task would only fail every interval
+            self.stdout.write(
+                "no audit checkpoints: set KARMO_AUDIT_SIGNING_KEY (manage.py audit_keygen)"
+            )
+        elif schedule_checkpoints() is not None:
+            seconds = settings.KARMO_AUDIT_CHECKPOINT_SECONDS
+            self.stdout.write(f"audit checkpoint every {seconds} s")
 
     def _seed_and_sync(self) -> None:
         try:
