@@ -51,11 +51,15 @@ class Command(BaseCommand):
         manage = str(settings.BASE_DIR / "manage.py")
         worker = [sys.executable, manage, "task_worker", "--interval", "0.5"]
         here = settings.BASE_DIR
-        children = [subprocess.Popen([*web, "karmo_admin.wsgi"], env=env, cwd=here)]  # noqa: S603
+        # Each child in a process group of its own: a signal sent to this command's group (Ctrl-C,
+        # `kill -- -PGID`) reaches the children once, through _supervise, not twice (a task
+        # worker's second SIGTERM abandons its current task).
+        alone = {"env": env, "cwd": here, "process_group": 0}
+        children = [subprocess.Popen([*web, "karmo_admin.wsgi"], **alone)]  # noqa: S603
         # Workers start once gunicorn has set up the shared metrics directory.
         self._wait_listening(options["bind"], children[0])
         children += [
-            subprocess.Popen(worker, env=env, cwd=here)  # noqa: S603 - fixed arguments
+            subprocess.Popen(worker, **alone)  # noqa: S603 - fixed arguments
             for _ in range(options["task_workers"])
         ]
         self.stdout.write(
