@@ -49,7 +49,7 @@ class StateCollector(Collector):
         from django_tasks_db.models import DBTaskResult
 
         from accounts.audit import last_verification
-        from accounts.models import AuditEvent, ReactivationRequest, SyncRun
+        from accounts.models import AuditCheckpoint, AuditEvent, ReactivationRequest, SyncRun
         from ops.workers import fresh_workers
 
         pending = ReactivationRequest.objects.pending().aggregate(
@@ -75,6 +75,17 @@ class StateCollector(Collector):
             "karmo_audit_last_append_age_seconds",
             "Seconds since the last audit event.",
             value=_age(last["at"]),
+        )
+        checkpoint = AuditCheckpoint.objects.values("created_at", "tree_size").first()
+        yield GaugeMetricFamily(
+            "karmo_audit_last_checkpoint_age_seconds",
+            "Seconds since the last signed checkpoint of the log (NaN when none).",
+            value=_age(checkpoint["created_at"] if checkpoint else None),
+        )
+        yield GaugeMetricFamily(
+            "karmo_audit_events_after_checkpoint",
+            "Audit events not yet covered by a signed checkpoint.",
+            value=(last["seq"] or 0) - (checkpoint["tree_size"] if checkpoint else 0),
         )
         verification = last_verification()
         at = datetime.fromisoformat(verification["at"]) if verification else None

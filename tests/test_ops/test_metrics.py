@@ -7,6 +7,8 @@ import re
 import pytest
 
 from accounts.approvals import request_reactivation
+from accounts.audit_verify import verify_and_remember
+from accounts.checkpoints import write_checkpoint
 from accounts.models import OrganizationMembership
 from accounts.sync.runs import run_sync
 from ops.metrics import exposition
@@ -60,6 +62,7 @@ def test_provider_calls_sync_runs_and_the_queue_show(
     assert value(text, 'karmo_sync_last_records{kind="seen"}') == run.seen > 0
     assert value(text, "karmo_sync_last_failed") == 0
     assert value(text, "karmo_sync_last_requests") == run.requests > 0
+    assert 0 <= value(text, "karmo_sync_last_duration_seconds") < 60
     assert value(text, "karmo_audit_events_total") >= 3
     assert value(text, "karmo_task_workers_fresh") == 0
     # Scraping writes nothing: the audit count stays.
@@ -81,3 +84,23 @@ def test_a_429_retry_is_counted(settings, app_provider, workos_emulator):
     finally:
         provider.close()
     assert value(exposition().decode(), key) == start + 1
+
+
+def test_checkpoint_and_verification_ages_show(client, settings, audit_signing):
+    text = scrape(client, settings)
+    for never in ("checkpoint", "verification"):
+        assert str(value(text, f"karmo_audit_last_{never}_age_seconds")) == "nan"
+    assert value(text, "karmo_audit_last_verification_ok") == 0
+    events = value(text, "karmo_audit_events_total")
+    assert value(text, "karmo_audit_events_after_checkpoint") == events
+
+    checkpoint = write_checkpoint()
+    result, _ = verify_and_remember()
+    assert result.ok
+    text = scrape(client, settings)
+    assert 0 <= value(text, "karmo_audit_last_checkpoint_age_seconds") < 60
+    assert 0 <= value(text, "karmo_audit_last_verification_age_seconds") < 60
+    assert value(text, "karmo_audit_last_verification_ok") == 1
+    assert value(text, "karmo_audit_events_after_checkpoint") == (
+        value(text, "karmo_audit_events_total") - checkpoint.tree_size
+    )
