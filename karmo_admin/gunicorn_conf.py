@@ -47,6 +47,32 @@ proc_name = "karmo-web"
 control_socket_disable = True
 
 
+if os.environ.get("KARMO_LOG_FORMAT") == "json":
+    # The master's own lines (starting, booting and reaping workers, signals) in Karmo's JSON
+    # format too; workers switch to settings.LOGGING, which says the same, once Django loads.
+    # The formatter scrubs configured secrets, so it reads Django's settings.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "karmo_admin.settings")
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "WARNING", "handlers": []},
+        "filters": {"request_id": {"()": "ops.logs.RequestIdFilter"}},
+        "formatters": {"json": {"()": "ops.logs.KarmoJsonFormatter"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["request_id"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            name: {"level": "INFO", "handlers": ["console"], "propagate": False}
+            for name in ("gunicorn.error", "gunicorn.access")
+        },
+    }
+
+
 def on_starting(server: Any) -> None:
     """Start with an empty metrics directory: samples of an earlier run's pids would linger."""
     directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])

@@ -299,5 +299,7 @@ LOGGING = {
         "karmo": {"handlers": ["console"], "level": env.str("KARMO_LOG_LEVEL", default="INFO")},
         "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Python warnings, captured as log records when KARMO_LOG_FORMAT=json (ops.apps).
+        "py.warnings": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

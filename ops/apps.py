@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class OpsConfig(AppConfig):
@@ -13,6 +15,10 @@ class OpsConfig(AppConfig):
 
     def ready(self) -> None:
         from ops import checks  # noqa: F401 - registers the system checks
+
+        if settings.KARMO_LOG_FORMAT == "json":
+            # Warnings too become JSON lines, not bare text between them.
+            logging.captureWarnings(True)
 
         # prometheus-client writes its multiprocess files there on the first sample.
         if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
