@@ -76,8 +76,20 @@ CHECKS: dict[str, Check] = {
 }
 
 
+def _has_metrics_token(request: HttpRequest) -> bool:
+    expected = settings.KARMO_METRICS_TOKEN
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
 def readyz(request: HttpRequest) -> HttpResponse:
-    """Each check's status and detail; 503 when any check fails."""
+    """Each check's status; 503 when any check fails.
+
+    Anyone reaching the port gets ok/warn/fail per check, all a load balancer needs. The
+    details (provider name and why it is not configured, worker and task counts, exception
+    names, timings) tell an outsider what runs here, so they need the metrics token.
+    """
+    detailed = _has_metrics_token(request)
     results = {}
     for name, check in CHECKS.items():
         started = time.perf_counter()
@@ -85,11 +97,12 @@ def readyz(request: HttpRequest) -> HttpResponse:
             status, detail = check()
         except Exception as exc:  # a probe reports, never raises
             status, detail = FAIL, type(exc).__name__
-        results[name] = {
-            "status": status,
-            "detail": detail,
-            "ms": round((time.perf_counter() - started) * 1000, 1),
-        }
+        results[name] = {"status": status}
+        if detailed:
+            results[name] |= {
+                "detail": detail,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }
     ready = all(r["status"] != FAIL for r in results.values())
     return JsonResponse(
         {"status": OK if ready else FAIL, "checks": results},
@@ -100,10 +113,8 @@ def readyz(request: HttpRequest) -> HttpResponse:
 
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition for `Authorization: Bearer KARMO_METRICS_TOKEN`; 404 when unset."""
-    expected = settings.KARMO_METRICS_TOKEN
-    if not expected:
+    if not settings.KARMO_METRICS_TOKEN:
         return HttpResponse(status=404)
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not _has_metrics_token(request):
         return HttpResponse(status=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -23,8 +23,27 @@ def test_healthz_answers_any_host_over_http_without_touching_the_database(client
 
 
 @pytest.mark.django_db
-def test_readyz_reports_each_check_and_warns_without_workers(client, app_provider):
-    response = client.get("/readyz", HTTP_HOST="10.1.2.3")
+def test_readyz_tells_anyone_only_each_checks_status(client, app_provider, settings):
+    settings.KARMO_METRICS_TOKEN = TOKEN
+    for authorization in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"}):
+        response = client.get("/readyz", **authorization)
+        assert response.status_code == 200
+        assert response.json() == {
+            "status": "ok",
+            "checks": {
+                "database": {"status": "ok"},
+                "migrations": {"status": "ok"},
+                "tasks": {"status": "warn"},
+                "provider": {"status": "ok"},
+            },
+        }
+    assert "workos" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_readyz_reports_each_check_and_warns_without_workers(client, app_provider, settings):
+    settings.KARMO_METRICS_TOKEN = TOKEN
+    response = client.get("/readyz", HTTP_HOST="10.1.2.3", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200
     checks = response.json()["checks"]
     assert {name: c["status"] for name, c in checks.items()} == {
@@ -50,7 +69,8 @@ def test_readyz_counts_only_fresh_workers(client, settings):
         started_at=now,
         seen_at=now - timezone.timedelta(seconds=settings.KARMO_WORKER_STALE_SECONDS + 1),
     )
-    tasks = client.get("/readyz").json()["checks"]["tasks"]
+    settings.KARMO_METRICS_TOKEN = TOKEN
+    tasks = client.get("/readyz", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").json()["checks"]["tasks"]
     assert tasks["status"] == "ok"
     assert tasks["detail"].startswith("1 worker(s) alive")
 
@@ -64,7 +84,9 @@ def fresh_probe_memory(monkeypatch):
 def test_readyz_is_503_when_the_provider_is_not_configured(client, settings):
     settings.KARMO_PROVIDER = "workos"
     settings.WORKOS_API_KEY = ""
-    response = client.get("/readyz")
+    settings.KARMO_METRICS_TOKEN = TOKEN
+    assert client.get("/readyz").json()["checks"]["provider"] == {"status": "fail"}
+    response = client.get("/readyz", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "fail"
@@ -76,10 +98,11 @@ def test_readyz_is_503_when_the_provider_is_not_configured(client, settings):
 
 
 @pytest.mark.django_db
-def test_readyz_is_503_while_a_migration_is_missing(client, monkeypatch):
+def test_readyz_is_503_while_a_migration_is_missing(client, monkeypatch, settings):
     monkeypatch.setattr(views, "_migrations_applied", False)
     MigrationRecorder.Migration.objects.filter(app="ops", name="0001_initial").delete()
-    response = client.get("/readyz")
+    settings.KARMO_METRICS_TOKEN = TOKEN
+    response = client.get("/readyz", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 503
     assert response.json()["checks"]["migrations"]["detail"] == "1 migration(s) not applied"
 
