@@ -179,11 +179,13 @@ def scratch_database(server: str, keep: str) -> Iterator[tuple[str, Path]]:
 
 def built_already(data: Dataset) -> dict[str, Any] | None:
     """The counts when a kept database already holds this dataset."""
+    from django.core.management import call_command
     from django.db.utils import ProgrammingError
 
     from accounts.models import AuditEvent, OrganizationMembership
 
     try:
+        call_command("migrate", verbosity=0, interactive=False)  # main may have moved on
         memberships = OrganizationMembership.objects.count()
     except ProgrammingError:
         return None
