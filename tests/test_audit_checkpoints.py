@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
-from karmo_verify import VerifierKey, open_checkpoint
+from karmo_verify import VerifierKey, open_checkpoint, split_note, verify_cosignature
 
 from accounts import audit_tree
 from accounts.audit import EventSpec, canonical, compute_hash, record_events
@@ -136,6 +137,13 @@ def test_witness_cosigns_each_checkpoint_after_checking_consistency(witness):
     assert witness.held.size == 7
     assert second.note.count("\u2014 ") == 2  # the log's signature and the witness's
     assert witness.refused == []
+    body, signatures = split_note(second.note)
+    [(name, cosignature)] = [(n, sig) for n, sig in signatures if n == "witness.test"]
+    public = witness.signer.private.public_key().public_bytes_raw()
+    signed_at = verify_cosignature(body, cosignature, name, public)
+    assert signed_at is not None
+    assert abs(signed_at - time.time()) < 300
+    assert verify_cosignature(body.replace("\n7\n", "\n8\n"), cosignature, name, public) is None
 
 
 def test_witness_that_holds_a_newer_size_is_caught_up_from_it(witness):

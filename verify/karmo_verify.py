@@ -156,6 +156,33 @@ class VerifierKey:
         return True
 
 
+COSIGNATURE_V1 = 0x04  # C2SP tlog-cosignature's key type: a witness's timestamped signature
+
+
+def cosignature_message(body: str, timestamp: int) -> bytes:
+    """What a cosignature/v1 signs: its header line, the time line, then the checkpoint body."""
+    return f"cosignature/v1\ntime {timestamp}\n{body}".encode()
+
+
+def verify_cosignature(body: str, signature: bytes, name: str, public: bytes) -> int | None:
+    """The time (Unix seconds) a cosignature/v1 by (name, key) over `body` carries, or None.
+
+    The signature is the 4-byte key id SHA-256(name || '\\n' || 0x04 || key)[:4], the 8-byte
+    big-endian timestamp, then the Ed25519 signature over cosignature_message().
+    """
+    wanted = hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + public).digest()[:4]
+    if len(signature) != 4 + 8 + 64 or signature[:4] != wanted:
+        return None
+    timestamp = int.from_bytes(signature[4:12], "big")
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(
+            signature[12:], cosignature_message(body, timestamp)
+        )
+    except InvalidSignature:
+        return None
+    return timestamp
+
+
 def split_note(text: str) -> tuple[str, list[tuple[str, bytes]]]:
     """A signed note's body (ending in a newline) and its (key name, signature) lines."""
     body, sep, signatures = text.rpartition("\n\n")
