@@ -181,12 +181,18 @@ def _check_time_limit(
 
 
 def approve_request(
-    *, actor: Actor, request: ReactivationRequest, via: str = "", raise_failure: bool = False
+    *,
+    actor: Actor,
+    request: ReactivationRequest,
+    via: str = "",
+    raise_failure: bool = False,
+    comment: str = "",
 ) -> ReactivationRequest:
     """Approve a pending request and carry it out; exactly one of concurrent approvals wins.
 
     A failed execution leaves the request failed; with `raise_failure` it also raises
-    ExecutionFailed carrying the provider's error.
+    ExecutionFailed carrying the provider's error. `comment` (optional) is kept as the
+    decision's comment, as a rejection's is.
     """
     event_type = "request.approved"
     call = _call(actor, request, via)
@@ -197,7 +203,12 @@ def approve_request(
         event_type,
         request,
         when={"status": RequestStatus.PENDING, "expires_at__gt": now},
-        to={"status": RequestStatus.APPROVED, "decided_by": actor, "decided_at": now},
+        to={
+            "status": RequestStatus.APPROVED,
+            "decided_by": actor,
+            "decided_at": now,
+            "decision_comment": (comment or "").strip(),
+        },
         reason=request.reason,
     )
     if not won:

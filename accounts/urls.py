@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from accounts import views
+from accounts.views.bulk import approvals_bulk, person_bulk_request
 from accounts.views.palette import palette
 from accounts.views.saved_filters import saved_filter_delete, saved_filter_save
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("filters/", saved_filter_save, name="saved-filter-save"),
     path("filters/<int:pk>/delete/", saved_filter_delete, name="saved-filter-delete"),
     path("people/<int:pk>/", views.person_detail, name="person"),
+    path("people/<int:pk>/bulk-request/", person_bulk_request, name="person-bulk-request"),
     path("people/<int:pk>/refresh/", views.person_refresh, name="person-refresh"),
     path("memberships/<int:pk>/request/", views.membership_request, name="membership-request"),
     path(
@@ -57,6 +59,7 @@ urlpatterns = [
     ),
     path("approvals/", views.approvals_list, name="approvals"),
     path("approvals/badge/", views.approvals_badge, name="approvals-badge"),
+    path("approvals/bulk/", approvals_bulk, name="approvals-bulk"),
     path("approvals/<int:pk>/approve/", views.approve, name="approve"),
     path("approvals/<int:pk>/reject/", views.reject, name="reject"),
     path("approvals/<int:pk>/retry/", views.retry, name="retry"),

@@ -59,6 +59,16 @@
     dialog.addEventListener("keydown", trap);
   });
 
+  // "All" in a bulk form ticks or clears every item of that name in the same form.
+  document.addEventListener("change", function (event) {
+    var all = event.target;
+    if (!all.hasAttribute || !all.hasAttribute("data-check-all")) { return; }
+    var name = all.getAttribute("data-check-all");
+    Array.prototype.forEach.call(all.form.querySelectorAll("input[type=checkbox]"), function (box) {
+      if (box.name === name) { box.checked = all.checked; }
+    });
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-open-dialog]");
     if (button) { openDialog(button.getAttribute("data-open-dialog")); }
