@@ -70,3 +70,12 @@ def test_saving_from_the_page_without_htmx_redirects_to_the_filtered_view(client
     assert response.status_code == 302
     assert response["Location"] == "/audit/?outcome=denied"
     assert SavedFilter.objects.get(user=auditor).name == "Denied"
+
+
+def test_an_unknown_page_is_a_clear_400(client, auditor):
+    client.force_login(auditor)
+    response = client.post(
+        "/filters/", {"page": "admin", "name": "x"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 400
+    assert not SavedFilter.objects.exists()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
-from django.shortcuts import redirect
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -32,7 +31,9 @@ def _answer(
     request: HtmxHttpRequest, page: str, query: str, error: Any, notice: str
 ) -> HttpResponse:
     if page not in saved_filters.PAGE_URLS:
-        return redirect("console:home")
+        return HttpResponseBadRequest(
+            "Filters can be saved for the audit log or Find.", content_type="text/plain"
+        )
     back = reverse(saved_filters.PAGE_URLS[page])
     back = f"{back}?{saved_filters.clean_query(page, query)}".rstrip("?")
     return finish_action(
