@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.errors import ErrorCode, KarmoError
 from accounts.models import Outcome
-from accounts.selectors import AuditFilters
+from accounts.selectors import DECIDED_STATUSES, AuditFilters
 from accounts.services import limits
 
 ROLE_SLUG = re.compile(r"^org-[a-z0-9_-]+$")
@@ -228,3 +228,18 @@ class AuditFilterForm(forms.Form):
             since=data.get("since"),
             until=data.get("until"),
         )
+
+
+class DecisionFilterForm(forms.Form):
+    """Filters of the decision history; every field optional and matched in part, any case."""
+
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any decision")]
+        + [(value, value.capitalize()) for value in DECIDED_STATUSES],
+    )
+    person = forms.CharField(required=False, max_length=200, label="Person (email)")
+    organization = forms.CharField(required=False, max_length=200)
+    requested_by = forms.CharField(required=False, max_length=150, label="Requested by")
+    decided_by = forms.CharField(required=False, max_length=150, label="Decided by")
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

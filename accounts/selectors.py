@@ -369,6 +369,50 @@ def visible_requests(user: Staff) -> QuerySet[ReactivationRequest]:
     return requests.filter(requested_by=user)
 
 
+DECIDED_STATUSES = ("approved", "executed", "failed", "rejected", "expired", "cancelled")
+DECISIONS_PAGE_SIZE = 50
+
+
+def decided_requests(
+    viewer: Staff,
+    *,
+    status: str = "",
+    person: str = "",
+    organization: str = "",
+    requested_by: str = "",
+    decided_by: str = "",
+    before: int | None = None,
+    size: int = DECISIONS_PAGE_SIZE,
+) -> tuple[list[ReactivationRequest], int | None]:
+    """Closed or decided requests in the viewer's scope, newest first, one keyset page and the
+    cursor of the next (one query)."""
+    requests = scoped(
+        viewer,
+        ReactivationRequest.objects.select_related(*REQUEST_RELATIONS).filter(
+            status__in=[status] if status in DECIDED_STATUSES else DECIDED_STATUSES
+        ),
+    )
+    if person:
+        requests = requests.filter(
+            Q(membership__user__email__icontains=person) | Q(provider_user__email__icontains=person)
+        )
+    if organization:
+        requests = requests.filter(
+            Q(membership__organization__name__icontains=organization)
+            | Q(organization__name__icontains=organization)
+        )
+    if requested_by:
+        requests = requests.filter(requested_by__username__icontains=requested_by)
+    if decided_by:
+        requests = requests.filter(decided_by__username__icontains=decided_by)
+    if before is not None:
+        requests = requests.filter(pk__lt=before)
+    rows = list(requests.order_by("-pk")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, rows[-1].pk if more and rows else None
+
+
 def pending_count(user: Staff) -> int:
     """The header badge: what a manager may decide (not their own), else one's own requests."""
     pending = scoped(user, ReactivationRequest.objects.pending())

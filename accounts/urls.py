@@ -14,6 +14,7 @@ app_name = "console"
 urlpatterns = [
     path("", views.home, name="home"),
     path("find/", views.find, name="find"),
+    path("find/export.csv", views.find_export, name="find-export"),
     path("palette/", palette, name="palette"),
     path("filters/", saved_filter_save, name="saved-filter-save"),
     path("filters/<int:pk>/delete/", saved_filter_delete, name="saved-filter-delete"),
@@ -39,6 +40,7 @@ urlpatterns = [
         name="membership-end-access",
     ),
     path("orgs/<int:pk>/", views.organization_detail, name="organization"),
+    path("orgs/<int:pk>/members.csv", views.members_export, name="members-export"),
     path("orgs/<int:pk>/request/", views.organization_request, name="organization-request"),
     path(
         "orgs/<int:pk>/reactivate/",
@@ -58,6 +60,7 @@ urlpatterns = [
         name="organization-role-validate",
     ),
     path("approvals/", views.approvals_list, name="approvals"),
+    path("approvals/decisions/", views.decisions, name="decisions"),
     path("approvals/badge/", views.approvals_badge, name="approvals-badge"),
     path("approvals/bulk/", approvals_bulk, name="approvals-bulk"),
     path("approvals/<int:pk>/approve/", views.approve, name="approve"),

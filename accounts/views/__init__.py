@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from accounts.views.approvals import approvals_badge, approvals_list, approve, cancel, reject, retry
+from accounts.views.approvals import (
+    approvals_badge,
+    approvals_list,
+    approve,
+    cancel,
+    decisions,
+    reject,
+    retry,
+)
 from accounts.views.audit import audit_event, audit_log, export_csv, export_jsonl, verify
 from accounts.views.evidence import evidence_pack, public_key_page
+from accounts.views.exports import find_export, members_export
 from accounts.views.home import find, home, sign_out
 from accounts.views.orgs import (
     organization_deactivate,
@@ -37,9 +46,12 @@ __all__ = [
     "public_key_page",
     "audit_log",
     "cancel",
+    "decisions",
     "export_csv",
     "export_jsonl",
     "find",
+    "find_export",
+    "members_export",
     "home",
     "membership_deactivate",
     "membership_end_access",

@@ -13,9 +13,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import approvals, selectors
 from accounts.errors import ErrorCode, KarmoError
-from accounts.forms import RejectForm
+from accounts.forms import DecisionFilterForm, RejectForm
 from accounts.models import ReactivationRequest
-from accounts.permissions import APPROVE_REQUESTS, REQUEST_REACTIVATION
+from accounts.permissions import APPROVE_REQUESTS, REQUEST_REACTIVATION, VIEW_AUDIT
 from accounts.scopes import scoped
 from accounts.staff.reauth import fresh_auth_required
 from accounts.views.actions import BADGE_EVENT, attempt, respond
@@ -130,3 +130,25 @@ def cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         lambda r: approvals.cancel_request(actor=request.user, request=r),
         "Cancelled.",
     )
+
+
+@require_GET
+@console_view
+@permission_required(VIEW_AUDIT, raise_exception=True)
+def decisions(request: HtmxHttpRequest) -> HttpResponse:
+    """Decided and closed requests (approved, rejected, expired, cancelled…), filtered, in scope."""
+    form = DecisionFilterForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {}
+    rows, next_cursor = selectors.decided_requests(
+        request.user, **{name: value for name, value in filters.items() if value}
+    )
+    query = request.GET.copy()
+    query.pop("before", None)
+    context = {
+        "form": form,
+        "requests": [_decorate(r) for r in rows],
+        "next_cursor": next_cursor,
+        "query": query.urlencode(),
+        "paged": bool(filters.get("before")),
+    }
+    return page(request, "console/decisions.html", context, partial="decision-list")

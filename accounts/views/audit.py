@@ -21,7 +21,7 @@ from accounts import event_text, selectors
 from accounts.audit import last_verification
 from accounts.audit_verify import verify_and_remember
 from accounts.forms import EVENT_TYPES, AuditFilterForm
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Organization, ProviderUser
 from accounts.permissions import EXPORT_AUDIT, VERIFY_AUDIT, VIEW_AUDIT
 from accounts.scopes import scoped
 from accounts.views.base import (
@@ -109,10 +109,18 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required(VIEW_AUDIT, raise_exception=True)
 def audit_event(request: HtmxHttpRequest, sequence: int) -> HttpResponse:
     """One event, with its before and after side by side."""
-    event = get_object_or_404(scoped(request.user, AuditEvent.objects), sequence=sequence)
+    visible = scoped(request.user, AuditEvent.objects)
+    event = get_object_or_404(visible, sequence=sequence)
     fallback = event_text.current_names([event])
+    older = visible.filter(sequence__lt=sequence).order_by("-sequence")
+    newer = visible.filter(sequence__gt=sequence).order_by("sequence")
     context = {
         "event": event,
+        "changes": diff_rows(event.before, event.after),
+        "person": _linked(ProviderUser, event.user_external_id, request.user),
+        "organization": _linked(Organization, event.organization_external_id, request.user),
+        "previous": older.values_list("sequence", flat=True).first(),
+        "next": newer.values_list("sequence", flat=True).first(),
         "names": event_text.names(event, fallback),
         "sentence": event_text.sentence(event, fallback),
         "before": _pretty(event.before),
@@ -120,6 +128,51 @@ def audit_event(request: HtmxHttpRequest, sequence: int) -> HttpResponse:
         "data": _pretty(event.data),
     }
     return page(request, "console/audit_event.html", context)
+
+
+def _linked(model: type[Any], external_id: str, viewer: Any) -> Any:
+    """Today's row with that provider id, if the viewer may open it (for a link)."""
+    if not external_id:
+        return None
+    return scoped(viewer, model.objects.only("pk")).filter(external_id=external_id).first()
+
+
+def diff_rows(before: Any, after: Any) -> list[dict[str, Any]]:
+    """One row per field of before/after: its old and new value, and whether it changed."""
+    if isinstance(before, dict) and after is None:
+        after = {}
+    if isinstance(after, dict) and before is None:
+        before = {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        if before is None and after is None:
+            return []
+        return [
+            {
+                "field": "value",
+                "before": "" if before is None else _plain(before),
+                "after": "" if after is None else _plain(after),
+                "changed": before != after,
+            }
+        ]
+    missing = object()
+    rows = []
+    for name in sorted(before.keys() | after.keys()):
+        old, new = before.get(name, missing), after.get(name, missing)
+        rows.append(
+            {
+                "field": name,
+                "before": "" if old is missing else _plain(old),
+                "after": "" if new is missing else _plain(new),
+                "changed": old != new,
+            }
+        )
+    return rows
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def _pretty(value: Any) -> str:

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from accounts.approvals import request_reactivation
+from accounts.approvals import reject_request, request_reactivation
 from accounts.models import AuditEvent, MirrorStatus, OrganizationMembership
+from accounts.selectors import SHOWN_MEMBERSHIPS
 from tests.browser.conftest import CHROMIUM_ARGS, DESKTOP, PASSWORD, PHONE, SCREENSHOTS
+from tests.factories import MembershipFactory, ProviderUserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -63,6 +65,14 @@ def test_every_console_page_passes_axe_at_both_widths(browser, sandbox_app, staf
     )
     request_reactivation(actor=staff["helpdesk"], target=membership, reason="Renewed")
     event = AuditEvent.objects.order_by("-sequence").first()
+    other = OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE).exclude(
+        pk=membership.pk
+    )[0]
+    declined = request_reactivation(actor=staff["helpdesk"], target=other, reason="Asked")
+    reject_request(actor=staff["manager"], request=declined, comment="Not under contract")
+    busy = ProviderUserFactory()
+    for n in range(SHOWN_MEMBERSHIPS + 2):  # the filter bar and the collapsed rest
+        MembershipFactory(user=busy, inactive=n % 4 == 0)
     pages = {
         None: ["/", "/login/"],
         "manager": [
@@ -71,6 +81,8 @@ def test_every_console_page_passes_axe_at_both_widths(browser, sandbox_app, staf
             f"/people/{membership.user_id}/",
             f"/orgs/{membership.organization_id}/",
             "/approvals/",
+            "/approvals/decisions/",
+            f"/people/{busy.pk}/",
             "/audit/",
             f"/audit/{event.sequence}/",
             "/sync/",
