@@ -94,3 +94,34 @@ def test_role_preview_by_prefer_header_shows_the_blast_radius(mirrored, manager,
     assert body["blastRadius"]["organizations"] == [org.external_id]
     assert len(body["blastRadius"]["sample"]) == min(10, holders.count())
     assert AuditEvent.objects.count() == events
+
+
+def test_roles_organization_and_user_changes_preview_without_a_provider_call(
+    mirrored, manager, workos_emulator
+):
+    membership = inactive_membership()
+    org, user = membership.organization, membership.user
+    api = ApiClient(make_token(manager))
+    assignable = OrganizationRole.objects.filter(organization__in=[org, None]).values_list(
+        "slug", flat=True
+    )
+    wanted = sorted(set(assignable) - set(membership.role_slugs))[:1]
+    assert wanted
+    events = AuditEvent.objects.count()
+    workos_emulator.app.request_log.clear()
+    calls = [
+        ("PUT", f"/orgs/{org.external_id}/users/{user.external_id}/roles", {"roles": wanted}),
+        ("POST", f"/orgs/{org.external_id}/reactivate", None),
+        ("POST", f"/users/{user.external_id}/activate", None),
+    ]
+    for method, path, body in calls:
+        answer = api.request(method, f"{path}?dryRun=true", body)
+        assert answer.status_code == 200, (path, answer.content)
+        assert answer.json()["dryRun"] is True, path
+    roles_preview = api.request(*calls[0][:2], calls[0][2], Prefer="dry-run").json()
+    assert roles_preview["after"]["roles"] == wanted
+    assert roles_preview["before"]["roles"] == membership.role_slugs
+    assert list(workos_emulator.app.request_log) == []
+    assert AuditEvent.objects.count() == events
+    membership.refresh_from_db()
+    assert membership.role_slugs == roles_preview["before"]["roles"]

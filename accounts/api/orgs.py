@@ -279,27 +279,43 @@ def upsert_role(
 
 @router.put(
     "/orgs/{orgId}/users/{userId}/roles",
-    response=MembershipOut,
+    response=MembershipOut | PreviewOut,
     operation_id="setMembershipRoles",
     summary="Set a membership's roles",
 )
 def set_roles(
-    request: HttpRequest, org_id: OrgId, user_id: UserId, body: MembershipRolesIn
-) -> MembershipOut:
+    request: HttpRequest,
+    org_id: OrgId,
+    user_id: UserId,
+    body: MembershipRolesIn,
+    dry_run: DryRun = False,
+) -> MembershipOut | PreviewOut:
     """Replace the membership's roles with exactly these slugs."""
     membership = lookups.get_membership(request.auth.user, org_id, user_id)
-    services.set_membership_roles(actor=request.auth.user, membership=membership, roles=body.roles)
+    preview = preview_wanted(request, dry_run)
+    change = services.set_membership_roles(
+        actor=request.auth.user, membership=membership, roles=body.roles, preview=preview
+    )
+    if preview:
+        return PreviewOut.of(change)
     return MembershipOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
 
 
 @router.post(
     "/orgs/{orgId}/reactivate",
-    response=OrganizationOut,
+    response=OrganizationOut | PreviewOut,
     operation_id="reactivateOrganization",
     summary="Reactivate an organization",
 )
-def reactivate_organization(request: HttpRequest, org_id: OrgId) -> OrganizationOut:
+def reactivate_organization(
+    request: HttpRequest, org_id: OrgId, dry_run: DryRun = False
+) -> OrganizationOut | PreviewOut:
     """Reactivate an inactive organization (managers; help desk must request it)."""
     org = lookups.get_organization(request.auth.user, org_id)
-    change = services.reactivate_organization(actor=request.auth.user, organization=org)
+    preview = preview_wanted(request, dry_run)
+    change = services.reactivate_organization(
+        actor=request.auth.user, organization=org, preview=preview
+    )
+    if preview:
+        return PreviewOut.of(change)
     return OrganizationOut.of(change.target)

@@ -13,6 +13,8 @@ from accounts import services
 from accounts.api import lookups
 from accounts.api.auth import require
 from accounts.api.pagination import PageQuery, page_out, paginate, where_given
+from accounts.api.preview import DryRun, PreviewOut
+from accounts.api.preview import wanted as preview_wanted
 from accounts.api.schemas import (
     ORG_ID_DOC,
     USER_ID_DOC,
@@ -77,13 +79,20 @@ def create_user(request: HttpRequest, body: UserIn) -> Status[UserOut]:
 
 @router.post(
     "/users/{userId}/activate",
-    response=UserOut,
+    response=UserOut | PreviewOut,
     operation_id="activateUser",
     summary="Activate a user",
 )
-def activate_user(request: HttpRequest, user_id: UserId) -> UserOut:
+def activate_user(
+    request: HttpRequest, user_id: UserId, dry_run: DryRun = False
+) -> UserOut | PreviewOut:
     """Activate an inactive user (managers; help desk must request it)."""
+    preview = preview_wanted(request, dry_run)
     change = services.activate_user(
-        actor=request.auth.user, user=lookups.get_user(request.auth.user, user_id)
+        actor=request.auth.user,
+        user=lookups.get_user(request.auth.user, user_id),
+        preview=preview,
     )
+    if preview:
+        return PreviewOut.of(change)
     return UserOut.of(change.target)

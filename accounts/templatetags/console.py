@@ -65,3 +65,32 @@ def duration(value: timedelta | None) -> str:
         return ""
     now = timezone.now()
     return timeuntil(now + value, now)
+
+
+@register.filter
+def preview_rows(preview: Any) -> list[tuple[str, Any, Any, bool]]:
+    """A preview's fields as (name, before, after, changed), for a before/after table.
+
+    An `after` of None is not known before the provider answers, so it is not a change.
+    """
+    before = preview.before if isinstance(preview.before, dict) else {"value": preview.before}
+    after = preview.after if isinstance(preview.after, dict) else {"value": preview.after}
+    names = [*before, *(name for name in after if name not in before)]
+    return [
+        (name, before.get(name), after.get(name), after.get(name) not in (None, before.get(name)))
+        for name in names
+    ]
+
+
+@register.filter
+def preview_data(preview: Any) -> dict[str, Any]:
+    """What the page shows of a preview, as data (the same fields as the API's Preview)."""
+    return {
+        "event_type": preview.event_type,
+        "before": preview.before,
+        "after": preview.after,
+        "provider_call": preview.provider_call,
+        "supported": preview.supported,
+        "approval_needed": preview.approval_needed,
+        "blast_radius": preview.blast_radius,
+    }

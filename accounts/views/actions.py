@@ -50,6 +50,11 @@ VERIFICATION_NOTICE = (
 )
 
 
+def wants_preview(request: HtmxHttpRequest) -> bool:
+    """Whether the form's "Preview" button (not "Confirm") was pressed."""
+    return request.POST.get("preview") == "1"
+
+
 def changed_notice(done: str, unchanged: str) -> Callable[[Any], str]:
     """The notice for a service's Change: `done`, or `unchanged` when nothing needed doing."""
 
@@ -87,7 +92,7 @@ def respond(
         error=error,
         notice=notice,
     )
-    if error is None:
+    if error is None and events:
         for event in (*events, PROVIDER_OK_EVENT):
             trigger_client_event(response, event)
     return response

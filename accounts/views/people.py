@@ -40,6 +40,7 @@ from accounts.views.actions import (
     changed_notice,
     request_notice,
     respond,
+    wants_preview,
 )
 from accounts.views.base import (
     HtmxHttpRequest,
@@ -86,19 +87,41 @@ def person_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def _membership_action(
     request: HtmxHttpRequest,
     pk: int,
-    run: Callable[[OrganizationMembership, dict[str, Any]], Any],
+    run: Callable[[OrganizationMembership, dict[str, Any], bool], Any],
     *,
     form_class: type[ReasonForm] | type[OptionalReasonForm],
     notice: Callable[[Any], str],
     badge: bool = False,
+    previewable: bool = True,
 ) -> HttpResponse:
-    """Validate the reason (and time limit), run one change, re-render the membership's row."""
+    """Validate the reason (and time limit), run one change (or its preview), re-render the row.
+
+    A "Preview" button posts `preview=1`: the service's dry run, shown in the row with the
+    form kept filled in, so "Confirm" makes exactly the change previewed.
+    """
     membership = get_object_or_404(
         scoped(request.user, OrganizationMembership.objects.select_related("user")), pk=pk
     )
     form = form_class(request.POST)
+    preview = previewable and wants_preview(request)
     code = ErrorCode.INVALID_TIME_LIMIT if "until" in form.errors else ErrorCode.REASON_REQUIRED
-    result, error = attempt_form(form, code, lambda data: run(membership, data))
+    result, error = attempt_form(form, code, lambda data: run(membership, data, preview))
+    if preview and error is None:
+        return respond(
+            request,
+            redirect_to=reverse("console:person", args=[membership.user_id]),
+            template=TEMPLATE,
+            partial="membership-row",
+            context={
+                "membership": selectors.membership_for_row(pk),
+                "preview": result.preview,
+                "preview_form": form,
+                "changed_pk": pk,
+            },
+            error=None,
+            notice="",
+            events=(),
+        )
     if error is None:
         form = form_class()
     return respond(
@@ -121,7 +144,7 @@ def membership_request(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _membership_action(
         request,
         pk,
-        lambda m, data: approvals.request_reactivation(
+        lambda m, data, _preview: approvals.request_reactivation(
             actor=request.user,
             target=m,
             reason=data["reason"],
@@ -131,6 +154,7 @@ def membership_request(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         form_class=RequestForm,
         notice=request_notice,
         badge=True,
+        previewable=False,
     )
 
 
@@ -143,8 +167,12 @@ def membership_reactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _membership_action(
         request,
         pk,
-        lambda m, data: services.reactivate_membership(
-            actor=request.user, membership=m, reason=data["reason"], until=end_of_access(data)
+        lambda m, data, preview: services.reactivate_membership(
+            actor=request.user,
+            membership=m,
+            reason=data["reason"],
+            until=end_of_access(data),
+            preview=preview,
         ),
         form_class=ReactivateForm,
         notice=changed_notice("Membership reactivated.", "Already active; nothing changed."),
@@ -160,8 +188,12 @@ def membership_extend(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _membership_action(
         request,
         pk,
-        lambda m, data: time_limits.extend_access(
-            actor=request.user, membership=m, until=end_of_access(data), reason=data["reason"]
+        lambda m, data, preview: time_limits.extend_access(
+            actor=request.user,
+            membership=m,
+            until=end_of_access(data),
+            reason=data["reason"],
+            preview=preview,
         ),
         form_class=ExtendForm,
         notice=lambda _change: "Access extended.",
@@ -177,8 +209,8 @@ def membership_end_access(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _membership_action(
         request,
         pk,
-        lambda m, data: time_limits.end_access(
-            actor=request.user, membership=m, reason=data["reason"]
+        lambda m, data, preview: time_limits.end_access(
+            actor=request.user, membership=m, reason=data["reason"], preview=preview
         ),
         form_class=OptionalReasonForm,
         notice=changed_notice("Access ended; membership deactivated.", "Already inactive."),
@@ -194,8 +226,8 @@ def membership_deactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _membership_action(
         request,
         pk,
-        lambda m, data: services.deactivate_membership(
-            actor=request.user, membership=m, reason=data["reason"]
+        lambda m, data, preview: services.deactivate_membership(
+            actor=request.user, membership=m, reason=data["reason"], preview=preview
         ),
         form_class=OptionalReasonForm,
         notice=changed_notice("Membership deactivated.", "Already inactive; nothing changed."),
@@ -213,13 +245,31 @@ def membership_roles(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = MembershipRolesForm(
         request.POST, choices=[role.slug for role in membership.assignable_roles]
     )
+    preview = wants_preview(request)
     change, error = attempt_form(
         form,
         ErrorCode.UNKNOWN_ROLE,
         lambda data: services.set_membership_roles(
-            actor=request.user, membership=membership, roles=data["roles"]
+            actor=request.user, membership=membership, roles=data["roles"], preview=preview
         ),
     )
+    if preview and change is not None:
+        return respond(
+            request,
+            redirect_to=reverse("console:person", args=[membership.user_id]),
+            template=TEMPLATE,
+            partial="membership-row",
+            context={
+                "membership": membership,
+                "preview": change.preview,
+                "roles_form": form,
+                "chosen_roles": form.cleaned_data["roles"],
+                "changed_pk": pk,
+            },
+            error=None,
+            notice="",
+            events=(),
+        )
     message = ""
     if change is not None:
         message = "Roles saved." if change.changed else "Roles unchanged."
