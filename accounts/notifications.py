@@ -8,6 +8,7 @@ from django.db import transaction
 
 from accounts.models import ReactivationRequest, RequestStatus, TimedAccess
 from accounts.permissions import MANAGER
+from accounts.scopes import contains
 
 DECISION_LINES = {
     RequestStatus.EXECUTED: "was approved by {decider} and carried out at the provider.",
@@ -36,23 +37,26 @@ def _send(subject: str, body: str, recipients: list[str]) -> None:
 
 
 def request_created(request: ReactivationRequest) -> None:
-    """Tell every manager with an email (except the requester) about a new request."""
+    """Tell every manager who may decide it (email set, not the requester, target in scope).
+
+    Managers outside the target's scope are not told: the email would reveal the customer.
+    """
     managers = (
         get_user_model()
         .objects.filter(groups__name=MANAGER, is_active=True)
         .exclude(email="")
         .exclude(pk=request.requested_by_id)
         .order_by("email")
-        .values_list("email", flat=True)
         .distinct()
     )
+    recipients = [manager.email for manager in managers if contains(manager, request)]
     body = (
         f"{request.requested_by.get_username()} asks to reactivate the {describe(request)}.\n\n"
         f"Reason: {request.reason}\n\n"
         f"Approve or reject it in Karmo Admin (request #{request.pk}) before "
         f"{request.expires_at:%Y-%m-%d %H:%M} UTC, when it expires."
     )
-    _send(f"[Karmo] Reactivation request #{request.pk} needs a decision", body, list(managers))
+    _send(f"[Karmo] Reactivation request #{request.pk} needs a decision", body, recipients)
 
 
 def request_decided(request: ReactivationRequest) -> None:

@@ -225,3 +225,18 @@ def test_admin_lists_only_rows_in_scope(world, client, manager):
     assert "bruce@wayne.example" not in people
     missing = client.get(reverse("admin:accounts_organization_change", args=[world["wayne"].pk]))
     assert missing.status_code == 302  # the admin's "does not exist" redirect, as for a bad id
+
+
+def test_a_new_request_is_emailed_only_to_managers_whose_scope_holds_it(
+    world, help_desk, manager, other_manager, mailoutbox, django_capture_on_commit_callbacks
+):
+    give(manager, world["wayne"])
+    give(other_manager, world["acme"])
+    inside = OrganizationMembership.objects.get(organization=world["acme"], user=world["pat"])
+    inside.status = MirrorStatus.INACTIVE
+    inside.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        approvals.request_reactivation(
+            actor=fresh(help_desk), target=inside, reason="customer called"
+        )
+    assert [message.to for message in mailoutbox] == [[other_manager.email]]
