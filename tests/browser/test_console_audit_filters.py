@@ -58,9 +58,9 @@ def test_exports_follow_filters_applied_in_place(sign_in, sandbox_app, requested
 def test_partial_matches_and_a_clear_error_for_a_bad_range(sign_in, sandbox_app, requested, snap):
     page, errors = open_audit(sign_in, sandbox_app)
     results = page.locator("#results")
-    page.get_by_label("Actor").fill("HELPD")
-    page.get_by_label("Person").fill(requested.user.email.split("@")[0][:6].upper())
-    page.get_by_label("Organization").fill(requested.organization.name[:5].lower())
+    page.get_by_label("Actor", exact=True).fill("HELPD")
+    page.get_by_label("Person", exact=True).fill(requested.user.email.split("@")[0][:6].upper())
+    page.get_by_label("Organization", exact=True).fill(requested.organization.name[:5].lower())
     page.get_by_role("button", name="Apply filters").click()
     expect(results.locator("tbody tr").first).to_contain_text("request.created")
     expect(results.locator("tbody tr")).to_have_count(1)
