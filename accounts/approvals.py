@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +28,15 @@ from accounts.models import (
 )
 from accounts.scheduling import book_once
 from accounts.services import limits
-from accounts.services.flow import Actor, Call, deny, require, require_in_scope, start_call
+from accounts.services.flow import (
+    Actor,
+    Call,
+    Change,
+    deny,
+    require,
+    require_in_scope,
+    start_call,
+)
 from accounts.services.lifecycle import (
     ACTIVATE_USER,
     REACTIVATE_MEMBERSHIP,
@@ -214,6 +223,19 @@ def approve_request(
     if not won:
         raise _not_pending(call, event_type, request, now)
     return _execute(call, request, raise_failure=raise_failure)
+
+
+def preview_approval(*, actor: Actor, request: ReactivationRequest, via: str = "") -> Change[Any]:
+    """What approving would do, checked as an approval is; nothing is sent, written or audited."""
+    event_type = "request.approved"
+    call = replace(_call(actor, request, via), preview=True)
+    _check_decider(call, event_type, request)
+    if request.status != RequestStatus.PENDING:
+        message = f"This request is already {request.status}."
+        raise KarmoError(ErrorCode.ALREADY_DECIDED, message)
+    if request.expires_at <= timezone.now():
+        raise KarmoError(ErrorCode.REQUEST_EXPIRED)
+    return _carry_out(call, request)
 
 
 def reject_request(
@@ -407,20 +429,23 @@ def finish_request(
 def _execute(
     call: Call, request: ReactivationRequest, *, raise_failure: bool = False
 ) -> ReactivationRequest:
-    _, _, op = BY_TYPE[TargetType(request.target_type)]
     try:
-        target = target_of(request)
-        until = limits.end_of(request, timezone.now())
-        if until is not None:  # one that has passed since is refused like any past end
-            change = reactivate_until(call, target, request.reason, until, request)
-        else:
-            change = change_status(op, call, target, request.reason)
+        change = _carry_out(call, request)
     except KarmoError as error:
         failed = finish_request(call, request, error)
         if raise_failure:
             raise ExecutionFailed(error, failed) from error
         return failed
     return finish_request(call, request, None, change.changed)
+
+
+def _carry_out(call: Call, request: ReactivationRequest) -> Change[Any]:
+    _, _, op = BY_TYPE[TargetType(request.target_type)]
+    target = target_of(request)
+    until = limits.end_of(request, timezone.now())
+    if until is not None:  # one that has passed since is refused like any past end
+        return reactivate_until(call, target, request.reason, until, request)
+    return change_status(op, call, target, request.reason)
 
 
 def _check_decider(call: Call, event_type: str, request: ReactivationRequest) -> None:

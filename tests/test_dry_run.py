@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accounts import services
+from accounts import approvals, services
 from accounts.models import (
     AuditEvent,
     MembershipRole,
@@ -14,7 +14,7 @@ from accounts.models import (
     Outcome,
 )
 from tests.fixtures.audit import assert_audited
-from tests.test_api.conftest import ApiClient, make_token
+from tests.test_api.conftest import ApiClient, assert_envelope, make_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,3 +125,30 @@ def test_roles_organization_and_user_changes_preview_without_a_provider_call(
     assert AuditEvent.objects.count() == events
     membership.refresh_from_db()
     assert membership.role_slugs == roles_preview["before"]["roles"]
+
+
+def test_approval_preview_checks_the_decider_and_shows_the_change_it_would_make(
+    mirrored, manager, help_desk, workos_emulator
+):
+    target = inactive_membership()
+    pending = approvals.request_reactivation(actor=help_desk, target=target, reason="renewed")
+    path = f"/reactivation-requests/{pending.pk}/approve"
+    workos_emulator.app.request_log.clear()
+    own = ApiClient(make_token(help_desk)).post(f"{path}?dryRun=true")
+    assert own.status_code == 403, own.content
+    api = ApiClient(make_token(manager))
+    events = AuditEvent.objects.count()
+    preview = api.post(path, Prefer="dry-run")
+    assert preview.status_code == 200, preview.content
+    body = preview.json()
+    assert list(workos_emulator.app.request_log) == []
+    assert AuditEvent.objects.count() == events
+    pending.refresh_from_db()
+    assert pending.status == "pending"
+    assert body["providerCall"] == f"workos.reactivate_membership({target.external_id})"
+    real = api.post(path)
+    assert real.json()["status"] == "executed"
+    outcome = assert_audited("membership.reactivated", target=target, outcome=Outcome.SUCCEEDED)
+    assert outcome.before == body["before"]
+    assert {**outcome.after, "raw_status": None} == body["after"]
+    assert_envelope(api.post(f"{path}?dryRun=true"), 409, "40906001")

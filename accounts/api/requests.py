@@ -14,6 +14,8 @@ from accounts import approvals
 from accounts.api import lookups
 from accounts.api.auth import require
 from accounts.api.pagination import PageQuery, page_out, paginate, where_given
+from accounts.api.preview import DryRun, PreviewOut
+from accounts.api.preview import wanted as preview_wanted
 from accounts.api.schemas import (
     ReactivationRequestIn,
     ReactivationRequestList,
@@ -115,17 +117,22 @@ def get_request(request: HttpRequest, request_id: RequestId) -> ReactivationRequ
 
 @router.post(
     "/reactivation-requests/{requestId}/approve",
-    response=ReactivationRequestOut,
+    response=ReactivationRequestOut | PreviewOut,
     operation_id="approveReactivationRequest",
     summary="Approve a reactivation request",
 )
-def approve(request: HttpRequest, request_id: RequestId) -> ReactivationRequestOut:
+def approve(
+    request: HttpRequest, request_id: RequestId, dry_run: DryRun = False
+) -> ReactivationRequestOut | PreviewOut:
     """Approve someone else's pending request and carry it out (managers).
 
     When the provider refuses or fails the change, the request ends `failed` and the answer is
-    the provider error's status and envelope, with the request under `meta.request`.
+    the provider error's status and envelope, with the request under `meta.request`. A dry run
+    makes the approval's checks and answers the change it would carry out.
     """
     found = lookups.get_request(request.auth.user, request_id)
+    if preview_wanted(request, dry_run):
+        return PreviewOut.of(approvals.preview_approval(actor=request.auth.user, request=found))
     try:
         approvals.approve_request(actor=request.auth.user, request=found, raise_failure=True)
     except approvals.ExecutionFailed as failed:
