@@ -33,7 +33,7 @@ def test_a_slow_call_says_it_is_still_working(sign_in, sandbox_app, workos_emula
     workos_emulator.app.faults.configure({"delay": 1.8, "delay_count": 2})
     button = page.locator(card).get_by_role("button", name="Reactivate now")
     button.click()
-    button = page.locator(f"{card} form button[type=submit]").first  # its name changes
+    button = page.locator(f"{card} form button[type=submit]:not([name=preview])").first  # renamed
     expect(button).to_have_text("Working… waiting for the provider", timeout=1_500)
     expect(page.locator("#announcer")).to_have_text("Working… waiting for the provider.")
     snap(page, "person-working")

@@ -20,6 +20,9 @@ class Command(BaseCommand):
         "--state. Run it where the app's database and hosts cannot reach its files; set the "
         "app's KARMO_AUDIT_WITNESS_URL to its address."
     )
+    # The witness runs apart from the app and never touches its database: the app's checks
+    # (audit roles, deploy settings) are not its business.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--log-key", required=True, help="The log's public verifier key.")
