@@ -164,6 +164,26 @@ def load(table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> int:
     return count
 
 
+def grow_tree(after: int, chunk: int = 50_000) -> None:
+    """Merkle tree nodes for the bulk-loaded events, as appending them would have written them.
+
+    Signing in appends an event, which needs the tree's frontier over every earlier event.
+    """
+    from accounts import audit_rows, audit_tree
+    from accounts.merkle import leaf_hash
+
+    size, leaves = after, []
+    for sequence, _prev, _hash, canonical in audit_rows.rows():
+        if sequence <= after:
+            continue
+        leaves.append(leaf_hash(canonical))
+        if len(leaves) == chunk:
+            audit_tree.write_nodes(audit_tree.new_nodes(size, leaves))
+            size, leaves = size + len(leaves), []
+    if leaves:
+        audit_tree.write_nodes(audit_tree.new_nodes(size, leaves))
+
+
 def build(data: Dataset) -> dict[str, Any]:
     """Migrate, add staff, bulk-load the mirror, requests and audit log, analyse; the counts."""
     from django.contrib.auth.models import Group, User
@@ -208,13 +228,13 @@ def build(data: Dataset) -> dict[str, Any]:
             REQUEST_COLUMNS,
             rows_of(data.requests(staff["helpdesk"].pk)),
         ),
-        "audit_events": load(
-            "accounts_auditevent",
-            AUDIT_COLUMNS,
-            # Creating the staff is audited: the loaded events come after those.
-            data.audit_events(actors, after=models.AuditEvent.objects.count()),
-        ),
     }
+    # Creating the staff is audited: the loaded events come after those.
+    recorded = models.AuditEvent.objects.count()
+    counts["audit_events"] = load(
+        "accounts_auditevent", AUDIT_COLUMNS, data.audit_events(actors, after=recorded)
+    )
+    grow_tree(after=recorded)
     loaded = [
         models.Organization,
         models.ProviderUser,
