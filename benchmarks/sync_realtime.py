@@ -864,10 +864,10 @@ def markdown(cells: list[dict[str, Any]]) -> str:
             "",
             f"Machine: {cell['machine']}, shared with other jobs (the load column: above 2 the two",
             "cores were oversubscribed and every time stretches, the CPU-bound ones most); runs",
-            "were serialised with `flock /work/wt/.bench.lock`. Measured "
+            "ran one benchmark at a time. Measured "
             + ", ".join(sorted({c["measured_at"] for c in cells}))
             + ". Re-run with",
-            "`flock /work/wt/.bench.lock .venv/bin/python benchmarks/sync_realtime.py --scale 0.1`",
+            "`.venv/bin/python benchmarks/sync_realtime.py --scale 0.1`",
             "(`--scale 1` for the issue's full size, `--memory` for the memory figures).",
             END,
         ]
