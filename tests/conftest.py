@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 
 from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
 
@@ -34,6 +35,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def fast_password_hashing(settings) -> None:
     """PBKDF2 costs most of a second per staff login a test creates; MD5 is enough here."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(request: pytest.FixtureRequest) -> None:
+    """A transactional test's flush empties the model tables but not the cache table, so one
+    test's cached values (the last verification, badge counts) would reach the next."""
+    marker = request.node.get_closest_marker("django_db")
+    if "live_server" in request.fixturenames or (marker and marker.kwargs.get("transaction")):
+        request.getfixturevalue("transactional_db")
+        cache.clear()
 
 
 def make_staff(username: str, group_name: str) -> User:

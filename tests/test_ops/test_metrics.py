@@ -7,9 +7,10 @@ import re
 import pytest
 
 from accounts.approvals import request_reactivation
+from accounts.audit import record_event
 from accounts.audit_verify import verify_and_remember
 from accounts.checkpoints import write_checkpoint
-from accounts.models import OrganizationMembership
+from accounts.models import OrganizationMembership, Outcome
 from accounts.sync.runs import run_sync
 from ops.metrics import exposition
 from providers.registry import get_provider
@@ -87,6 +88,7 @@ def test_a_429_retry_is_counted(settings, app_provider, workos_emulator):
 
 
 def test_checkpoint_and_verification_ages_show(client, settings, audit_signing):
+    record_event(event_type="test.recorded", outcome=Outcome.RECORDED)
     text = scrape(client, settings)
     for never in ("checkpoint", "verification"):
         assert str(value(text, f"karmo_audit_last_{never}_age_seconds")) == "nan"
