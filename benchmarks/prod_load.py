@@ -196,20 +196,6 @@ def built_already(data: Dataset) -> dict[str, Any] | None:
     return {"counts": counts, "build_seconds": 0.0, "reused": True}
 
 
-def complete_tree() -> None:
-    """Rebuild the Merkle tree's nodes over every event, bulk-loaded ones included, so that
-    new events (the API token's issue) can be appended."""
-    from accounts import audit_tree
-    from accounts.audit import canonical
-    from accounts.merkle import leaf_hash
-    from accounts.models import AuditEvent, AuditTreeNode
-
-    AuditTreeNode.objects.all().delete()
-    events = AuditEvent.objects.order_by("sequence").iterator(chunk_size=10_000)
-    leaves = [leaf_hash(canonical(event).encode()) for event in events]
-    audit_tree.write_nodes(audit_tree.new_nodes(0, leaves))
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with scratch_database(args.postgres_url.rstrip("/"), args.keep) as (url, scratch):
         env = {
@@ -239,7 +225,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         built = built_already(data) if args.keep else None
         if built is None:
             built = build(data)
-            complete_tree()
         print(f"built in {built['build_seconds']} s: {built['counts']}", flush=True)
         manager = User.objects.get(username="bench.manager")
         session = Client()

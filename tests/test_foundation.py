@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, connection, transaction
 
 from accounts.audit import record_event, verify_chain
-from accounts.models import AuditEvent, MembershipRole, Outcome
+from accounts.models import AuditEvent, AuditTreeNode, MembershipRole, Outcome
 from accounts.models.audit import AppendOnlyError
 from accounts.permissions import ROLE_PERMISSIONS
 from tests.factories import MembershipFactory, MembershipRoleFactory, OrganizationFactory
@@ -40,6 +40,19 @@ def test_audit_event_refuses_update_and_delete_in_model_and_database():
     for sql in ("UPDATE accounts_auditevent SET reason = 'x'", "DELETE FROM accounts_auditevent"):
         with pytest.raises(Exception, match="append-only"), transaction.atomic():
             connection.cursor().execute(sql)
+    assert verify_chain().ok
+
+
+def test_audit_tree_nodes_refuse_update_and_delete_in_the_database():
+    record_event(event_type="test.recorded", outcome=Outcome.RECORDED)
+    nodes = AuditTreeNode.objects.count()
+    for sql in (
+        "UPDATE accounts_audittreenode SET hash = hash",
+        "DELETE FROM accounts_audittreenode",
+    ):
+        with pytest.raises(Exception, match="append-only"), transaction.atomic():
+            connection.cursor().execute(sql)
+    assert AuditTreeNode.objects.count() == nodes
     assert verify_chain().ok
 
 
