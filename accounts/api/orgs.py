@@ -12,8 +12,7 @@ from accounts import services, time_limits
 from accounts.api import lookups
 from accounts.api.auth import require
 from accounts.api.pagination import PageQuery, page_out, paginate, where_given
-from accounts.api.preview import DryRun, PreviewOut
-from accounts.api.preview import wanted as preview_wanted
+from accounts.api.preview import DryRun, PreviewOut, change_or_preview
 from accounts.api.schemas import (
     ORG_ID_DOC,
     ORG_ID_EXAMPLE,
@@ -47,6 +46,11 @@ REACTIVATED_EXAMPLE = {
     "roles": ["org-admin"],
     "status": "active",
 }
+
+
+def _membership_access(request: HttpRequest, org_id: str, user_id: str) -> MembershipAccessOut:
+    """The membership as it is now (after a change), with the end of time-bound access."""
+    return MembershipAccessOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
 
 
 def success_doc(description: str, example: dict[str, Any]) -> dict[str, Any]:
@@ -187,13 +191,14 @@ def reactivate_membership(
     again then, unless a manager extends it, and the answer carries `accessUntil`.
     """
     membership = lookups.get_membership(request.auth.user, org_id, user_id)
-    preview = preview_wanted(request, dry_run)
-    change = services.reactivate_membership(
-        actor=request.auth.user, membership=membership, until=time_limit(limit), preview=preview
+    return change_or_preview(
+        request,
+        dry_run,
+        lambda preview: services.reactivate_membership(
+            actor=request.auth.user, membership=membership, until=time_limit(limit), preview=preview
+        ),
+        answer=lambda _: _membership_access(request, org_id, user_id),
     )
-    if preview:
-        return PreviewOut.of(change)
-    return MembershipAccessOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
 
 
 @router.post(
@@ -216,17 +221,18 @@ def extend_access(
         raise KarmoError(
             ErrorCode.INVALID_TIME_LIMIT, errors=[FieldError("give until or duration", "/until")]
         )
-    preview = preview_wanted(request, dry_run)
-    change = time_limits.extend_access(
-        actor=request.auth.user,
-        membership=membership,
-        until=until,
-        reason=body.reason,
-        preview=preview,
+    return change_or_preview(
+        request,
+        dry_run,
+        lambda preview: time_limits.extend_access(
+            actor=request.auth.user,
+            membership=membership,
+            until=until,
+            reason=body.reason,
+            preview=preview,
+        ),
+        answer=lambda _: _membership_access(request, org_id, user_id),
     )
-    if preview:
-        return PreviewOut.of(change)
-    return MembershipAccessOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
 
 
 @router.post(
@@ -244,16 +250,17 @@ def end_access(
 ) -> MembershipAccessOut | PreviewOut:
     """Deactivate a membership with a running time limit now, before its end (managers)."""
     membership = lookups.get_membership(request.auth.user, org_id, user_id)
-    preview = preview_wanted(request, dry_run)
-    change = time_limits.end_access(
-        actor=request.auth.user,
-        membership=membership,
-        reason=(body or EndAccessIn()).reason,
-        preview=preview,
+    return change_or_preview(
+        request,
+        dry_run,
+        lambda preview: time_limits.end_access(
+            actor=request.auth.user,
+            membership=membership,
+            reason=(body or EndAccessIn()).reason,
+            preview=preview,
+        ),
+        answer=lambda _: _membership_access(request, org_id, user_id),
     )
-    if preview:
-        return PreviewOut.of(change)
-    return MembershipAccessOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
 
 
 @router.put(
@@ -268,13 +275,18 @@ def upsert_role(
 ) -> RoleIdOut | PreviewOut:
     """Create the role, or rename it if the organization already has it."""
     org = lookups.get_organization(request.auth.user, org_id)
-    preview = preview_wanted(request, dry_run)
-    change = services.upsert_organization_role(
-        actor=request.auth.user, organization=org, slug=role_slug, name=body.name, preview=preview
+    return change_or_preview(
+        request,
+        dry_run,
+        lambda preview: services.upsert_organization_role(
+            actor=request.auth.user,
+            organization=org,
+            slug=role_slug,
+            name=body.name,
+            preview=preview,
+        ),
+        answer=lambda change: RoleIdOut(id=change.target.external_id),
     )
-    if preview:
-        return PreviewOut.of(change)
-    return RoleIdOut(id=change.target.external_id)
 
 
 @router.put(
@@ -292,13 +304,16 @@ def set_roles(
 ) -> MembershipOut | PreviewOut:
     """Replace the membership's roles with exactly these slugs."""
     membership = lookups.get_membership(request.auth.user, org_id, user_id)
-    preview = preview_wanted(request, dry_run)
-    change = services.set_membership_roles(
-        actor=request.auth.user, membership=membership, roles=body.roles, preview=preview
+    return change_or_preview(
+        request,
+        dry_run,
+        lambda preview: services.set_membership_roles(
+            actor=request.auth.user, membership=membership, roles=body.roles, preview=preview
+        ),
+        answer=lambda _: MembershipOut.of(
+            lookups.get_membership(request.auth.user, org_id, user_id)
+        ),
     )
-    if preview:
-        return PreviewOut.of(change)
-    return MembershipOut.of(lookups.get_membership(request.auth.user, org_id, user_id))
 
 
 @router.post(
@@ -312,10 +327,11 @@ def reactivate_organization(
 ) -> OrganizationOut | PreviewOut:
     """Reactivate an inactive organization (managers; help desk must request it)."""
     org = lookups.get_organization(request.auth.user, org_id)
-    preview = preview_wanted(request, dry_run)
-    change = services.reactivate_organization(
-        actor=request.auth.user, organization=org, preview=preview
+    return change_or_preview(
+        request,
+        dry_run,
+        lambda preview: services.reactivate_organization(
+            actor=request.auth.user, organization=org, preview=preview
+        ),
+        answer=lambda change: OrganizationOut.of(change.target),
     )
-    if preview:
-        return PreviewOut.of(change)
-    return OrganizationOut.of(change.target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
@@ -54,3 +55,16 @@ def wanted(request: HttpRequest, flag: bool) -> bool:
     """Whether the caller asked for a dry run, by query parameter or Prefer header."""
     prefer = request.headers.get("Prefer", "")
     return flag or "dry-run" in {p.strip().lower() for p in prefer.split(",")}
+
+
+def change_or_preview[T, R](
+    request: HttpRequest,
+    dry_run: bool,
+    change: Callable[[bool], Change[T]],
+    answer: Callable[[Change[T]], R],
+) -> R | PreviewOut:
+    """Make the change (`change(preview)`), or only its dry run when asked for one: then the
+    answer is the Preview, otherwise `answer(change)`."""
+    preview = wanted(request, dry_run)
+    made = change(preview)
+    return PreviewOut.of(made) if preview else answer(made)

@@ -13,8 +13,7 @@ from accounts import services
 from accounts.api import lookups
 from accounts.api.auth import require
 from accounts.api.pagination import PageQuery, page_out, paginate, where_given
-from accounts.api.preview import DryRun, PreviewOut
-from accounts.api.preview import wanted as preview_wanted
+from accounts.api.preview import DryRun, PreviewOut, change_or_preview
 from accounts.api.schemas import (
     ORG_ID_DOC,
     USER_ID_DOC,
@@ -87,12 +86,13 @@ def activate_user(
     request: HttpRequest, user_id: UserId, dry_run: DryRun = False
 ) -> UserOut | PreviewOut:
     """Activate an inactive user (managers; help desk must request it)."""
-    preview = preview_wanted(request, dry_run)
-    change = services.activate_user(
-        actor=request.auth.user,
-        user=lookups.get_user(request.auth.user, user_id),
-        preview=preview,
+    return change_or_preview(
+        request,
+        dry_run,
+        lambda preview: services.activate_user(
+            actor=request.auth.user,
+            user=lookups.get_user(request.auth.user, user_id),
+            preview=preview,
+        ),
+        answer=lambda change: UserOut.of(change.target),
     )
-    if preview:
-        return PreviewOut.of(change)
-    return UserOut.of(change.target)
