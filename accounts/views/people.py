@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import approvals, selectors, services, time_limits
-from accounts.errors import ErrorCode
+from accounts.errors import ErrorCode, KarmoError
 from accounts.forms import (
     ExtendForm,
     MembershipRolesForm,
@@ -84,6 +84,28 @@ def person_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return page(request, TEMPLATE, context)
 
 
+def _row(
+    request: HtmxHttpRequest,
+    membership: OrganizationMembership,
+    context: dict[str, Any],
+    *,
+    error: KarmoError | None,
+    notice: str,
+    events: Sequence[str],
+) -> HttpResponse:
+    """The membership's row again (without htmx, a redirect to the person page)."""
+    return respond(
+        request,
+        redirect_to=reverse("console:person", args=[membership.user_id]),
+        template=TEMPLATE,
+        partial="membership-row",
+        context={"membership": membership, "changed_pk": membership.pk, **context},
+        error=error,
+        notice=notice,
+        events=events,
+    )
+
+
 def _membership_action(
     request: HtmxHttpRequest,
     pk: int,
@@ -106,30 +128,16 @@ def _membership_action(
     preview = previewable and wants_preview(request)
     code = ErrorCode.INVALID_TIME_LIMIT if "until" in form.errors else ErrorCode.REASON_REQUIRED
     result, error = attempt_form(form, code, lambda data: run(membership, data, preview))
+    row = selectors.membership_for_row(pk)
     if preview and error is None:
-        return respond(
-            request,
-            redirect_to=reverse("console:person", args=[membership.user_id]),
-            template=TEMPLATE,
-            partial="membership-row",
-            context={
-                "membership": selectors.membership_for_row(pk),
-                "preview": result.preview,
-                "preview_form": form,
-                "changed_pk": pk,
-            },
-            error=None,
-            notice="",
-            events=(),
-        )
+        context = {"preview": result.preview, "preview_form": form}
+        return _row(request, row, context, error=None, notice="", events=())
     if error is None:
         form = form_class()
-    return respond(
+    return _row(
         request,
-        redirect_to=reverse("console:person", args=[membership.user_id]),
-        template=TEMPLATE,
-        partial="membership-row",
-        context={"membership": selectors.membership_for_row(pk), "form": form, "changed_pk": pk},
+        row,
+        {"form": form},
         error=error,
         notice="" if error else notice(result),
         events=(CHANGED_EVENT, BADGE_EVENT) if badge else (CHANGED_EVENT,),
@@ -254,34 +262,23 @@ def membership_roles(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         ),
     )
     if preview and change is not None:
-        return respond(
-            request,
-            redirect_to=reverse("console:person", args=[membership.user_id]),
-            template=TEMPLATE,
-            partial="membership-row",
-            context={
-                "membership": membership,
-                "preview": change.preview,
-                "roles_form": form,
-                "chosen_roles": form.cleaned_data["roles"],
-                "changed_pk": pk,
-            },
-            error=None,
-            notice="",
-            events=(),
-        )
+        context = {
+            "preview": change.preview,
+            "roles_form": form,
+            "chosen_roles": form.cleaned_data["roles"],
+        }
+        return _row(request, membership, context, error=None, notice="", events=())
     message = ""
     if change is not None:
         message = "Roles saved." if change.changed else "Roles unchanged."
         membership = selectors.membership_for_row(pk)
-    return respond(
+    return _row(
         request,
-        redirect_to=reverse("console:person", args=[membership.user_id]),
-        template=TEMPLATE,
-        partial="membership-row",
-        context={"membership": membership, "roles_form": form, "changed_pk": pk},
+        membership,
+        {"roles_form": form},
         error=error,
         notice=message,
+        events=(CHANGED_EVENT,),
     )
 
 
