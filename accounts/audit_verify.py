@@ -16,6 +16,8 @@ from accounts import audit_tree
 from accounts.audit import Verification, canonical, remember_verification, verify_chain
 from accounts.checkpoints import (
     CheckpointError,
+    StoredCheckpoint,
+    configured_witness_key,
     public_key,
     read_directory,
     witness_checkpoint,
@@ -48,12 +50,14 @@ def verify_log() -> tuple[Verification, str]:
             Seen(f"checkpoint {s.name}", s.checkpoint.size, s.checkpoint.root)
             for s in read_directory(key)
         ]
-        witnessed = witness_checkpoint(key)
+        held = witness_checkpoint(key)
+        cosigned = _witness_cosignature(held)
     except CheckpointError as exc:
         return _failed(0, str(exc)), ""
     directory_latest = seen[-1] if seen else None
-    if witnessed is not None:
-        seen.append(Seen("the witness's checkpoint", witnessed.size, witnessed.root))
+    witnessed = held.checkpoint if held else None
+    if held is not None:
+        seen.append(Seen(held.name, held.checkpoint.size, held.checkpoint.root))
     result = verify_chain(roots_at={s.size for s in seen})
     if not result.ok:
         return result, ""
@@ -82,8 +86,24 @@ def verify_log() -> tuple[Verification, str]:
         return checked, "no checkpoint yet: run manage.py audit_checkpoint"
     against = f"checked against {latest.where}: {latest.size} events, root {latest.root.hex()}"
     if witnessed is not None:
-        against += f"; the witness holds {witnessed.size}"
+        against += f"; the witness holds {witnessed.size}, {cosigned}"
     return checked, against
+
+
+def _witness_cosignature(held: StoredCheckpoint | None) -> str:
+    """How the witness's copy is co-signed; raises when it fails KARMO_AUDIT_WITNESS_KEY, as
+    that copy may then come from anyone able to answer at the witness's URL."""
+    key = configured_witness_key()
+    if held is None:
+        return ""
+    if key is None:
+        return "its co-signature not checked (no KARMO_AUDIT_WITNESS_KEY)"
+    if key.cosigned_at(held.text) is None:
+        raise CheckpointError(
+            f"the witness's checkpoint for {held.checkpoint.size} events carries no valid "
+            f"co-signature by {key.name} (KARMO_AUDIT_WITNESS_KEY)"
+        )
+    return f"its co-signature by {key.name} verified"
 
 
 def _check_tree(result: Verification) -> Verification:

@@ -3,13 +3,16 @@
 A checkpoint is a C2SP tlog-checkpoint (origin, tree size, root) in a C2SP signed-note with an
 Ed25519 signature. Each one goes to an append-only directory (one file per tree size, never
 overwritten) and, when configured, to a witness speaking C2SP tlog-witness, whose co-signature
-is kept with it. Verification reads the directory and the witness, never the database's copy.
+is kept with it once it verifies against the witness's key (KARMO_AUDIT_WITNESS_KEY).
+Verification reads the directory and the witness, never the database's copy.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import fcntl
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.db import transaction
 from karmo_verify import (
+    COSIGNATURE_V1,
     ED25519,
     SIGNATURE_PREFIX,
     Checkpoint,
@@ -28,6 +32,8 @@ from karmo_verify import (
     VerifierKey,
     key_id,
     open_checkpoint,
+    split_note,
+    verify_cosignature,
 )
 
 from accounts import audit_tree
@@ -103,6 +109,61 @@ def public_key() -> VerifierKey | None:
     """The verifier key auditors check checkpoints and packs with."""
     signer = configured_signer()
     return signer.verifier if signer else None
+
+
+@dataclass(frozen=True)
+class WitnessKey:
+    """A witness's cosignature/v1 verifier key: `<name>+<key id>+<base64(0x04 || key)>`."""
+
+    name: str
+    public: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> WitnessKey:
+        """Read a C2SP cosignature/v1 key, or the Ed25519 note key `audit_keygen` printed for
+        the witness's key file (the same key pair, typed 0x01)."""
+        parts = text.strip().split("+", 2)
+        try:
+            raw = base64.b64decode(parts[2], validate=True) if len(parts) == 3 else b""
+            given_id = bytes.fromhex(parts[1]) if raw else b""
+        except (binascii.Error, ValueError) as exc:
+            raise CheckpointError(f"KARMO_AUDIT_WITNESS_KEY is not valid: {exc}") from exc
+        if len(raw) != 33 or raw[0] not in (ED25519, COSIGNATURE_V1) or not parts[0]:
+            raise CheckpointError("KARMO_AUDIT_WITNESS_KEY reads <name>+<key id>+<key>")
+        key = cls(parts[0], raw[1:])
+        wanted = key.key_id if raw[0] == COSIGNATURE_V1 else key_id(key.name, key.public)
+        if given_id != wanted:
+            raise CheckpointError("KARMO_AUDIT_WITNESS_KEY's id does not match its name and key")
+        return key
+
+    @property
+    def key_id(self) -> bytes:
+        """SHA-256(name || '\\n' || 0x04 || key)[:4], which opens each of its cosignatures."""
+        material = self.name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + self.public
+        return hashlib.sha256(material).digest()[:4]
+
+    def cosigned_at(self, note: str) -> int | None:
+        """The time of this witness's valid cosignature on the signed note, or None."""
+        try:
+            body, signatures = split_note(note)
+        except VerificationError:
+            return None
+        for name, signature in signatures:
+            if name == self.name:
+                signed_at = verify_cosignature(body, signature, name, self.public)
+                if signed_at is not None:
+                    return signed_at
+        return None
+
+    def __str__(self) -> str:
+        encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + self.public).decode()
+        return f"{self.name}+{self.key_id.hex()}+{encoded}"
+
+
+def configured_witness_key() -> WitnessKey | None:
+    """The witness's key from KARMO_AUDIT_WITNESS_KEY, or None when it is not set."""
+    text = settings.KARMO_AUDIT_WITNESS_KEY
+    return WitnessKey.parse(text) if text else None
 
 
 def checkpoint_body(origin: str, size: int, root: bytes) -> str:
@@ -232,14 +293,24 @@ def _witness(note: str, size: int) -> tuple[bool, str, str]:
     lines = [line for line in answer.text.splitlines() if line.startswith(SIGNATURE_PREFIX)]
     if not lines:
         return False, "witness answered without a co-signature", ""
-    return (
-        True,
-        "co-signed by " + ", ".join(line.split(" ")[1] for line in lines),
-        ("\n".join(lines) + "\n"),
-    )
+    return _check_cosignature(note, lines)
 
 
-def witness_checkpoint(key: VerifierKey) -> Checkpoint | None:
+def _check_cosignature(note: str, lines: list[str]) -> tuple[bool, str, str]:
+    """Keep the witness's lines only when one is a valid cosignature by the configured key."""
+    try:
+        key = configured_witness_key()
+    except CheckpointError as exc:
+        return False, f"co-signature not checked: {exc}", ""
+    if key is None:
+        return False, "co-signature not checked: KARMO_AUDIT_WITNESS_KEY is not set", ""
+    for line in lines:
+        if key.cosigned_at(f"{note}{line}\n") is not None:
+            return True, f"co-signed by {key.name}", f"{line}\n"
+    return False, f"co-signature did not verify against KARMO_AUDIT_WITNESS_KEY ({key.name})", ""
+
+
+def witness_checkpoint(key: VerifierKey) -> StoredCheckpoint | None:
     """The latest checkpoint the witness holds for this log (GET <url>/checkpoint)."""
     url = settings.KARMO_AUDIT_WITNESS_URL
     if not url:
@@ -253,6 +324,8 @@ def witness_checkpoint(key: VerifierKey) -> Checkpoint | None:
     if answer.status_code != 200:
         raise CheckpointError(f"witness answered HTTP {answer.status_code}")
     try:
-        return open_checkpoint(answer.text, key)
+        return StoredCheckpoint(
+            "the witness's checkpoint", answer.text, open_checkpoint(answer.text, key)
+        )
     except VerificationError as exc:
         raise CheckpointError(f"witness's checkpoint: {exc}") from exc

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from karmo_verify import (
-    COSIGNATURE_V1,
     Checkpoint,
     VerificationError,
     VerifierKey,
@@ -28,7 +26,7 @@ from karmo_verify import (
     verify_consistency,
 )
 
-from accounts.checkpoints import Signer, new_signer
+from accounts.checkpoints import Signer, WitnessKey, new_signer
 
 
 @dataclass
@@ -77,14 +75,17 @@ class Witness:
             self.note = self.state.read_text(encoding="utf-8")
             self.held = open_checkpoint(self.note, self.log_key)
 
+    @property
+    def key(self) -> WitnessKey:
+        """The public key its cosignatures verify against (the app's KARMO_AUDIT_WITNESS_KEY)."""
+        return WitnessKey(self.signer.name, self.signer.private.public_key().public_bytes_raw())
+
     def cosign(self, body: str) -> str:
         """A C2SP tlog-cosignature (cosignature/v1) signature line over the checkpoint body."""
         now = int(time.time())
-        name, private = self.signer.name, self.signer.private
-        public = private.public_key().public_bytes_raw()
-        key = hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + public).digest()
-        signature = key[:4] + now.to_bytes(8, "big") + private.sign(cosignature_message(body, now))
-        return f"\u2014 {name} {base64.b64encode(signature).decode()}\n"
+        signed = self.signer.private.sign(cosignature_message(body, now))
+        signature = self.key.key_id + now.to_bytes(8, "big") + signed
+        return f"\u2014 {self.signer.name} {base64.b64encode(signature).decode()}\n"
 
 
 def handler(witness: Witness) -> type[BaseHTTPRequestHandler]:

@@ -240,6 +240,8 @@ KARMO_AUDIT_CHECKPOINT_DIR = env.path(
     "KARMO_AUDIT_CHECKPOINT_DIR", default=VAR_DIR / "audit-checkpoints"
 )
 KARMO_AUDIT_WITNESS_URL = env.str("KARMO_AUDIT_WITNESS_URL", default="")
+# The witness's public key: its cosignatures are kept only when they verify against it.
+KARMO_AUDIT_WITNESS_KEY = env.str("KARMO_AUDIT_WITNESS_KEY", default="")
 KARMO_AUDIT_CHECKPOINT_SECONDS = env.int("KARMO_AUDIT_CHECKPOINT_SECONDS", default=60)
 
 # Operations (README, "Running in production").

@@ -14,7 +14,13 @@ from karmo_verify import VerifierKey, open_checkpoint, split_note, verify_cosign
 from accounts import audit_tree
 from accounts.audit import EventSpec, canonical, compute_hash, record_events
 from accounts.audit_tree import write_nodes
-from accounts.checkpoints import new_signer, parse_signer, write_checkpoint
+from accounts.checkpoints import (
+    CheckpointError,
+    WitnessKey,
+    new_signer,
+    parse_signer,
+    write_checkpoint,
+)
 from accounts.merkle import extend, leaf_hash
 from accounts.models import AuditCheckpoint, AuditEvent, Outcome
 from tests.fixtures.audit import set_audit_triggers
@@ -146,6 +152,59 @@ def test_witness_cosigns_each_checkpoint_after_checking_consistency(witness):
     assert verify_cosignature(body.replace("\n7\n", "\n8\n"), cosignature, name, public) is None
 
 
+@pytest.mark.parametrize("form", ["cosignature/v1 key", "audit_keygen's public key"])
+def test_cosignature_verifying_against_the_witness_key_is_kept(witness, settings, form):
+    if form == "audit_keygen's public key":  # the same key pair, as a note verifier key
+        settings.KARMO_AUDIT_WITNESS_KEY = str(witness.signer.verifier)
+    record(2)
+    made = checkpoint()
+    assert (made.witnessed, made.witness_status) == (True, "co-signed by witness.test")
+    [cosignature] = made.note.splitlines()[-1:]
+    assert cosignature.startswith("\u2014 witness.test ")
+    assert WitnessKey.parse(settings.KARMO_AUDIT_WITNESS_KEY).cosigned_at(made.note) is not None
+
+
+def test_witness_key_reads_both_forms_and_refuses_a_wrong_id():
+    signer = new_signer("witness.example")
+    key = WitnessKey(signer.name, signer.private.public_key().public_bytes_raw())
+    assert WitnessKey.parse(str(key)) == key == WitnessKey.parse(str(signer.verifier))
+    name, _, encoded = str(key).split("+", 2)
+    note_key_id = signer.verifier.key_id.hex()  # the id of the other form
+    with pytest.raises(CheckpointError, match="id does not match"):
+        WitnessKey.parse(f"{name}+{note_key_id}+{encoded}")
+    with pytest.raises(CheckpointError, match="reads <name>"):
+        WitnessKey.parse("witness.example")
+
+
+def test_cosignature_by_another_key_is_recorded_as_not_witnessed_and_not_kept(witness, settings):
+    witness.signer = new_signer("witness.test")  # same name, not the configured key
+    record(2)
+    made = checkpoint()
+    assert not made.witnessed
+    assert made.witness_status == (
+        "co-signature did not verify against KARMO_AUDIT_WITNESS_KEY (witness.test)"
+    )
+    file = settings.KARMO_AUDIT_CHECKPOINT_DIR / "000000000002.checkpoint"
+    assert made.note == file.read_text()
+    assert made.note.count("\u2014 ") == 1  # the log's own signature only
+    assert (
+        "the witness's checkpoint for 2 events carries no valid co-signature by witness.test"
+        in verify_fails()
+    )
+
+
+def test_witness_without_a_configured_key_is_not_trusted(witness, settings):
+    settings.KARMO_AUDIT_WITNESS_KEY = ""
+    record(2)
+    made = checkpoint()
+    assert not made.witnessed
+    assert made.witness_status == "co-signature not checked: KARMO_AUDIT_WITNESS_KEY is not set"
+    assert made.note.count("\u2014 ") == 1
+    assert verify()[-2].endswith(
+        "; the witness holds 2, its co-signature not checked (no KARMO_AUDIT_WITNESS_KEY)"
+    )
+
+
 def test_witness_that_holds_a_newer_size_is_caught_up_from_it(witness):
     record(3)
     checkpoint()
@@ -165,7 +224,7 @@ def test_intact_log_verifies_against_the_latest_checkpoint(witness):
     assert lines[-2].startswith(
         "checked against checkpoint 000000000005.checkpoint: 5 events, root "
     )
-    assert lines[-2].endswith("; the witness holds 5")
+    assert lines[-2].endswith("; the witness holds 5, its co-signature by witness.test verified")
 
 
 def test_edited_event_is_caught_by_the_chain(audit_signing):

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 PORT = 21240  # this worktree's loopback range, below the fixtures' witnesses
 
 
-def start(log_key: str, key_file: Path, state: Path) -> tuple[subprocess.Popen, str]:
+def start(log_key: str, key_file: Path, state: Path) -> tuple[subprocess.Popen, list[str]]:
     process = subprocess.Popen(  # noqa: S603 - this repository's manage.py, fixed arguments
         [
             sys.executable,
@@ -34,7 +34,7 @@ def start(log_key: str, key_file: Path, state: Path) -> tuple[subprocess.Popen, 
         stderr=subprocess.STDOUT,
         text=True,
     )
-    return process, process.stdout.readline() if process.stdout else ""
+    return process, [process.stdout.readline(), process.stdout.readline()]
 
 
 @pytest.fixture
@@ -48,12 +48,13 @@ def witness_key(tmp_path: Path) -> tuple[Signer, Path]:
 def test_witness_command_cosigns_and_keeps_what_it_holds(audit_signing, witness_key, settings):
     signer, key_file = witness_key
     state = key_file.parent / "held.checkpoint"
-    process, banner = start(str(audit_signing.verifier), key_file, state)
+    process, (banner, key_line) = start(str(audit_signing.verifier), key_file, state)
     try:
         assert banner.startswith(
             f"witness witness.cmd for karmo.test/audit on http://127.0.0.1:{PORT}"
         )
         settings.KARMO_AUDIT_WITNESS_URL = f"http://127.0.0.1:{PORT}"
+        settings.KARMO_AUDIT_WITNESS_KEY = key_line.strip().removeprefix("KARMO_AUDIT_WITNESS_KEY=")
         record_events(
             EventSpec(event_type="test.recorded", outcome=Outcome.RECORDED) for _ in range(3)
         )
@@ -67,7 +68,7 @@ def test_witness_command_cosigns_and_keeps_what_it_holds(audit_signing, witness_
     finally:
         process.terminate()
         process.wait(timeout=10)
-    process, banner = start(str(audit_signing.verifier), key_file, state)
+    process, (banner, _) = start(str(audit_signing.verifier), key_file, state)
     try:
         assert banner.rstrip().endswith("(holds 3 events)")
     finally:

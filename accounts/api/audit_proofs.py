@@ -32,9 +32,14 @@ class CheckpointOut(ApiSchema):
 
     tree_size: int
     root_hash: str = Field(description="The Merkle root, hex.")
-    note: str = Field(description="The C2SP signed-note text, with the witness's signature.")
+    note: str = Field(
+        description="The C2SP signed-note text, with the witness's signature when it verified."
+    )
     created_at: datetime
-    witnessed: bool = Field(description="Whether the witness co-signed it.")
+    witnessed: bool = Field(
+        description="Whether the witness co-signed it with a signature that verified against "
+        "its configured key."
+    )
     witness_status: str
     public_key: str = Field(description="The verifier key: <name>+<key id>+<base64 key>.")
 

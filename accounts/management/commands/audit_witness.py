@@ -18,7 +18,8 @@ class Command(BaseCommand):
         "Serve a witness for the audit log: it co-signs each checkpoint the log's key signed "
         "once a consistency proof shows it extends the one it holds, and keeps that one in "
         "--state. Run it where the app's database and hosts cannot reach its files; set the "
-        "app's KARMO_AUDIT_WITNESS_URL to its address."
+        "app's KARMO_AUDIT_WITNESS_URL to its address and KARMO_AUDIT_WITNESS_KEY to the key "
+        "it prints."
     )
     # The witness runs apart from the app and never touches its database: the app's checks
     # (audit roles, deploy settings) are not its business.
@@ -53,6 +54,7 @@ class Command(BaseCommand):
             f"witness {witness.signer.name} for {witness.log_key.name} on http://{host}:{port} "
             f"(holds {held} events)",
         )
+        self.stdout.write(f"KARMO_AUDIT_WITNESS_KEY={witness.key}")
         self.stdout.flush()
         try:
             server.serve_forever()
