@@ -21,7 +21,7 @@ from accounts.sync import run_sync
 from accounts.sync.feed import run_incremental
 from accounts.webhooks.refusals import refusal_cap
 from accounts.webhooks.signatures import svix_signature, workos_signature, zitadel_signature
-from providers.base import Status
+from providers.base import Membership, Status
 
 SECRET = "wh_test_secret"
 SVIX_SECRET = "whsec_" + base64.b64encode(b"karmo svix test key").decode()
@@ -45,11 +45,70 @@ def post_workos(client, body: bytes, signature: str):
     )
 
 
+def stytch_org_event(n: int, name: str, **extra: str) -> bytes:
+    return json.dumps(
+        {
+            "event_id": f"event-test-{n}",
+            "action": "UPDATE",
+            "object_type": "organization",
+            "source": "DIRECT",
+            "organization": {
+                "organization_id": f"organization-test-{n}",
+                "organization_name": name,
+            },
+            **extra,
+        }
+    ).encode()
+
+
+def post_stytch(client, body: bytes, delivery_id: str, stamp: int, secret: str = SVIX_SECRET):
+    return client.post(
+        "/webhooks/stytch/",
+        body,
+        content_type="application/json",
+        HTTP_SVIX_ID=delivery_id,
+        HTTP_SVIX_TIMESTAMP=str(stamp),
+        HTTP_SVIX_SIGNATURE=svix_signature(secret, delivery_id, stamp, body),
+    )
+
+
 @pytest.fixture
 def workos_hooks(settings):
     settings.KARMO_PROVIDER = "workos"
     settings.WORKOS_WEBHOOK_SECRET = SECRET
     settings.KARMO_WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+@pytest.fixture
+def stytch_hooks(settings):
+    settings.KARMO_PROVIDER = "stytch"
+    settings.STYTCH_WEBHOOK_SECRET = SVIX_SECRET
+
+
+@pytest.fixture
+def workos_synced(app_provider, settings):
+    """The app's WorkOS adapter, its webhook secret set and the mirror synced."""
+    settings.WORKOS_WEBHOOK_SECRET = SECRET
+    run_sync(provider=app_provider)
+    return app_provider
+
+
+@pytest.fixture
+def stytch_synced(stytch_provider, stytch_hooks):
+    """The Stytch adapter, its webhook secret set and the mirror synced."""
+    run_sync(provider=stytch_provider)
+    return stytch_provider
+
+
+def deliver_to(live_server, emulator, provider: str, secret: str, **options):
+    """The emulator's webhook sender, now posting to this test's server."""
+    hooks = emulator.app.webhooks
+    hooks.configure(f"{live_server.url}/webhooks/{provider}/", secret, **options)
+    return hooks
+
+
+def an_active_membership(provider) -> Membership:
+    return next(m for m in provider.list_memberships() if m.status == Status.ACTIVE)
 
 
 @pytest.fixture(autouse=True)
@@ -123,54 +182,30 @@ def test_unconfigured_unreadable_and_wrong_method(client, workos_hooks, settings
 
 
 @pytest.mark.django_db
-def test_stytch_svix_signatures(client, settings):
-    settings.KARMO_PROVIDER = "stytch"
-    settings.STYTCH_WEBHOOK_SECRET = SVIX_SECRET
-    body = json.dumps(
-        {
-            "event_id": "event-test-1",
-            "action": "UPDATE",
-            "object_type": "organization",
-            "source": "DIRECT",
-            "organization": {"organization_id": "organization-test-1", "organization_name": "S"},
-        }
-    ).encode()
-
-    def post(delivery_id: str, stamp: int, secret: str = SVIX_SECRET):
-        return client.post(
-            "/webhooks/stytch/",
-            body,
-            content_type="application/json",
-            HTTP_SVIX_ID=delivery_id,
-            HTTP_SVIX_TIMESTAMP=str(stamp),
-            HTTP_SVIX_SIGNATURE=svix_signature(secret, delivery_id, stamp, body),
-        )
+def test_stytch_svix_signatures(client, stytch_hooks):
+    body = stytch_org_event(1, "S")
+    wrong = "whsec_" + base64.b64encode(b"wrong").decode()
 
     now = int(time.time())
-    assert post("msg_1", now).status_code == 200
-    assert post("msg_1", now).json()["code"] == "40908001"
-    assert post("msg_2", now, "whsec_" + base64.b64encode(b"wrong").decode()).status_code == 401
-    assert post("msg_3", now - 600).json()["code"] == "40108002"
+    assert post_stytch(client, body, "msg_1", now).status_code == 200
+    assert post_stytch(client, body, "msg_1", now).json()["code"] == "40908001"
+    assert post_stytch(client, body, "msg_2", now, wrong).status_code == 401
+    assert post_stytch(client, body, "msg_3", now - 600).json()["code"] == "40108002"
     assert Organization.objects.get(external_id="organization-test-1").name == "S"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_change_by_webhook_and_feed_is_audited_once(
-    app_provider, workos_emulator, live_server, settings
-):
-    settings.WORKOS_WEBHOOK_SECRET = SECRET
-    run_sync(provider=app_provider)
-    hooks = workos_emulator.app.webhooks
-    hooks.configure(f"{live_server.url}/webhooks/workos/", SECRET)
-    membership = next(m for m in app_provider.list_memberships() if m.status == Status.ACTIVE)
+def test_a_change_by_webhook_and_feed_is_audited_once(workos_synced, workos_emulator, live_server):
+    hooks = deliver_to(live_server, workos_emulator, "workos", SECRET)
+    membership = an_active_membership(workos_synced)
 
-    app_provider.deactivate_membership(membership)  # the emulator posts the webhook
+    workos_synced.deactivate_membership(membership)  # the emulator posts the webhook
     hooks.drain()
 
     assert hooks.answers == [200]
     row = OrganizationMembership.objects.get(external_id=membership.id)
     assert row.status == Status.INACTIVE
-    feed = run_incremental(provider=app_provider)  # the same event, through the feed
+    feed = run_incremental(provider=workos_synced)  # the same event, through the feed
     assert (feed.mode, feed.updated, feed.seen) == ("incremental", 0, 0)  # known by its id
     events = AuditEvent.objects.filter(
         event_type="membership.sync_updated", target_id=membership.id
@@ -180,17 +215,11 @@ def test_a_change_by_webhook_and_feed_is_audited_once(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_stytch_webhooks_arrive_over_loopback(
-    stytch_provider, stytch_emulator, live_server, settings
-):
-    settings.KARMO_PROVIDER = "stytch"
-    settings.STYTCH_WEBHOOK_SECRET = SVIX_SECRET
-    run_sync(provider=stytch_provider)
-    hooks = stytch_emulator.app.webhooks
-    hooks.configure(f"{live_server.url}/webhooks/stytch/", SVIX_SECRET)
-    membership = next(m for m in stytch_provider.list_memberships() if m.status == Status.ACTIVE)
+def test_stytch_webhooks_arrive_over_loopback(stytch_synced, stytch_emulator, live_server):
+    hooks = deliver_to(live_server, stytch_emulator, "stytch", SVIX_SECRET)
+    membership = an_active_membership(stytch_synced)
 
-    stytch_provider.deactivate_membership(membership)  # Stytch deletes the member: a webhook
+    stytch_synced.deactivate_membership(membership)  # Stytch deletes the member: a webhook
     hooks.drain()
 
     assert hooks.answers == [200]
@@ -207,19 +236,14 @@ def membership_events(external_id: str) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_late_webhooks_after_the_feed_change_nothing(
-    app_provider, workos_emulator, live_server, settings
-):
-    settings.WORKOS_WEBHOOK_SECRET = SECRET
-    run_sync(provider=app_provider)
-    hooks = workos_emulator.app.webhooks
+def test_late_webhooks_after_the_feed_change_nothing(workos_synced, workos_emulator, live_server):
     # Delivered late: the poll reads both events first.
-    hooks.configure(f"{live_server.url}/webhooks/workos/", SECRET, delay=2.5)
-    membership = next(m for m in app_provider.list_memberships() if m.status == Status.ACTIVE)
-    app_provider.deactivate_membership(membership)
-    app_provider.reactivate_membership(membership)
+    hooks = deliver_to(live_server, workos_emulator, "workos", SECRET, delay=2.5)
+    membership = an_active_membership(workos_synced)
+    workos_synced.deactivate_membership(membership)
+    workos_synced.reactivate_membership(membership)
 
-    feed = run_incremental(provider=app_provider)
+    feed = run_incremental(provider=workos_synced)
     hooks.drain(timeout=10)
 
     assert (feed.updated, feed.unchanged) == (0, 1)  # the last event wins: still active
@@ -236,14 +260,12 @@ def test_late_webhooks_after_the_feed_change_nothing(
 
 @pytest.mark.django_db(transaction=True)
 def test_webhooks_out_of_order_keep_the_newest_state(
-    app_provider, workos_emulator, live_server, settings, client
+    workos_synced, workos_emulator, live_server, client
 ):
-    settings.WORKOS_WEBHOOK_SECRET = SECRET
-    run_sync(provider=app_provider)
-    membership = next(m for m in app_provider.list_memberships() if m.status == Status.ACTIVE)
-    app_provider.deactivate_membership(membership)
-    app_provider.reactivate_membership(membership)
-    events = app_provider.http.request(
+    membership = an_active_membership(workos_synced)
+    workos_synced.deactivate_membership(membership)
+    workos_synced.reactivate_membership(membership)
+    events = workos_synced.http.request(
         "GET", "/events", params={"events": "organization_membership.updated", "order": "desc"}
     ).data["data"][:2]
     newest, older = (json.dumps(event).encode() for event in events)
@@ -261,19 +283,16 @@ def test_webhooks_out_of_order_keep_the_newest_state(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_webhook_racing_the_poll_is_audited_once_on_postgres(
-    app_provider, workos_emulator, live_server, settings
+    workos_synced, workos_emulator, live_server
 ):
     """The webhook arrives while the poll's transaction, which applied the same event, is
     still open: it must wait for it, not compare against the row as it was."""
-    settings.WORKOS_WEBHOOK_SECRET = SECRET
-    run_sync(provider=app_provider)
-    hooks = workos_emulator.app.webhooks
-    hooks.configure(f"{live_server.url}/webhooks/workos/", SECRET, delay=1.0)
-    membership = next(m for m in app_provider.list_memberships() if m.status == Status.ACTIVE)
+    hooks = deliver_to(live_server, workos_emulator, "workos", SECRET, delay=1.0)
+    membership = an_active_membership(workos_synced)
 
-    app_provider.deactivate_membership(membership)
+    workos_synced.deactivate_membership(membership)
     with transaction.atomic():
-        feed = run_incremental(provider=app_provider)
+        feed = run_incremental(provider=workos_synced)
         time.sleep(2.5)  # the webhook came in meanwhile and waits
         assert hooks.answers == []
     hooks.drain(timeout=10)
@@ -350,9 +369,8 @@ def test_zitadel_signatures_stale_and_replayed_deliveries(client, zitadel_hooks,
 def test_zitadel_webhooks_arrive_over_loopback_and_the_feed_adds_nothing(
     zitadel_hooks, zitadel_emulator, live_server
 ):
-    hooks = zitadel_emulator.app.webhooks
-    hooks.configure(f"{live_server.url}/webhooks/zitadel/", ZITADEL_KEY)
-    membership = next(m for m in zitadel_hooks.list_memberships() if m.status == Status.ACTIVE)
+    hooks = deliver_to(live_server, zitadel_emulator, "zitadel", ZITADEL_KEY)
+    membership = an_active_membership(zitadel_hooks)
 
     zitadel_hooks.deactivate_membership(membership)  # ZITADEL runs the event execution
     hooks.drain()
@@ -389,29 +407,11 @@ def test_a_flood_of_refused_webhooks_is_audited_up_to_the_cap(client, workos_hoo
 
 
 @pytest.mark.django_db
-def test_one_stytch_event_in_two_deliveries_is_applied_once(client, settings):
-    settings.KARMO_PROVIDER = "stytch"
-    settings.STYTCH_WEBHOOK_SECRET = SVIX_SECRET
-    body = json.dumps(
-        {
-            "event_id": "event-test-2",
-            "action": "UPDATE",
-            "object_type": "organization",
-            "source": "DIRECT",
-            "timestamp": "2026-12-02T01:00:00Z",
-            "organization": {"organization_id": "organization-test-2", "organization_name": "T"},
-        }
-    ).encode()
+def test_one_stytch_event_in_two_deliveries_is_applied_once(client, stytch_hooks):
+    body = stytch_org_event(2, "T", timestamp="2026-12-02T01:00:00Z")
     now = int(time.time())
     answers = [
-        client.post(
-            "/webhooks/stytch/",
-            body,
-            content_type="application/json",
-            HTTP_SVIX_ID=delivery_id,
-            HTTP_SVIX_TIMESTAMP=str(now),
-            HTTP_SVIX_SIGNATURE=svix_signature(SVIX_SECRET, delivery_id, now, body),
-        ).json()
+        post_stytch(client, body, delivery_id, now).json()
         for delivery_id in ("msg_a", "msg_b")  # Svix re-sent it as a new message
     ]
     assert [(a["outcome"], a["changed"]) for a in answers] == [("applied", 1), ("duplicate", 0)]
@@ -421,19 +421,15 @@ def test_one_stytch_event_in_two_deliveries_is_applied_once(client, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_stytch_webhook_leaves_nothing_for_the_reconciliation(
-    stytch_provider, stytch_emulator, live_server, settings
+    stytch_synced, stytch_emulator, live_server
 ):
     """Stytch has no pull feed: the nightly full sync is the second path a change takes."""
-    settings.KARMO_PROVIDER = "stytch"
-    settings.STYTCH_WEBHOOK_SECRET = SVIX_SECRET
-    run_sync(provider=stytch_provider)
-    hooks = stytch_emulator.app.webhooks
-    hooks.configure(f"{live_server.url}/webhooks/stytch/", SVIX_SECRET)
-    membership = next(m for m in stytch_provider.list_memberships() if m.status == Status.ACTIVE)
+    hooks = deliver_to(live_server, stytch_emulator, "stytch", SVIX_SECRET)
+    membership = an_active_membership(stytch_synced)
 
-    stytch_provider.deactivate_membership(membership)
+    stytch_synced.deactivate_membership(membership)
     hooks.drain()
-    reconciliation = run_sync(provider=stytch_provider)
+    reconciliation = run_sync(provider=stytch_synced)
 
     assert hooks.answers == [200]
     assert (reconciliation.updated, reconciliation.removed) == (0, 0)
