@@ -124,10 +124,18 @@ _NAMED = frozenset(
 
 
 def to_json(value: Any) -> Any:
-    """A value as it will read back from a JSON column (datetimes become strings)."""
+    """A value as it will read back from a JSON column (datetimes become strings, integral
+    floats integers), so the hash taken before the write holds for the stored row."""
     if value is None:
         return None
-    return json.loads(json.dumps(value, default=str))
+    return json.loads(json.dumps(value, default=str), parse_float=_stable_float)
+
+
+def _stable_float(literal: str) -> float | int:
+    # jsonb stores numbers as numeric and gives 1e20 back as 100000000000000000000 and -0.0
+    # as 0; a float with a fraction reads back unchanged.
+    number = float(literal)
+    return int(number) if number.is_integer() else number
 
 
 def canonical(event: AuditEvent) -> str:
@@ -332,8 +340,8 @@ def record_described(template: EventSpec, items: Iterable[tuple[str, Described, 
 
     The same rows and chain as record_events() would write, for bulk writers such as sync:
     one canonical encoding per event and one executemany, no model instances. `before` and
-    `after` must already be JSON values (dicts, lists or tuples, strings, numbers, booleans,
-    None).
+    `after` must already be JSON values (dicts, lists or tuples, strings, integers, booleans,
+    None; floats only as to_json() leaves them).
     """
     items = list(items)
     if not items:

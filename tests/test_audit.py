@@ -86,6 +86,28 @@ def test_deleted_row_is_reported_missing():
     assert "event #2 is missing" in str(caught.value)
 
 
+FLOATS = {"x": 1e20, "y": -0.0, "z": 0.1, "big": 1.5e300, "tiny": 1.5e-10, "third": 1 / 3}
+
+
+def test_floats_hash_the_same_after_a_round_trip_through_the_json_columns():
+    """PostgreSQL's jsonb rewrites 1e20 as 100000000000000000000 and -0.0 as 0: what is
+    stored must be what was hashed, on either database."""
+    event = record_event(
+        event_type="test.recorded",
+        outcome=Outcome.RECORDED,
+        data=FLOATS,
+        before={"nested": [FLOATS]},
+        after=2.5e16,
+    )
+    stored = AuditEvent.objects.get(sequence=event.sequence)
+    assert (stored.data, stored.before, stored.after) == (event.data, event.before, event.after)
+    assert compute_hash(stored) == stored.hash
+    assert verify_chain().ok
+    assert verify().splitlines()[-1] == "audit log verified: 1 events"
+    assert stored.data["z"] == 0.1
+    assert stored.data["third"] == 1 / 3
+
+
 def test_events_carry_the_request_context(app_provider, manager):
     membership = MembershipFactory(status=MirrorStatus.ACTIVE)
     with audit_context(via=Channel.API, client_ip="203.0.113.9", user_agent="curl/8", token_id=7):
