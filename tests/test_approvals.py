@@ -26,20 +26,12 @@ from accounts.models import (
     RequestStatus,
 )
 from tests.factories import MembershipFactory
+from tests.fixtures.app_provider import inactive_membership
 from tests.fixtures.audit import assert_audited
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
-
-
-def inactive_membership() -> OrganizationMembership:
-    return (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
 
 
 def cost_of_one_reactivation(provider, emulator) -> int:

@@ -20,20 +20,12 @@ from accounts.models import (
     SyncRun,
 )
 from tests.factories import OrganizationFactory
+from tests.fixtures.app_provider import inactive_membership
 from tests.fixtures.audit import assert_audited
 
 pytestmark = pytest.mark.django_db
 
 HX = {"HX-Request": "true"}
-
-
-def inactive_membership() -> OrganizationMembership:
-    return (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
 
 
 def request_for(client, membership, reason="Customer confirmed by phone"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db.models import Count
 from django.urls import reverse
 
 from accounts import approvals
@@ -16,16 +15,13 @@ from accounts.models import (
     ReactivationRequest,
     RequestStatus,
 )
+from tests.fixtures.app_provider import memberships_in, person_inactive_in_several_organizations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def inactive(count: int) -> list[OrganizationMembership]:
-    return list(
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")[:count]
-    )
+    return list(memberships_in(MirrorStatus.INACTIVE)[:count])
 
 
 def said(response) -> list[str]:
@@ -100,15 +96,7 @@ def test_help_desk_cannot_bulk_decide_and_the_attempt_is_audited(client, mirrore
 
 
 def test_one_person_reactivation_requested_in_several_organizations(client, mirrored, help_desk):
-    person = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .values("user")
-        .annotate(n=Count("pk"))
-        .filter(n__gte=2)
-        .order_by("user")
-        .values_list("user", flat=True)
-        .first()
-    )
+    person = person_inactive_in_several_organizations()
     assert person, "the sandbox seed has someone inactive in two organizations"
     memberships = list(
         OrganizationMembership.objects.filter(user=person, status=MirrorStatus.INACTIVE)

@@ -12,10 +12,10 @@ from django.urls import reverse
 from accounts.models import (
     AuditEvent,
     MirrorStatus,
-    OrganizationMembership,
     OrganizationRole,
     Outcome,
 )
+from tests.fixtures.app_provider import membership_in
 from tests.fixtures.audit import assert_audited
 from tests.test_api.conftest import ApiClient, make_token
 
@@ -35,15 +35,6 @@ def shown_preview(response, pk: int) -> dict:
     )
     assert found, html
     return json.loads(found.group(1))
-
-
-def membership_in(status: str) -> OrganizationMembership:
-    return (
-        OrganizationMembership.objects.filter(status=status)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
 
 
 def test_api_and_console_previews_match_the_reactivation_made_after(

@@ -9,23 +9,14 @@ from accounts.models import (
     AuditEvent,
     MembershipRole,
     MirrorStatus,
-    OrganizationMembership,
     OrganizationRole,
     Outcome,
 )
+from tests.fixtures.app_provider import inactive_membership
 from tests.fixtures.audit import assert_audited
 from tests.test_api.conftest import ApiClient, assert_envelope, make_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def inactive_membership() -> OrganizationMembership:
-    return (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
 
 
 def test_api_preview_matches_the_real_change_and_calls_no_provider(

@@ -35,6 +35,7 @@ from accounts.models import (
 )
 from accounts.services.reconcile import open_attempts
 from providers.emulators.workos import EMULATOR_API_KEY
+from tests.fixtures.app_provider import memberships_in
 from tests.fixtures.audit import assert_audited
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,11 +60,7 @@ def crashing():
 
 
 def inactive_membership(index: int = 0) -> OrganizationMembership:
-    return (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")[index]
-    )
+    return memberships_in(MirrorStatus.INACTIVE)[index]
 
 
 def run_reconcile(*args: str) -> str:

@@ -17,18 +17,10 @@ from accounts.models import (
     ProviderUser,
 )
 from tests.factories import MembershipFactory, OrganizationFactory, ProviderUserFactory
+from tests.fixtures.app_provider import membership_in
 from tests.fixtures.audit import assert_audited
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def membership(status: str) -> OrganizationMembership:
-    return (
-        OrganizationMembership.objects.filter(status=status)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
 
 
 def requests_made(emulator) -> int:
@@ -38,7 +30,7 @@ def requests_made(emulator) -> int:
 def test_manager_reactivates_membership_at_provider_and_in_mirror(
     mirrored, manager, workos_emulator
 ):
-    target = membership(MirrorStatus.INACTIVE)
+    target = membership_in(MirrorStatus.INACTIVE)
     change = services.reactivate_membership(actor=manager, membership=target, reason="back")
     assert change.changed
     assert change.target.status == MirrorStatus.ACTIVE
@@ -59,7 +51,7 @@ def test_manager_reactivates_membership_at_provider_and_in_mirror(
 
 
 def test_reactivating_an_active_membership_is_a_recorded_noop(mirrored, manager, workos_emulator):
-    target = membership(MirrorStatus.ACTIVE)
+    target = membership_in(MirrorStatus.ACTIVE)
     before = requests_made(workos_emulator)
     change = services.reactivate_membership(actor=manager, membership=target)
     assert not change.changed
@@ -70,7 +62,7 @@ def test_reactivating_an_active_membership_is_a_recorded_noop(mirrored, manager,
 
 @pytest.mark.django_db
 def test_help_desk_must_request_reactivation(mirrored, help_desk, workos_emulator):
-    target = membership(MirrorStatus.INACTIVE)
+    target = membership_in(MirrorStatus.INACTIVE)
     before = requests_made(workos_emulator)
     with pytest.raises(KarmoError) as caught:
         services.reactivate_membership(actor=help_desk, membership=target, reason="please")
@@ -83,7 +75,7 @@ def test_help_desk_must_request_reactivation(mirrored, help_desk, workos_emulato
 
 @pytest.mark.django_db
 def test_pending_membership_cannot_be_reactivated(mirrored, manager):
-    target = membership(MirrorStatus.PENDING)
+    target = membership_in(MirrorStatus.PENDING)
     with pytest.raises(KarmoError) as caught:
         services.reactivate_membership(actor=manager, membership=target)
     assert caught.value.code is ErrorCode.PENDING_CANNOT_REACTIVATE
@@ -91,7 +83,7 @@ def test_pending_membership_cannot_be_reactivated(mirrored, manager):
 
 
 def test_provider_refusal_of_a_stale_pending_membership_keeps_the_mirror(mirrored, manager):
-    target = membership(MirrorStatus.PENDING)
+    target = membership_in(MirrorStatus.PENDING)
     OrganizationMembership.objects.filter(pk=target.pk).update(status=MirrorStatus.INACTIVE)
     target.refresh_from_db()
     with pytest.raises(KarmoError) as caught:
@@ -120,7 +112,7 @@ def test_provider_refusal_of_a_stale_pending_membership_keeps_the_mirror(mirrore
 def test_provider_failure_leaves_mirror_and_records_failed_outcome(
     mirrored, manager, workos_emulator, fault, code
 ):
-    target = membership(MirrorStatus.ACTIVE)
+    target = membership_in(MirrorStatus.ACTIVE)
     before = OrganizationMembership.objects.get(pk=target.pk)
     workos_emulator.app.faults.configure(fault)
     with pytest.raises(KarmoError) as caught:
@@ -137,7 +129,7 @@ def test_provider_failure_leaves_mirror_and_records_failed_outcome(
 
 def test_unconfigured_provider_is_a_failed_outcome(mirrored, manager, settings):
     settings.WORKOS_API_KEY = ""
-    target = membership(MirrorStatus.ACTIVE)
+    target = membership_in(MirrorStatus.ACTIVE)
     with pytest.raises(KarmoError) as caught:
         services.deactivate_membership(actor=manager, membership=target)
     assert caught.value.code is ErrorCode.PROVIDER_NOT_CONFIGURED
@@ -226,7 +218,7 @@ def test_invalid_role_input_is_refused_and_audited(
 
 
 def test_set_membership_roles_replaces_roles_at_provider_and_in_mirror(mirrored, manager):
-    target = membership(MirrorStatus.ACTIVE)
+    target = membership_in(MirrorStatus.ACTIVE)
     change = services.set_membership_roles(
         actor=manager, membership=target, roles=["org-billing", "member", "org-billing"]
     )
@@ -238,7 +230,7 @@ def test_set_membership_roles_replaces_roles_at_provider_and_in_mirror(mirrored,
 
 
 def test_unknown_role_is_refused_with_a_pointer(mirrored, manager, workos_emulator):
-    target = membership(MirrorStatus.ACTIVE)
+    target = membership_in(MirrorStatus.ACTIVE)
     OrganizationRole.objects.create(
         provider="workos",
         external_id="role_elsewhere",
@@ -279,7 +271,7 @@ def test_create_user_refuses_invalid_email(app_provider, manager, email):
 
 
 def test_refresh_user_pulls_provider_changes_into_the_mirror(mirrored, help_desk):
-    target = membership(MirrorStatus.ACTIVE)
+    target = membership_in(MirrorStatus.ACTIVE)
     mirrored.deactivate_membership(mirrored.get_membership(target.external_id))
     user = services.refresh_user(actor=help_desk, user=target.user)
     target.refresh_from_db()

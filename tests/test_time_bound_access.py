@@ -23,21 +23,13 @@ from accounts.models import (
     RequestStatus,
     TimedAccess,
 )
+from tests.fixtures.app_provider import inactive_membership
 from tests.fixtures.audit import assert_audited
 from tests.test_api.conftest import ApiClient, assert_envelope, make_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HX = {"HX-Request": "true"}
-
-
-def inactive_membership() -> OrganizationMembership:
-    return (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
 
 
 def path_of(membership: OrganizationMembership) -> str:

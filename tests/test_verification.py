@@ -18,20 +18,12 @@ from accounts.models import (
     Outcome,
 )
 from accounts.services import mirroring
+from tests.fixtures.app_provider import inactive_membership
 from tests.fixtures.audit import assert_audited
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MEMBERSHIPS = "/user_management/organization_memberships"
-
-
-def inactive_membership() -> OrganizationMembership:
-    return (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
 
 
 def lie_once(emulator) -> None:

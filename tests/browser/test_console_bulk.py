@@ -6,21 +6,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db.models import Count
 from playwright.sync_api import expect
 
 from accounts.approvals import request_reactivation
-from accounts.models import MirrorStatus, OrganizationMembership, RequestStatus
+from accounts.models import MirrorStatus, RequestStatus
+from tests.fixtures.app_provider import memberships_in, person_inactive_in_several_organizations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_manager_approves_several_requests_with_one_comment(sign_in, sandbox_app, staff, snap):
-    memberships = list(
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("user", "organization")
-        .order_by("external_id")[:3]
-    )
+    memberships = list(memberships_in(MirrorStatus.INACTIVE)[:3])
     requests = [
         request_reactivation(actor=staff["helpdesk"], target=m, reason="Renewed contract")
         for m in memberships
@@ -51,15 +47,7 @@ def test_manager_approves_several_requests_with_one_comment(sign_in, sandbox_app
 
 
 def test_help_desk_asks_for_one_person_in_several_organizations(sign_in, sandbox_app, snap):
-    person = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .values("user")
-        .annotate(n=Count("pk"))
-        .filter(n__gte=2)
-        .order_by("user")
-        .values_list("user", flat=True)
-        .first()
-    )
+    person = person_inactive_in_several_organizations()
     page = sign_in("helpdesk")
     page.goto(f"{sandbox_app}/people/{person}/")
     panel = page.locator("#bulk-request")

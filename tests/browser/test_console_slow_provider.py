@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import MirrorStatus, OrganizationMembership
+from tests.fixtures.app_provider import memberships_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,11 +19,7 @@ def sandbox_app(settings, live_server, mirrored, workos_emulator) -> str:
 
 
 def inactive_memberships() -> list[OrganizationMembership]:
-    return list(
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("user")
-        .order_by("external_id")
-    )
+    return list(memberships_in(MirrorStatus.INACTIVE))
 
 
 def test_a_slow_call_says_it_is_still_working(sign_in, sandbox_app, workos_emulator, snap):

@@ -12,6 +12,7 @@ from accounts.models import (
     RequestStatus,
 )
 from tests.factories import OrganizationFactory, ProviderUserFactory
+from tests.fixtures.app_provider import membership_in
 from tests.fixtures.audit import assert_audited
 from tests.test_api.conftest import assert_envelope
 
@@ -35,15 +36,6 @@ REQUEST_KEYS = {
     "duration",
     "accessUntil",
 }
-
-
-def membership_in(status: str) -> OrganizationMembership:
-    return (
-        OrganizationMembership.objects.filter(status=status)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
 
 
 def ask(client, membership: OrganizationMembership, reason: str = "back from leave"):

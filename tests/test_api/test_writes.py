@@ -15,20 +15,11 @@ from accounts.models import (
     ProviderUser,
 )
 from tests.factories import OrganizationFactory, ProviderUserFactory
-from tests.fixtures.app_provider import load_mirror
+from tests.fixtures.app_provider import load_mirror, membership_in
 from tests.fixtures.audit import assert_audited
 from tests.test_api.conftest import assert_envelope
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def membership_in(status: str) -> OrganizationMembership:
-    return (
-        OrganizationMembership.objects.filter(status=status)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
 
 
 def path_of(membership: OrganizationMembership) -> str:
