@@ -26,7 +26,7 @@ from accounts.models import (
     RequestStatus,
 )
 from tests.factories import MembershipFactory
-from tests.fixtures.app_provider import inactive_membership
+from tests.fixtures.app_provider import inactive_membership, memberships_in
 from tests.fixtures.audit import assert_audited
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -260,11 +260,7 @@ def test_only_a_failed_request_can_be_retried(pending, manager):
 
 
 def test_expiry_sweep_by_task_and_command_closes_only_overdue_requests(mirrored, help_desk):
-    overdue, fresh = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")[:2]
-    )
+    overdue, fresh = memberships_in(MirrorStatus.INACTIVE)[:2]
     old = approvals.request_reactivation(actor=help_desk, target=overdue, reason="old")
     new = approvals.request_reactivation(actor=help_desk, target=fresh, reason="new")
     ReactivationRequest.objects.filter(pk=old.pk).update(

@@ -35,7 +35,7 @@ from accounts.models import (
 )
 from accounts.services.reconcile import open_attempts
 from providers.emulators.workos import EMULATOR_API_KEY
-from tests.fixtures.app_provider import memberships_in
+from tests.fixtures.app_provider import membership_in, memberships_in
 from tests.fixtures.audit import assert_audited
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -128,11 +128,7 @@ def test_attempt_the_provider_never_saw_is_settled_as_failed(mirrored, manager):
 
 
 def test_interrupted_role_change_and_user_creation_are_settled(mirrored, manager, crashing):
-    membership = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.ACTIVE)
-        .order_by("external_id")
-        .first()
-    )
+    membership = membership_in(MirrorStatus.ACTIVE)
     wanted = ["member"] if membership.role_slugs == ["org-viewer"] else ["org-viewer"]
     with pytest.raises(Crash):
         services.set_membership_roles(actor=manager, membership=membership, roles=wanted)

@@ -20,6 +20,7 @@ from accounts.models import (
 )
 from accounts.permissions import MANAGER
 from tests.factories import MembershipFactory, OrganizationFactory, ProviderUserFactory
+from tests.fixtures.app_provider import memberships_in
 from tests.fixtures.audit import assert_audited
 from tests.test_api.conftest import ApiClient, assert_envelope, make_token
 
@@ -102,11 +103,7 @@ def test_a_bad_rule_is_refused_by_the_model(manager):
 def test_services_answer_out_of_scope_targets_as_missing_and_call_no_provider(
     mirrored, manager, help_desk, workos_emulator
 ):
-    inactive = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")
-    )
+    inactive = memberships_in(MirrorStatus.INACTIVE)
     outside, inside = (
         inactive[0],
         next(m for m in inactive if m.organization_id != inactive[0].organization_id),

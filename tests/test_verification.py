@@ -13,12 +13,11 @@ from accounts.errors import ErrorCode, KarmoError
 from accounts.models import (
     AuditEvent,
     MirrorStatus,
-    OrganizationMembership,
     OrganizationRole,
     Outcome,
 )
 from accounts.services import mirroring
-from tests.fixtures.app_provider import inactive_membership
+from tests.fixtures.app_provider import inactive_membership, membership_in
 from tests.fixtures.audit import assert_audited
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,12 +79,7 @@ def test_a_change_the_provider_does_not_show_is_recorded_and_the_mirror_follows_
 
 
 def test_role_changes_are_read_back_too(mirrored, manager, workos_emulator):
-    target = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.ACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
+    target = membership_in(MirrorStatus.ACTIVE)
     held = mirroring.membership_state(target)["roles"]
     available = OrganizationRole.objects.present().filter(
         Q(organization=target.organization) | Q(organization__isnull=True)

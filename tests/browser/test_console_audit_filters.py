@@ -12,18 +12,14 @@ from playwright.sync_api import expect
 
 from accounts.approvals import request_reactivation
 from accounts.models import AuditEvent, MirrorStatus, OrganizationMembership
+from tests.fixtures.app_provider import membership_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def requested(staff) -> OrganizationMembership:
-    membership = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("user", "organization")
-        .order_by("external_id")
-        .first()
-    )
+    membership = membership_in(MirrorStatus.INACTIVE)
     request_reactivation(actor=staff["helpdesk"], target=membership, reason="Renewed")
     return membership
 

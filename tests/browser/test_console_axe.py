@@ -19,6 +19,7 @@ from accounts.models import AuditEvent, MirrorStatus, OrganizationMembership
 from accounts.selectors import SHOWN_MEMBERSHIPS
 from tests.browser.conftest import CHROMIUM_ARGS, DESKTOP, PASSWORD, PHONE, SCREENSHOTS
 from tests.factories import MembershipFactory, ProviderUserFactory
+from tests.fixtures.app_provider import membership_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -57,12 +58,7 @@ def sign_in_axe(
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_every_console_page_passes_axe_at_both_widths(browser, sandbox_app, staff, scheme):
-    membership = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("user", "organization")
-        .order_by("external_id")
-        .first()
-    )
+    membership = membership_in(MirrorStatus.INACTIVE)
     request_reactivation(actor=staff["helpdesk"], target=membership, reason="Renewed")
     event = AuditEvent.objects.order_by("-sequence").first()
     other = OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE).exclude(

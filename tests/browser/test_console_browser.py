@@ -20,17 +20,14 @@ from accounts.models import (
     SyncRun,
 )
 from accounts.sync import run_sync
+from tests.fixtures.app_provider import membership_in, memberships_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def deactivated_member() -> OrganizationMembership:
     """An inactive membership of a person whose email prefix finds only them."""
-    for membership in (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("user", "organization")
-        .order_by("external_id")
-    ):
+    for membership in memberships_in(MirrorStatus.INACTIVE):
         prefix = membership.user.email[:7]
         if (
             OrganizationMembership.objects.filter(user__email__startswith=prefix)
@@ -118,12 +115,7 @@ def test_help_desk_request_manager_approval_and_auditor_trail(sign_in, snap, san
 
 
 def test_manager_creates_a_role_and_assigns_it(sign_in, snap, sandbox_app):
-    membership = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.ACTIVE)
-        .select_related("user", "organization")
-        .order_by("external_id")
-        .first()
-    )
+    membership = membership_in(MirrorStatus.ACTIVE)
     org, person = membership.organization, membership.user
     page = sign_in("manager")
     page.goto(f"{sandbox_app}/orgs/{org.pk}/")

@@ -30,6 +30,7 @@ from accounts.models import (
     StaffScope,
 )
 from tests.factories import MembershipFactory, OrganizationFactory, ProviderUserFactory
+from tests.fixtures.app_provider import memberships_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,11 +38,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def decided(staff):
     """One request per way of ending, in different organizations, and one still pending."""
-    inactive = list(
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("user", "organization")
-        .order_by("external_id")
-    )
+    inactive = list(memberships_in(MirrorStatus.INACTIVE))
     by_org: dict[int, OrganizationMembership] = {}
     for membership in inactive:
         by_org.setdefault(membership.organization_id, membership)

@@ -10,16 +10,13 @@ from playwright.sync_api import expect
 
 from accounts.approvals import request_reactivation
 from accounts.models import MirrorStatus, OrganizationMembership
+from tests.fixtures.app_provider import membership_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_back_after_a_request_shows_the_fresh_page_not_the_old_form(sign_in, sandbox_app):
-    membership = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .order_by("external_id")
-        .first()
-    )
+    membership = membership_in(MirrorStatus.INACTIVE)
     card = f"#membership-{membership.pk}"
     page = sign_in("helpdesk")
     response = page.goto(f"{sandbox_app}/people/{membership.user_id}/")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from accounts.models import MirrorStatus, OrganizationMembership
+from accounts.models import MirrorStatus
+from tests.fixtures.app_provider import membership_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,11 +18,7 @@ def focused(page) -> str:
 
 
 def test_focus_moves_to_the_notice_and_it_is_announced(sign_in, sandbox_app, snap):
-    membership = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .order_by("external_id")
-        .first()
-    )
+    membership = membership_in(MirrorStatus.INACTIVE)
     card = f"#membership-{membership.pk}"
     page = sign_in("helpdesk")
     page.goto(f"{sandbox_app}/people/{membership.user_id}/")

@@ -11,9 +11,9 @@ from accounts.models import (
     AuditEvent,
     MirrorStatus,
     Organization,
-    OrganizationMembership,
     ProviderUser,
 )
+from tests.fixtures.app_provider import membership_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,12 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_history_audit_data_and_admin_name_people_and_organizations(
     sign_in, sandbox_app, staff, snap
 ):
-    membership = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("user", "organization")
-        .order_by("external_id")
-        .first()
-    )
+    membership = membership_in(MirrorStatus.INACTIVE)
     person, org = membership.user, membership.organization
     name, org_name = person.full_name, org.name
     request = request_reactivation(actor=staff["helpdesk"], target=membership, reason="Renewed")

@@ -6,17 +6,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from accounts.models import MirrorStatus, OrganizationMembership, TimedAccess
+from accounts.models import MirrorStatus, TimedAccess
+from tests.fixtures.app_provider import membership_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_preview_then_confirm_a_time_bound_reactivation(sign_in, sandbox_app, snap):
-    membership = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .order_by("external_id")
-        .first()
-    )
+    membership = membership_in(MirrorStatus.INACTIVE)
     page = sign_in("manager")
     page.goto(f"{sandbox_app}/people/{membership.user_id}/")
     row = page.locator(f"#membership-{membership.pk}")

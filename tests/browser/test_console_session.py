@@ -8,18 +8,15 @@ import pytest
 from django.contrib.sessions.models import Session
 from playwright.sync_api import expect
 
-from accounts.models import MirrorStatus, OrganizationMembership
+from accounts.models import MirrorStatus
 from tests.browser.conftest import PASSWORD
+from tests.fixtures.app_provider import membership_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_expired_session_keeps_the_typed_reason(sign_in, sandbox_app, snap):
-    membership = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .order_by("external_id")
-        .first()
-    )
+    membership = membership_in(MirrorStatus.INACTIVE)
     card = f"#membership-{membership.pk}"
     page = sign_in("helpdesk")
     page.goto(f"{sandbox_app}/people/{membership.user_id}/")

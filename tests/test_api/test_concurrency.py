@@ -14,6 +14,7 @@ from django.db import connection
 from accounts.api.throttle import WINDOW_SECONDS
 from accounts.audit import describe_target
 from accounts.models import AuditEvent, MirrorStatus, OrganizationMembership, Outcome
+from tests.fixtures.app_provider import memberships_in
 from tests.test_api.conftest import ApiClient, make_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -51,11 +52,7 @@ def audit_target_id(membership: OrganizationMembership) -> str:
 def test_twenty_concurrent_reactivations_make_one_provider_change(
     mirrored, manager, workos_emulator
 ):
-    spare, target = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")[:2]
-    )
+    spare, target = memberships_in(MirrorStatus.INACTIVE)[:2]
     token = make_token(manager)
     before = workos_emulator.app.request_count
     assert ApiClient(token).post(reactivate_path(spare)).status_code == 200

@@ -20,6 +20,7 @@ from accounts.models import (
     OrganizationMembership,
     Outcome,
 )
+from tests.fixtures.app_provider import membership_in
 from tests.fixtures.audit import assert_audited
 from tests.test_api.conftest import ApiClient, assert_envelope, make_token
 
@@ -28,12 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def target(mirrored) -> OrganizationMembership:
-    return (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
+    return membership_in(MirrorStatus.INACTIVE)
 
 
 def reactivate_path(membership: OrganizationMembership) -> str:

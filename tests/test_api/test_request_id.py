@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from accounts.models import AuditEvent, MirrorStatus, OrganizationMembership, Outcome
+from accounts.models import AuditEvent, MirrorStatus, Outcome
+from tests.fixtures.app_provider import membership_in
 from tests.test_api.conftest import assert_envelope
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -15,12 +16,7 @@ GENERATED = re.compile(r"[0-9a-f]{32}")
 
 
 def denied_reactivation(client, request_id: str):
-    target = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
+    target = membership_in(MirrorStatus.INACTIVE)
     path = f"/orgs/{target.organization.external_id}/users/{target.user.external_id}/reactivate"
     response = client.post(path, **{"X-Request-ID": request_id})
     assert_envelope(response, 403, "40302002")

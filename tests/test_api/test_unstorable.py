@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from accounts.models import AuditEvent, MirrorStatus, Organization, OrganizationMembership
+from accounts.models import AuditEvent, MirrorStatus, Organization
+from tests.fixtures.app_provider import membership_in
 from tests.test_api.conftest import assert_envelope
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,12 +22,7 @@ def cursor_of(kind: str, values: list) -> str:
 
 @pytest.fixture
 def known(mirrored) -> dict[str, str]:
-    membership = (
-        OrganizationMembership.objects.filter(status=MirrorStatus.INACTIVE)
-        .select_related("organization", "user")
-        .order_by("external_id")
-        .first()
-    )
+    membership = membership_in(MirrorStatus.INACTIVE)
     return {"org": membership.organization.external_id, "user": membership.user.external_id}
 
 
