@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -40,15 +41,7 @@ class PreviewOut(ApiSchema):
         preview = change.preview
         if preview is None:
             raise KarmoError(ErrorCode.INTERNAL_ERROR)
-        return cls(
-            event_type=preview.event_type,
-            before=preview.before,
-            after=preview.after,
-            provider_call=preview.provider_call,
-            supported=preview.supported,
-            approval_needed=preview.approval_needed,
-            blast_radius=preview.blast_radius,
-        )
+        return cls(**dataclasses.asdict(preview))
 
 
 def wanted(request: HttpRequest, flag: bool) -> bool:

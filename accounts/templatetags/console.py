@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -85,12 +86,4 @@ def preview_rows(preview: Any) -> list[tuple[str, Any, Any, bool]]:
 @register.filter
 def preview_data(preview: Any) -> dict[str, Any]:
     """What the page shows of a preview, as data (the same fields as the API's Preview)."""
-    return {
-        "event_type": preview.event_type,
-        "before": preview.before,
-        "after": preview.after,
-        "provider_call": preview.provider_call,
-        "supported": preview.supported,
-        "approval_needed": preview.approval_needed,
-        "blast_radius": preview.blast_radius,
-    }
+    return dataclasses.asdict(preview)
