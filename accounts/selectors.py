@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
-from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from accounts.event_text import describe_events
 from accounts.models import (
     AuditEvent,
     MembershipRole,
+    MirrorStatus,
     Organization,
     OrganizationMembership,
     OrganizationRole,
@@ -61,6 +62,11 @@ class SearchResults:
     organizations: list[Organization]
 
 
+# What a result shows: loading only these skips converting every row's four timestamps.
+PERSON_RESULT_FIELDS = ("id", "email", "first_name", "last_name", "status", "external_id")
+ORG_RESULT_FIELDS = ("id", "name", "status", "external_id")
+
+
 def search(
     query: str, viewer: Staff, limit: int = SEARCH_LIMIT, *, with_memberships: bool = True
 ) -> SearchResults:
@@ -68,13 +74,17 @@ def search(
 
     Each way of matching is its own query ordered by its own index and limited, so every one
     is an index range scan; one OR query lets PostgreSQL walk the email index and filter.
+    With `with_memberships`, each person gets `membership_chips`: (organization name, status
+    label) of their in-scope memberships.
     """
     query = clean_query(query)
     if len(query) < 2:
         return SearchResults(query, [], [])
     lowered = query.lower()
-    users = scoped(viewer, ProviderUser.objects.present()).alias(
-        email_l=Lower("email"), last_l=Lower("last_name"), first_l=Lower("first_name")
+    users = (
+        scoped(viewer, ProviderUser.objects.present())
+        .only(*PERSON_RESULT_FIELDS)
+        .alias(email_l=Lower("email"), last_l=Lower("last_name"), first_l=Lower("first_name"))
     )
     first, _, last = lowered.partition(" ")
     by_name = prefix_filter("last_l", lowered)
@@ -85,7 +95,11 @@ def search(
         users.filter(prefix_filter("email_l", lowered)).order_by("email_l"),
         users.filter(by_name).order_by("last_l", "first_l"),
     ]
-    orgs = scoped(viewer, Organization.objects.present()).alias(name_l=Lower("name"))
+    orgs = (
+        scoped(viewer, Organization.objects.present())
+        .only(*ORG_RESULT_FIELDS)
+        .alias(name_l=Lower("name"))
+    )
     org_queries = [
         orgs.filter(provider__in=PROVIDER_NAMES, external_id=query),
         orgs.filter(prefix_filter("name_l", lowered)).order_by("name_l"),
@@ -100,21 +114,29 @@ def search(
         limit=limit,
     )
     if with_memberships:
-        prefetch_related_objects(
-            people,
-            Prefetch(
-                "memberships",
-                queryset=scoped(viewer, OrganizationMembership.objects.present()).select_related(
-                    "organization"
-                ),
-            ),
-        )
+        _attach_membership_chips(people, viewer)
     organizations = _merged(
         org_queries,
         key=lambda org: org.name.lower(),
         limit=limit,
     )
     return SearchResults(query, people, organizations)
+
+
+def _attach_membership_chips(people: list[ProviderUser], viewer: Staff) -> None:
+    """Each person's in-scope memberships as (organization name, status label), in one query."""
+    chips: dict[int, list[tuple[str, str]]] = {person.pk: [] for person in people}
+    labels = dict(MirrorStatus.choices)
+    rows = (
+        scoped(viewer, OrganizationMembership.objects.present())
+        .filter(user_id__in=chips)
+        .order_by("user_id", "organization__name")
+        .values_list("user_id", "organization__name", "status")
+    )
+    for user_id, organization, status in rows:
+        chips[user_id].append((organization, labels.get(status, status).lower()))
+    for person in people:
+        person.membership_chips = chips[person.pk]
 
 
 def _merged[T: models.Model](

@@ -2,12 +2,14 @@
 
 Usage: .venv/bin/python benchmarks/console_bench.py [--database sqlite|postgres]
        [--users N] [--memberships N] [--orgs N] [--events N] [--requests N] [--postgres-url URL]
+       [--profile KIND]
 
 The dataset is bulk-loaded (executemany on SQLite, COPY on PostgreSQL) into a scratch database,
 a fresh SQLite file in a temp dir or the PostgreSQL database `karmo_bench`, dropped at the end.
 A manager signed in with Django's test Client requests each page; the time is server time in
 process (middleware, view, queries, template), no network. Writes
-benchmarks/results/console-<db>.json and the console section of BENCHMARKS.md.
+benchmarks/results/console-<db>.json and the console section of BENCHMARKS.md; with --profile,
+prints where one page kind spends its CPU instead and writes nothing.
 """
 
 from __future__ import annotations
@@ -152,6 +154,24 @@ def measure(client: Any, paths: dict[str, list[str]]) -> dict[str, dict[str, Any
     return found
 
 
+def profile(client: Any, kind: str, paths: list[str]) -> None:
+    """Print the functions one page kind spends its time in, over its planned requests."""
+    import cProfile
+    import pstats
+
+    headers = {"HX-Request": "true"} if kind.startswith("search") else {}
+    for path in paths[:WARMUP]:
+        client.get(path, headers=headers)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for path in paths:
+        client.get(path, headers=headers)
+    profiler.disable()
+    stats = pstats.Stats(profiler).strip_dirs()
+    for order in ("tottime", "cumulative"):
+        stats.sort_stats(order).print_stats(35)
+
+
 def summarise(times: list[float], cpu: list[float], target: int) -> dict[str, Any]:
     """Median, p95 and max in ms against the p95 target; the bench process's CPU ms too."""
     p95 = statistics.quantiles(times, n=20, method="inclusive")[18]
@@ -232,6 +252,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         client = Client()
         client.force_login(User.objects.get(username="bench.manager"))
         paths = plan(data, args.requests)
+        if args.profile:
+            profile(client, args.profile, paths[args.profile])
+            return {}
         load_before, started = os.getloadavg()[0], time.perf_counter()
         pages = {}
         for kind, found in measure(client, paths).items():
@@ -343,10 +366,13 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=2_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page kind")
+    parser.add_argument("--profile", choices=list(PAGES), help="profile one page kind only")
     args = parser.parse_args()
     if args.orgs < 2 or args.users < 1 or args.memberships < 1 or args.requests < 2:
         parser.error("need at least 2 orgs, 1 user, 1 membership and 2 requests")
     figures = bench(args)
+    if args.profile:
+        return
     out = RESULTS / f"console-{args.database}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")

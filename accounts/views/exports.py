@@ -69,10 +69,7 @@ def find_export(request: HtmxHttpRequest) -> StreamingHttpResponse:
             person.email,
             person.external_id,
             person.status,
-            "; ".join(
-                f"{m.organization.name}: {m.get_status_display().lower()}"
-                for m in person.memberships.all()
-            ),
+            "; ".join(f"{org}: {status}" for org, status in person.membership_chips),
         )
         for person in results.people
     )
