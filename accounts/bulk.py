@@ -52,16 +52,9 @@ def decidable(user: Any) -> QuerySet[ReactivationRequest]:
     )
 
 
-def requestable(user: Any, person: ProviderUser) -> list[OrganizationMembership]:
-    """The person's inactive memberships in the user's scope with no open request yet."""
-    memberships = list(
-        scoped(user, OrganizationMembership.objects.present())
-        .filter(user=person, status=MirrorStatus.INACTIVE)
-        .select_related("organization")
-        .order_by("organization__name", "pk")
-    )
-    open_keys = selectors.open_requests_by_target([f"membership:{m.pk}" for m in memberships])
-    return [m for m in memberships if f"membership:{m.pk}" not in open_keys]
+def requestable(memberships: list[OrganizationMembership]) -> list[OrganizationMembership]:
+    """Of a person's loaded, decorated memberships: the inactive ones with no open request."""
+    return [m for m in memberships if m.status == MirrorStatus.INACTIVE and not m.open_request]
 
 
 def clean_ids(raw: Iterable[str]) -> list[int]:

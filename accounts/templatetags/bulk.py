@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 
 from accounts import bulk
-from accounts.models import ProviderUser
+from accounts.models import OrganizationMembership, ProviderUser
 from accounts.permissions import APPROVE_REQUESTS, REQUEST_REACTIVATION
 
 register = template.Library()
@@ -32,8 +32,13 @@ def bulk_decide_panel(context: dict[str, Any]) -> dict[str, Any]:
 
 
 @register.inclusion_tag("components/bulk_request.html", takes_context=True)
-def bulk_request_panel(context: dict[str, Any], person: ProviderUser) -> dict[str, Any]:
-    """Checkboxes for the person's inactive memberships a reactivation can be asked for."""
+def bulk_request_panel(
+    context: dict[str, Any], person: ProviderUser, memberships: list[OrganizationMembership]
+) -> dict[str, Any]:
+    """Checkboxes for the person's inactive memberships a reactivation can be asked for.
+
+    `memberships` are the page's own, already scoped and decorated: no query of its own.
+    """
     user = context["request"].user
-    memberships = bulk.requestable(user, person) if user.has_perm(REQUEST_REACTIVATION) else []
+    memberships = bulk.requestable(memberships) if user.has_perm(REQUEST_REACTIVATION) else []
     return {"person": person, "memberships": memberships, "csrf_token": context.get("csrf_token")}

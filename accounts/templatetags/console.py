@@ -8,6 +8,8 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 
 register = template.Library()
@@ -33,11 +35,15 @@ _TONES = {
 }
 
 
-@register.inclusion_tag("components/badge.html")
-def status_badge(value: Any, label: str = "") -> dict[str, str]:
-    """A coloured status label; colour is never the only signal (the text is always there)."""
+@register.simple_tag
+def status_badge(value: Any, label: str = "") -> SafeString:
+    """A coloured status label; colour is never the only signal (the text is always there).
+
+    A simple tag, not an included template: pages show dozens and each include costs a render.
+    """
     text = str(value or "unknown")
-    return {"tone": _TONES.get(text, "info"), "label": label or text.replace("_", " ")}
+    label = label or text.replace("_", " ")
+    return format_html('<span class="badge badge-{}">{}</span>', _TONES.get(text, "info"), label)
 
 
 @register.filter

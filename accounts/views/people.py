@@ -57,12 +57,14 @@ def _person_context(
     person: ProviderUser, viewer: Any, query: QueryDict | None = None
 ) -> dict[str, Any]:
     query = query or QueryDict()
+    memberships = selectors.person_memberships(person, viewer)
     listed = selectors.membership_list(
-        selectors.person_memberships(person, viewer),
+        memberships,
         **{name: query.get(name, "")[:200] for name in ("status", "role", "organization", "sort")},
     )
     return {
         "person": person,
+        "memberships": memberships,
         "listed": listed,
         "sorts": {key: label for key, (label, _) in selectors.MEMBERSHIP_SORTS.items()},
         "history": selectors.person_history(person, viewer),
