@@ -125,7 +125,7 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # django-axes first: it refuses a locked-out username or address before any password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.staff.backends.ModelBackend",
     "django_otp_webauthn.backends.WebAuthnBackend",
 ]
 LOGIN_URL = "login"
