@@ -3,6 +3,9 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := python3 -m uv
 RUN := $(UV) run --frozen
+# Test workers: twice the cores, as the suite spends most of its time waiting on subprocesses,
+# browsers and loopback servers; worksteal keeps the long tests from ending on one worker.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 
 .PHONY: help install browsers demo test lint serve serve-prod emulator worker lint-docker
 
@@ -21,7 +24,7 @@ demo: install  ## Migrate, seed the sandbox, sync, create demo logins, serve on 
 	$(RUN) python manage.py demo
 
 test: install browsers  ## Run the whole test suite (DATABASE_URL picks the database)
-	$(RUN) pytest -n auto
+	$(RUN) pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint:  ## ruff check and format check
 	$(RUN) ruff check . && $(RUN) ruff format --check .
