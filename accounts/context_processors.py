@@ -11,13 +11,24 @@ from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from accounts import selectors
-from accounts.permissions import AUDITOR, HELP_DESK, MANAGER
+from accounts.permissions import (
+    APPROVE_REQUESTS,
+    AUDITOR,
+    HELP_DESK,
+    MANAGER,
+    REQUEST_REACTIVATION,
+    VERIFY_AUDIT,
+)
 from accounts.theme import theme_context
 from providers.base import Capability
 from providers.registry import ProviderStatus, provider_status
 
 _PROVIDER_SETTINGS = ("KARMO_PROVIDER", "KARMO_SANDBOX", "WORKOS_", "STYTCH_", "ZITADEL_")
-_ROLE_ORDER = (MANAGER, AUDITOR, HELP_DESK)
+_ROLE_MARKS = (
+    (MANAGER, APPROVE_REQUESTS),
+    (AUDITOR, VERIFY_AUDIT),
+    (HELP_DESK, REQUEST_REACTIVATION),
+)
 
 
 def provider_keys() -> tuple[str, str]:
@@ -54,11 +65,13 @@ def _provider() -> dict[str, Any]:
 
 
 def staff_role(user: Any) -> str:
-    """The console role a staff member acts in."""
+    """The console role a staff member acts in, by the permission only that role holds.
+
+    Read from the permissions every page has loaded anyway, not from a query of the groups.
+    """
     if user.is_superuser:
         return "Superuser"
-    names = {group.name for group in user.groups.all()}
-    return next((role for role in _ROLE_ORDER if role in names), "Staff")
+    return next((role for role, perm in _ROLE_MARKS if user.has_perm(perm)), "Staff")
 
 
 def console(request: HttpRequest) -> dict[str, Any]:

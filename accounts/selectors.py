@@ -169,8 +169,10 @@ def open_requests_by_target(target_keys: list[str]) -> dict[str, ReactivationReq
 
 def roles_by_organization(organization_ids: list[int]) -> dict[int | None, list[OrganizationRole]]:
     """Roles assignable in each organization (its own plus environment-wide ones)."""
-    roles = OrganizationRole.objects.present().filter(
-        Q(organization_id__in=organization_ids) | Q(organization__isnull=True)
+    roles = (
+        OrganizationRole.objects.present()
+        .filter(Q(organization_id__in=organization_ids) | Q(organization__isnull=True))
+        .only("organization_id", "slug", "name", "description")
     )
     grouped: dict[int | None, list[OrganizationRole]] = {}
     for role in roles.order_by("slug"):
@@ -197,11 +199,12 @@ def decorate_memberships(memberships: list[OrganizationMembership]) -> None:
 
 def person_memberships(person: ProviderUser, viewer: Staff) -> list[OrganizationMembership]:
     """The person's present memberships in the viewer's scope, decorated for the person page."""
+    found = memberships_with_roles().select_related(None).select_related("organization")
     memberships = list(
-        scoped(viewer, memberships_with_roles().filter(user=person)).order_by(
-            "organization__name", "pk"
-        )
+        scoped(viewer, found.filter(user=person)).order_by("organization__name", "pk")
     )
+    for membership in memberships:
+        membership.user = person  # already loaded: no join for it
     decorate_memberships(memberships)
     return memberships
 

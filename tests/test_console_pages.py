@@ -408,3 +408,25 @@ def test_only_staff_can_sign_in(client, help_desk):
     )
     assert allowed.status_code == HTTPStatus.FOUND
     assert allowed["Location"] == reverse("console:home")
+
+
+@pytest.mark.parametrize(
+    ("who", "label"),
+    [
+        ("help_desk", "Help desk"),
+        ("manager", "Manager"),
+        ("auditor", "Auditor"),
+        ("no_role", "Staff"),
+        ("superuser", "Superuser"),
+    ],
+)
+def test_header_names_the_role_the_staff_member_acts_in(request, client, who, label):
+    if who == "no_role":
+        user = User.objects.create_user("nora.norole", is_staff=True)
+    elif who == "superuser":
+        user = User.objects.create_superuser("sam.super", "sam@karmo.example", "pw-for-tests-1")
+    else:
+        user = request.getfixturevalue(who)
+    client.force_login(user)
+    page = client.get(reverse("console:approvals")).content.decode()
+    assert f'<span class="role-chip">{label}</span>' in page
