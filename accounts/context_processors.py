@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.context_processors import PermLookupDict, PermWrapper
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
@@ -74,6 +75,33 @@ def staff_role(user: Any) -> str:
     return next((role for role, perm in _ROLE_MARKS if user.has_perm(perm)), "Staff")
 
 
+class _AppPerms(PermLookupDict):
+    """One app's permissions for templates, each answer kept for the rest of the render."""
+
+    def __init__(self, user: Any, app_label: str) -> None:
+        super().__init__(user, app_label)
+        self._answers: dict[str, bool] = {}
+
+    def __getitem__(self, perm_name: str) -> bool:
+        if perm_name not in self._answers:
+            self._answers[perm_name] = super().__getitem__(perm_name)
+        return self._answers[perm_name]
+
+
+class RememberingPerms(PermWrapper):
+    """`perms` in templates: a page of rows asks the same few questions dozens of times, and
+    each fresh `has_perm` walks every authentication backend again."""
+
+    def __init__(self, user: Any) -> None:
+        super().__init__(user)
+        self._apps: dict[str, _AppPerms] = {}
+
+    def __getitem__(self, app_label: str) -> _AppPerms:
+        if app_label not in self._apps:
+            self._apps[app_label] = _AppPerms(self.user, app_label)
+        return self._apps[app_label]
+
+
 def console(request: HttpRequest) -> dict[str, Any]:
     """Header facts, each computed only when a template reads it."""
     user = request.user
@@ -87,6 +115,7 @@ def console(request: HttpRequest) -> dict[str, Any]:
         "time_limit_max_days": settings.KARMO_TIME_LIMIT_MAX_DAYS,
     }
     if user.is_authenticated and user.is_staff:
+        context["perms"] = RememberingPerms(user)
         context["staff_role"] = SimpleLazyObject(lambda: staff_role(user))
         context["pending_count"] = SimpleLazyObject(lambda: selectors.pending_count(user))
         context["last_sync"] = SimpleLazyObject(selectors.last_sync)

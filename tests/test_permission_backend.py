@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import backends
 from django.contrib.auth.models import Permission, User
 
+from accounts.context_processors import RememberingPerms
 from accounts.permissions import APPROVE_REQUESTS, REQUEST_REACTIVATION, VIEW_AUDIT
 from accounts.staff.backends import ModelBackend
 
@@ -40,3 +41,20 @@ def test_same_permissions_as_djangos_model_backend(request, kind):
     ours = ModelBackend().get_all_permissions(fresh(user))
     assert ours == backends.ModelBackend().get_all_permissions(fresh(user))
     assert bool(ours) == (kind != "inactive")
+
+
+def test_templates_ask_each_permission_once_per_render(manager, monkeypatch):
+    asked = []
+    original = User.has_perm
+
+    def spying(user, perm, obj=None):
+        asked.append(perm)
+        return original(user, perm, obj)
+
+    monkeypatch.setattr(User, "has_perm", spying)
+    perms = RememberingPerms(manager)
+    answers = [perms["accounts"]["manage_roles"] for _ in range(10)]
+    assert answers == [True] * 10
+    assert not perms["accounts"]["verify_auditevent"]
+    assert "accounts.manage_roles" in perms
+    assert asked == ["accounts.manage_roles", "accounts.verify_auditevent"]
