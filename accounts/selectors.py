@@ -91,7 +91,6 @@ def search(
     if last:
         by_name |= prefix_filter("last_l", last) & prefix_filter("first_l", first)
     people_queries = [
-        users.filter(provider__in=PROVIDER_NAMES, external_id=query),
         users.filter(prefix_filter("email_l", lowered)).order_by("email_l"),
         users.filter(by_name).order_by("last_l", "first_l"),
     ]
@@ -100,14 +99,15 @@ def search(
         .only(*ORG_RESULT_FIELDS)
         .alias(name_l=Lower("name"))
     )
-    org_queries = [
-        orgs.filter(provider__in=PROVIDER_NAMES, external_id=query),
-        orgs.filter(prefix_filter("name_l", lowered)).order_by("name_l"),
-    ]
+    org_queries = [orgs.filter(prefix_filter("name_l", lowered)).order_by("name_l")]
     if search_index.supported(query):
-        # Anywhere in email, name, domain or provider id, in any case (trigram indexes).
+        # Anywhere in email, name, domain or provider id, in any case (trigram indexes): an
+        # exact provider id is one such match, so it needs no query of its own.
         people_queries.append(users.filter(search_index.containing("accounts_provideruser", query)))
         org_queries.append(orgs.filter(search_index.containing("accounts_organization", query)))
+    else:
+        people_queries.append(users.filter(provider__in=PROVIDER_NAMES, external_id=query))
+        org_queries.append(orgs.filter(provider__in=PROVIDER_NAMES, external_id=query))
     people = _merged(
         people_queries,
         key=lambda person: person.email.lower(),

@@ -86,7 +86,11 @@ def test_j_and_k_move_through_rows_but_not_while_typing(sign_in, sandbox_app, st
     expect(search).to_have_value("examplej?")
     expect(search).to_be_focused()
     expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_hidden()
-    search.fill("example")
+    # Wait for the results of "example" again and their swap (htmx pushes the URL after it):
+    # a swap landing after the j/k presses would take the focus off the row.
+    with page.expect_response(re.compile(r"/find/\?q=example$")):
+        search.fill("example")
+    expect(page).to_have_url(re.compile(r"\?q=example$"))
     expect(links.nth(2)).to_be_visible()
     page.locator("h1").click()
     page.keyboard.press("j")
