@@ -430,3 +430,11 @@ def test_header_names_the_role_the_staff_member_acts_in(request, client, who, la
     client.force_login(user)
     page = client.get(reverse("console:approvals")).content.decode()
     assert f'<span class="role-chip">{label}</span>' in page
+
+
+def test_find_says_what_an_empty_search_looked_for(client, help_desk):
+    client.force_login(help_desk)
+    short = client.get(reverse("console:find"), {"q": "zq"}).content.decode()
+    assert "Nothing starts with “zq”. Type a third character" in short
+    longer = client.get(reverse("console:find"), {"q": "zqx"}).content.decode()
+    assert "Nothing matches “zqx” in an email, a name, a domain" in longer
