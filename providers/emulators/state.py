@@ -206,6 +206,7 @@ class Store:
         before_seq: int | None = None,
         descending: bool = False,
         limit: int | None = None,
+        offset: int = 0,
         where: dict[str, list[Any]] | None = None,
         match: Sequence[Match | Either] = (),
     ) -> list[tuple[int, dict[str, Any]]]:
@@ -222,6 +223,7 @@ class Store:
             before_seq=before_seq,
             descending=descending,
             limit=limit,
+            offset=offset,
             where=where,
             match=match,
         )
@@ -237,6 +239,7 @@ class Store:
         before_seq: int | None = None,
         descending: bool = False,
         limit: int | None = None,
+        offset: int = 0,
         where: dict[str, list[Any]] | None = None,
         match: Sequence[Match | Either] = (),
     ) -> list[tuple[int, str, str]]:
@@ -260,9 +263,10 @@ class Store:
             args.append(before_seq)
         order = "ORDER BY seq DESC" if descending else "ORDER BY seq"
         sql.append(order)
-        if limit is not None:
-            sql.append("LIMIT ?")
-            args.append(limit)
+        if limit is not None or offset:
+            # SQLite skips an offset's rows in its index walk, without reading their documents.
+            sql.append("LIMIT ? OFFSET ?")
+            args.extend((-1 if limit is None else limit, offset))
         query = " ".join(sql)
         if several:
             query = f"SELECT seq, parent, data FROM records WHERE seq IN ({query}) {order}"  # noqa: S608

@@ -133,7 +133,8 @@ class Pager:
     """Offset pages over every document of a kind without reading the ones before the page.
 
     Remembers the sequence where each ascending page ended, so a client walking the pages
-    in order costs one indexed query per page; other offsets fall back to a scan.
+    in order costs one indexed query per page; other offsets (pages read concurrently)
+    let SQLite skip the rows before them in its index.
     """
 
     def __init__(self, store: Store) -> None:
@@ -150,7 +151,7 @@ class Pager:
         if offset == 0 or start is not None:
             rows = self.store.find(kind, after_seq=start, limit=limit, descending=not asc)
         else:
-            rows = self.store.find(kind, limit=offset + limit, descending=not asc)[offset:]
+            rows = self.store.find(kind, limit=limit, offset=offset, descending=not asc)
         if asc and rows:
             if len(self._ends) > 10_000:
                 self._ends.clear()
