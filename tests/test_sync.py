@@ -32,10 +32,11 @@ from accounts.models import (
     ProviderUser,
     SyncRun,
 )
-from accounts.sync import PkSet, start_sync, sync_provider_task
+from accounts.sync import PkSet, start_sync, store, sync_provider_task
 from accounts.sync import run_sync as _run_sync
 from providers.emulators.seed import demo_dataset
 from providers.workos import WorkOSProvider
+from tests.factories import OrganizationFactory
 from tests.fixtures.flavors import FAST_RETRY, TEST_TIMEOUT
 
 pytestmark = pytest.mark.django_db
@@ -436,3 +437,26 @@ def test_failed_membership_listing_marks_no_user_or_organization_removed(
     gone.refresh_from_db()
     assert gone.removed_at is not None
     assert not OrganizationMembership.objects.present().filter(user=gone).exists()
+
+
+@pytest.mark.postgres
+def test_statistics_are_refreshed_each_time_sync_has_doubled_a_table(monkeypatch):
+    def planner_rows() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'accounts_organization'")
+            return cursor.fetchone()[0]
+
+    monkeypatch.setattr(store, "ANALYZE_MIN_ROWS", 1)
+    table = Organization._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")  # the planner's figure starts true: 0 rows
+    statistics = store.Statistics()
+    OrganizationFactory.create_batch(3)
+    statistics.grew(table, 3)
+    assert planner_rows() == 3
+    OrganizationFactory.create_batch(2)
+    statistics.grew(table, 2)  # 2 new rows on 3: not doubled, the planner's figure stays
+    assert planner_rows() == 3
+    OrganizationFactory.create_batch(1)
+    statistics.grew(table, 1)
+    assert planner_rows() == 6

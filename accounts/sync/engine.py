@@ -17,7 +17,15 @@ from accounts.audit import EventSpec, record_described
 from accounts.models import Channel, Outcome, SyncRun
 from accounts.sync.kinds import KINDS, REFERENCED, Kind, Values
 from accounts.sync.prefetch import prefetched
-from accounts.sync.store import Table, held_roles, larger_sqlite_cache, read_time, replace_roles
+from accounts.sync.store import (
+    ROLES_TABLE,
+    Statistics,
+    Table,
+    held_roles,
+    larger_sqlite_cache,
+    read_time,
+    replace_roles,
+)
 
 logger = logging.getLogger("karmo.sync")
 
@@ -66,6 +74,7 @@ class Syncer:
         self.batch_size = max(1, batch_size or settings.KARMO_SYNC_BATCH_SIZE)
         self.correlation_id = str(uuid.uuid4())
         self.error_lines: list[str] = []
+        self.statistics = Statistics()
 
     def sync_all(self) -> None:
         """Sync every kind; raises whatever the provider raises."""
@@ -245,6 +254,8 @@ class Syncer:
             if replaced or grants:
                 replace_roles(replaced, grants)
             record_described(self.template, events)
+        self.statistics.grew(table.db_table, len(inserts))
+        self.statistics.grew(ROLES_TABLE, len(grants))
         self.run.created += len(inserts)
         self.run.updated += len(updates)
 
