@@ -222,6 +222,9 @@ class ProviderHTTP:
             raise _Transient(f"connection to {self.provider} failed: {exc}", sent=True) from exc
         request_id = response.headers.get(self.request_id_header, "")
         body = self._decode(response, request_id)
+        # httpx's response and its stream refer to each other, so a read response and its
+        # body (up to a megabyte a page) would wait for the cyclic collector: cut the loop.
+        response.stream = httpx.ByteStream(b"")
         if response.is_success:
             return Answer(data=body, status_code=response.status_code, request_id=request_id)
         error = self.error_parser(response, body)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import email.utils
+import gc
 import socket
 import time
+import weakref
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -112,3 +114,19 @@ def test_post_the_provider_makes_idempotent_is_retried_after_a_server_error(
 
     assert answer.status_code == 201
     assert workos_emulator.app.request_count - before == 2
+
+
+def test_a_read_response_is_freed_without_the_cyclic_collector(make_http):
+    http = make_http(RetryPolicy(max_retries=0))
+    responses: list[weakref.ref] = []
+    http.client.event_hooks["response"].append(
+        lambda response: responses.append(weakref.ref(response))
+    )
+    gc.disable()
+    try:
+        answer = http.request("GET", "/organizations")
+        assert answer.data["data"]
+        assert len(responses) == 1
+        assert responses[0]() is None  # its body went with it, a page at a time
+    finally:
+        gc.enable()
