@@ -30,13 +30,14 @@ def fan_out[T](
 ) -> Iterator[T]:
     """Every item of every chain, chains read by up to `workers` threads at once.
 
-    Items come in page order within a chain, chains interleaved. At most `2 * workers` pages
-    wait in memory. The first error of any chain is raised here; closing the iterator stops
-    the readers after the page each is reading. Readers give way to other requests in the
-    budget unless `urgent` (the chains that bound the sync's duration).
+    Items come in page order within a chain, chains interleaved. At most `workers` pages wait
+    in the queue, and one more in each reader. The first error of any chain is raised here;
+    closing the iterator stops the readers after the page each is reading. Readers give way
+    to other requests in the budget unless `urgent` (the chains that bound the sync's
+    duration).
     """
     workers = max(1, workers)
-    pages: queue.Queue[Any] = queue.Queue(maxsize=2 * workers)
+    pages: queue.Queue[Any] = queue.Queue(maxsize=workers)
     stop = threading.Event()
     source = iter(chains)
     source_lock = threading.Lock()
