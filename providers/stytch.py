@@ -169,13 +169,13 @@ class StytchProvider:
         self._unread_members = tee
         pages = tee.attach()
         assert pages is not None  # a new tee has not started
-        return (_user(member) for page in pages for member in page)
+        return (user for page in pages for user, _ in page)
 
     def list_memberships(self) -> Iterator[Membership]:
         """One membership per member of every organization, deleted members included."""
         tee, self._unread_members = self._unread_members, None
         pages = tee.attach() if tee is not None else None
-        return (_membership(member) for page in pages or self._member_pages() for member in page)
+        return (membership for page in pages or self._member_pages() for _, membership in page)
 
     def list_roles(self) -> Iterator[Role]:
         """The project's roles, then each organization's custom roles."""
@@ -287,23 +287,27 @@ class StytchProvider:
     def _organizations(self) -> Iterator[dict[str, Any]]:
         return self._search("/v1/b2b/organizations/search", {}, "organizations")
 
-    def _member_pages(self) -> Iterator[list[dict[str, Any]]]:
-        """Pages of members; each search over 100 organizations is its own cursor chain, and
-        the chains are read concurrently."""
+    def _member_pages(self) -> Iterator[list[tuple[User, Membership]]]:
+        """Pages of members, each as a (user, membership) pair; each search over 100
+        organizations is its own cursor chain, and the chains are read concurrently."""
         ids = [org["organization_id"] for org in self._organizations()]
         statuses = {"filter_name": "statuses", "filter_value": ALL_STATUSES}
         query = {"operator": "AND", "operands": [statuses]}
         chains = (
             functools.partial(
-                self._search_pages,
-                "/v1/b2b/organizations/members/search",
+                self._member_chain,
                 {"organization_ids": ids[start : start + ORGANIZATIONS_PER_SEARCH], "query": query},
-                "members",
             )
             for start in range(0, len(ids), ORGANIZATIONS_PER_SEARCH)
         )
         # fan_out hands over items: each page goes as one item, so pages stay whole.
         return fan_out(chains, self.concurrency)
+
+    def _member_chain(self, body: dict[str, Any]) -> Iterator[list[list[tuple[User, Membership]]]]:
+        # Read into records by the reading thread: a page of raw members takes several
+        # times the memory, and pages wait in the fan-out's queue and the tee's spools.
+        for wrapped in self._search_pages("/v1/b2b/organizations/members/search", body, "members"):
+            yield [[(_user(member), _membership(member)) for member in wrapped[0]]]
 
     def _search_pages(
         self, path: str, body: dict[str, Any], key: str
