@@ -4,7 +4,7 @@ and project roles/grants over Connect paths; v3alpha user activate only when ask
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -40,6 +40,10 @@ AUTHZ = "/zitadel.authorization.v2.AuthorizationService/"
 PROJECT = "/zitadel.project.v2.ProjectService/"
 ORG_ROLE_PREFIX = "org-"
 NO_PROJECT = "ZITADEL_PROJECT_ID is not set: ZITADEL roles belong to a project"
+
+
+def _as_sent(item: Any) -> Any:
+    return item
 
 
 class ZitadelProvider:
@@ -103,19 +107,26 @@ class ZitadelProvider:
             headers["x-zitadel-orgid"] = org
         return self.http.request("POST", path, json=body, idempotent=idempotent, headers=headers)
 
-    def _pages(self, path: str, body: dict[str, Any], key: str) -> Iterator[Any]:
-        """Every item of an offset-paged list; the first page says how many there are, so
-        the other pages are read concurrently (items come page by page, pages interleaved)."""
+    def _pages(
+        self, path: str, body: dict[str, Any], key: str, read: Callable[[Any], Any] = _as_sent
+    ) -> Iterator[Any]:
+        """Every item of an offset-paged list, each through `read`; the first page says how
+        many there are, so the other pages are read concurrently (items come page by page,
+        pages interleaved)."""
         first, total = self._page(path, body, key, 0)
-        yield from first
+        yield from map(read, first)
         if not first or len(first) >= total:
             return
         offsets = range(len(first), total, self.page_size)
-        chains = (functools.partial(self._page_chain, path, body, key, at) for at in offsets)
+        chains = (functools.partial(self._page_chain, path, body, key, at, read) for at in offsets)
         yield from fan_out(chains, self.concurrency)
 
-    def _page_chain(self, path: str, body: dict[str, Any], key: str, offset: int) -> Iterator[list]:
-        yield self._page(path, body, key, offset)[0]
+    def _page_chain(
+        self, path: str, body: dict[str, Any], key: str, offset: int, read: Callable[[Any], Any]
+    ) -> Iterator[list]:
+        # Records made by the reading thread: a page of raw JSON takes several times the
+        # memory while it waits in the fan-out's queue.
+        yield [read(item) for item in self._page(path, body, key, offset)[0]]
 
     def _page(self, path: str, body: dict[str, Any], key: str, offset: int) -> tuple[list, int]:
         """One page at `offset` (oldest first) and the list's total."""
@@ -152,14 +163,12 @@ class ZitadelProvider:
 
     def list_organizations(self) -> Iterator[Organization]:
         """Every organization (v2 ListOrganizations), oldest first."""
-        for item in self._pages("/v2/organizations/_search", {}, "result"):
-            yield wire.organization(item)
+        yield from self._pages("/v2/organizations/_search", {}, "result", wire.organization)
 
     def list_users(self) -> Iterator[User]:
         """Every human user (v2 ListUsers); service users are left out."""
         body = {"queries": [{"typeQuery": {"type": "TYPE_HUMAN"}}]}
-        for item in self._pages("/v2/users", body, "result"):
-            yield wire.user(item)
+        yield from self._pages("/v2/users", body, "result", wire.user)
 
     def list_memberships(self) -> Iterator[Membership]:
         """Every authorization on the project (v2 ListAuthorizations over Connect).
@@ -172,10 +181,12 @@ class ZitadelProvider:
             for item in self._pages("/v2/users", {"queries": [wire.INITIAL_USERS]}, "result")
         }
         filters = [{"projectId": {"id": self.project_id}}] if self.project_id else []
-        for item in self._pages(
-            AUTHZ + "ListAuthorizations", {"filters": filters}, "authorizations"
-        ):
-            yield wire.membership(item, invited=item["user"]["id"] in invited)
+        yield from self._pages(
+            AUTHZ + "ListAuthorizations",
+            {"filters": filters},
+            "authorizations",
+            lambda item: wire.membership(item, invited=item["user"]["id"] in invited),
+        )
 
     def list_roles(self) -> Iterator[Role]:
         """The project's roles: `org-…` ones per organization that may hand them out."""
