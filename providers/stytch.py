@@ -16,7 +16,7 @@ reads, changes and writes it back), with ids `<organization_id>:<role_id>`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -306,18 +306,27 @@ class StytchProvider:
     def _member_chain(self, body: dict[str, Any]) -> Iterator[list[list[tuple[User, Membership]]]]:
         # Read into records by the reading thread: a page of raw members takes several
         # times the memory, and pages wait in the fan-out's queue and the tee's spools.
-        for wrapped in self._search_pages("/v1/b2b/organizations/members/search", body, "members"):
-            yield [[(_user(member), _membership(member)) for member in wrapped[0]]]
+        path = "/v1/b2b/organizations/members/search"
+        return self._search_pages(path, body, "members", _user_and_membership)
 
     def _search_pages(
-        self, path: str, body: dict[str, Any], key: str
-    ) -> Iterator[list[list[dict[str, Any]]]]:
+        self,
+        path: str,
+        body: dict[str, Any],
+        key: str,
+        read: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> Iterator[list[list[Any]]]:
+        """Each page's items (through `read`), wrapped so a fan-out hands the page over whole."""
         cursor = None
         while True:
             page = {**body, "limit": self.page_size, **({"cursor": cursor} if cursor else {})}
             data = self.http.request("POST", path, json=page, idempotent=True).data
-            yield [data.get(key) or []]
             cursor = (data.get("results_metadata") or {}).get("next_cursor")
+            items = data.get(key) or []
+            if read is not None:
+                items = [read(item) for item in items]
+            del data  # a suspended generator keeps its locals: the raw page must not wait too
+            yield [items]
             if not cursor:
                 return
 
@@ -352,6 +361,10 @@ def _user(data: dict[str, Any]) -> User:
         raw_status=raw,
         email_verified=bool(data.get("email_address_verified")),
     )
+
+
+def _user_and_membership(data: dict[str, Any]) -> tuple[User, Membership]:
+    return _user(data), _membership(data)
 
 
 def _membership(data: dict[str, Any]) -> Membership:
