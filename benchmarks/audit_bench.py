@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import machine, write_section
+from common import machine, process_cpu_seconds, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -91,9 +91,7 @@ def server_cpu() -> float:
     if connection.vendor != "postgresql":
         return 0.0
     connection.ensure_connection()
-    pid = connection.connection.info.backend_pid
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return process_cpu_seconds(connection.connection.info.backend_pid)
 
 
 class Clock:

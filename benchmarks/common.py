@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: the machine line and writing their BENCHMARKS.md section."""
+"""What the benchmark scripts share: the machine line, other processes' CPU time and writing
+their BENCHMARKS.md section."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ def machine() -> str:
         f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}"
     )
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of another process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def write_section(report: Path, start: str, end: str, section: str) -> None:
