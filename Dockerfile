@@ -31,6 +31,8 @@ RUN groupadd --system --gid 10001 karmo \
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
 WORKDIR /app
+# MALLOC_ARENA_MAX: two glibc heap arenas, not one per thread; a sync's reader threads
+# otherwise grow a worker's resident memory with the dataset's size.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -38,7 +40,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     KARMO_DATA_DIR=/var/lib/karmo \
     KARMO_BIND=0.0.0.0:8000 \
     KARMO_LOG_FORMAT=json \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/karmo-metrics
+    PROMETHEUS_MULTIPROC_DIR=/tmp/karmo-metrics \
+    MALLOC_ARENA_MAX=2
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \

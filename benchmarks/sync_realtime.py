@@ -912,6 +912,8 @@ def main() -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # As the production image and serve_prod run every process (see the Dockerfile).
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     if args.serve:
         return serve(args.serve, args.port, json.loads(args.sizes), not args.unlimited)
     if args.memory_child:
