@@ -914,6 +914,7 @@ def main() -> None:
     args = parser.parse_args()
     # As the production image and serve_prod run every process (see the Dockerfile).
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
     if args.serve:
         return serve(args.serve, args.port, json.loads(args.sizes), not args.unlimited)
     if args.memory_child:
