@@ -113,8 +113,10 @@ class ZitadelProvider:
         """Every item of an offset-paged list, each through `read`; the first page says how
         many there are, so the other pages are read concurrently (items come page by page,
         pages interleaved)."""
-        first, total = self._page(path, body, key, 0)
-        yield from map(read, first)
+        raw, total = self._page(path, body, key, 0)
+        first = [read(item) for item in raw]
+        del raw  # a suspended generator keeps its locals: the raw page must not outlive this
+        yield from first
         if not first or len(first) >= total:
             return
         offsets = range(len(first), total, self.page_size)
