@@ -157,7 +157,7 @@ class StytchProvider:
 
     def list_organizations(self) -> Iterator[Organization]:
         """Every organization, page by page."""
-        return map(_organization, self._organizations())
+        return self._organizations(_organization)
 
     def list_users(self) -> Iterator[User]:
         """One user per member of every organization, deleted members included.
@@ -182,9 +182,8 @@ class StytchProvider:
         policy = self._call("GET", "/v1/b2b/rbac/policy").data.get("policy") or {}
         for role in policy.get("roles") or []:
             yield _role(role, "")
-        for org in self._organizations():
-            for role in org.get("custom_roles") or []:
-                yield _role(role, org["organization_id"])
+        for roles in self._organizations(_custom_roles):
+            yield from roles
 
     def get_organization(self, organization_id: str) -> Organization:
         """One organization by id."""
@@ -279,18 +278,17 @@ class StytchProvider:
         data = answer.data if isinstance(answer.data, dict) else {}
         return Answer(data, answer.status_code, str(data.get("request_id") or ""))
 
-    def _search(self, path: str, body: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
-        # A search only reads, so it is safe to repeat although it is a POST.
-        for wrapped in self._search_pages(path, body, key):
+    def _organizations[T](self, read: Callable[[dict[str, Any]], T]) -> Iterator[T]:
+        """Every organization through `read`, which takes what the caller needs from each."""
+        for wrapped in self._search_pages(
+            "/v1/b2b/organizations/search", {}, "organizations", read
+        ):
             yield from wrapped[0]
-
-    def _organizations(self) -> Iterator[dict[str, Any]]:
-        return self._search("/v1/b2b/organizations/search", {}, "organizations")
 
     def _member_pages(self) -> Iterator[list[tuple[User, Membership]]]:
         """Pages of members, each as a (user, membership) pair; each search over 100
         organizations is its own cursor chain, and the chains are read concurrently."""
-        ids = [org["organization_id"] for org in self._organizations()]
+        ids = list(self._organizations(_organization_id))
         statuses = {"filter_name": "statuses", "filter_value": ALL_STATUSES}
         query = {"operator": "AND", "operands": [statuses]}
         chains = (
@@ -314,17 +312,16 @@ class StytchProvider:
         path: str,
         body: dict[str, Any],
         key: str,
-        read: Callable[[dict[str, Any]], Any] | None = None,
+        read: Callable[[dict[str, Any]], Any],
     ) -> Iterator[list[list[Any]]]:
-        """Each page's items (through `read`), wrapped so a fan-out hands the page over whole."""
+        """Each page's items through `read`, wrapped so a fan-out hands the page over whole."""
         cursor = None
         while True:
             page = {**body, "limit": self.page_size, **({"cursor": cursor} if cursor else {})}
+            # A search only reads, so it is safe to repeat although it is a POST.
             data = self.http.request("POST", path, json=page, idempotent=True).data
             cursor = (data.get("results_metadata") or {}).get("next_cursor")
-            items = data.get(key) or []
-            if read is not None:
-                items = [read(item) for item in items]
+            items = [read(item) for item in data.get(key) or []]
             del data  # a suspended generator keeps its locals: the raw page must not wait too
             yield [items]
             if not cursor:
@@ -361,6 +358,14 @@ def _user(data: dict[str, Any]) -> User:
         raw_status=raw,
         email_verified=bool(data.get("email_address_verified")),
     )
+
+
+def _organization_id(data: dict[str, Any]) -> str:
+    return data["organization_id"]
+
+
+def _custom_roles(data: dict[str, Any]) -> list[Role]:
+    return [_role(role, data["organization_id"]) for role in data.get("custom_roles") or []]
 
 
 def _user_and_membership(data: dict[str, Any]) -> tuple[User, Membership]:
