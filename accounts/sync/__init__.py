@@ -8,7 +8,8 @@ every record it created, changed or removed.
 
 from __future__ import annotations
 
-from accounts.sync.engine import PkSet, Syncer
+from accounts.sync.engine import Syncer
+from accounts.sync.plan import PkSet
 from accounts.sync.runs import (
     RequestCounter,
     abandon_active_runs,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Generator, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing, nullcontext
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,8 @@ from django.utils import timezone
 
 from accounts.audit import EventSpec, record_described
 from accounts.models import Channel, Outcome, SyncRun
-from accounts.sync.kinds import KINDS, REFERENCED, Kind, Values
+from accounts.sync.kinds import KINDS, REFERENCED, Kind
+from accounts.sync.plan import Lookup, PkSet, Plan, plan_batch, wanted_references
 from accounts.sync.prefetch import prefetched
 from accounts.sync.store import (
     ROLES_TABLE,
@@ -23,7 +25,6 @@ from accounts.sync.store import (
     Table,
     held_roles,
     larger_sqlite_cache,
-    read_time,
     replace_roles,
 )
 
@@ -33,25 +34,6 @@ MAX_ERROR_LINES = 50
 REFERENCED_TABLES = {
     ref: Table(kind) for kind in KINDS for ref, model in REFERENCED.items() if kind.model is model
 }
-
-
-class PkSet:
-    """A set of primary keys as a bitmap: a few bytes per row, so memory stays flat."""
-
-    def __init__(self) -> None:
-        self._bits = bytearray()
-
-    def add(self, pk: int) -> None:
-        index = pk >> 3
-        if index >= len(self._bits):
-            self._bits.extend(bytes(index + 1 - len(self._bits) + len(self._bits) // 2))
-        self._bits[index] |= 1 << (pk & 7)
-
-    def __contains__(self, pk: object) -> bool:
-        if not isinstance(pk, int):
-            return False
-        index = pk >> 3
-        return index < len(self._bits) and bool(self._bits[index] & (1 << (pk & 7)))
 
 
 class Syncer:
@@ -113,10 +95,12 @@ class Syncer:
         self._report()
         table = Table(kind)
         seen = PkSet()
-        with closing(self._read(kind)) if batches is None else nullcontext(batches) as stream:
-            for fetched_at, batch in stream:
-                self.run.seen += len(batch)
-                self._apply(kind, table, batch, seen, fetched_at)
+        with (
+            closing(self._read(kind)) if batches is None else nullcontext(batches) as stream,
+            closing(self._planned(kind, table, stream, seen)) as plans,
+        ):
+            for plan in plans:
+                self._write(kind, table, plan)
                 self._report()
         return seen
 
@@ -127,7 +111,9 @@ class Syncer:
     def apply_records(self, kind: Kind, items: list[Any], fetched_at: datetime) -> None:
         """Upsert records read from a feed or webhook (compared, so a replay writes nothing)."""
         self.run.seen += len(items)
-        self._apply(kind, Table(kind), items, PkSet(), fetched_at)
+        table = Table(kind)
+        looked = self._look_up(kind, table, items, fetched_at)
+        self._write(kind, table, self._plan(kind, table, looked, PkSet()))
 
     def remove_records(self, kind: Kind, external_ids: list[str]) -> None:
         """Mark records the provider deleted removed (already removed ones are left alone)."""
@@ -161,140 +147,68 @@ class Syncer:
         if self.progress is not None:
             self.progress(self.run)
 
-    def _apply(
-        self, kind: Kind, table: Table, batch: list[Any], seen: PkSet, fetched_at: datetime
-    ) -> None:
-        desired: dict[str, Values] = {item.id: kind.to_values(item) for item in batch}
+    def _look_up(self, kind: Kind, table: Table, batch: list[Any], fetched_at: datetime) -> Lookup:
+        """What the database holds for a batch: its rows, their roles, what it refers to."""
+        desired = {item.id: kind.to_values(item) for item in batch}
         rows = table.stored(self.key, list(desired), fetched_at)
-        is_membership = kind.noun == "membership"
-        roles = held_roles(row[0] for row in rows) if is_membership else {}
-        by_id = {row[1]: row for row in rows}
-        creates: list[tuple[str, Values]] = []
-        changes: list[tuple[str, Values, tuple[Any, ...], list[str], Values]] = []
-        for external_id, values in desired.items():
-            row = by_id.get(external_id)
-            if row is None:
-                creates.append((external_id, values))
-                continue
-            seen.add(row[0])
-            if row[2]:  # written by a service after this page was read
-                self.run.unchanged += 1
-                continue
-            current = table.current(row, roles.get(row[0]))
-            diff = [name for name, value in values.items() if current[name] != value]
-            if diff or row[3] is not None:
-                changes.append((external_id, values, row, diff, current))
-            else:
-                self.run.unchanged += 1
-        if creates or changes:
-            self._write(kind, table, creates, changes)
+        roles = held_roles(row[0] for row in rows) if kind.noun == "membership" else {}
+        looked = Lookup(desired, rows, roles, {})
+        for ref, wanted in wanted_references(kind, table, looked).items():
+            looked.references[ref] = REFERENCED_TABLES[ref].pks(self.key, sorted(wanted))
+        return looked
 
-    def _write(
-        self,
-        kind: Kind,
-        table: Table,
-        creates: list[tuple[str, Values]],
-        changes: list[tuple[str, Values, tuple[Any, ...], list[str], Values]],
-    ) -> None:
+    def _plan(self, kind: Kind, table: Table, looked: Lookup, seen: PkSet) -> Plan:
+        return plan_batch(kind, table, looked, seen, self.note_error)
+
+    def _planned(
+        self, kind: Kind, table: Table, batches: Iterable[tuple[datetime, list[Any]]], seen: PkSet
+    ) -> Generator[Plan]:
+        """Each batch's plan, worked out in a thread while the batch before it is written.
+
+        The writer holds the GIL only between database calls, so planning (diffs, audit
+        values) fills the time the writer waits on the database. A batch is looked up before
+        the one ahead of it is written, so one that shares a record with it waits for that
+        write: it would otherwise plan to create the record a second time.
+        """
+        with ThreadPoolExecutor(1, thread_name_prefix="karmo-sync-plan") as planner:
+            pending: Future[Plan] | None = None
+            pending_ids: set[str] = set()
+            for fetched_at, batch in batches:
+                self.run.seen += len(batch)
+                ids = {item.id for item in batch}
+                if pending is not None and not pending_ids.isdisjoint(ids):
+                    yield pending.result()
+                    pending = None
+                looked = self._look_up(kind, table, batch, fetched_at)
+                planned = planner.submit(self._plan, kind, table, looked, seen)
+                if pending is not None:
+                    yield pending.result()
+                pending, pending_ids = planned, ids
+            if pending is not None:
+                yield pending.result()
+
+    def _write(self, kind: Kind, table: Table, plan: Plan) -> None:
+        self.run.unchanged += plan.unchanged
+        if not plan.events:
+            return
         now = timezone.now()
-        references = self._references(kind, creates, changes)
-        events: list[tuple[str, dict[str, str], Any, Any]] = []
-        inserts: list[tuple[str, list[Any]]] = []
-        new_roles: dict[str, tuple[int | None, tuple[str, ...]]] = {}
-        for external_id, values in creates:
-            refs = self._resolve(kind, external_id, values, kind.refs, references)
-            if refs is None:
-                continue
-            inserts.append((external_id, [*(values[name] for name in kind.fields), *refs.values()]))
-            if values.get("roles"):
-                new_roles[external_id] = (refs["organization"], values["roles"])
-            events.append(
-                (
-                    f"{kind.noun}.sync_created",
-                    kind.describe(external_id, values, refs),
-                    None,
-                    values,  # role tuples encode as JSON arrays
-                )
-            )
-        updates: list[tuple[int, dict[str, Any], bool]] = []
-        replaced: list[int] = []
-        grants: list[tuple[int, int | None, str]] = []
-        for external_id, values, row, diff, current in changes:
-            needed = [ref for ref in kind.refs if ref in diff]
-            resolved = self._resolve(kind, external_id, values, needed, references)
-            if resolved is None:
-                continue
-            refs = {**table.ref_pks(row), **resolved}
-            before = {name: _jsonable(current[name]) for name in diff}
-            after = {name: _jsonable(values[name]) for name in diff}
-            restored = row[3] is not None
-            if restored:
-                before["removed_at"] = read_time(row[3]).isoformat()
-                after["removed_at"] = None
-            changed = {
-                name: refs[name] if name in kind.refs else values[name]
-                for name in diff
-                if name != "roles"
-            }
-            updates.append((row[0], changed, restored))
-            if kind.noun == "membership" and ("roles" in diff or "organization" in diff):
-                replaced.append(row[0])
-                grants.extend((row[0], refs["organization"], slug) for slug in values["roles"])
-            event_type = f"{kind.noun}.sync_restored" if restored else f"{kind.noun}.sync_updated"
-            events.append((event_type, kind.describe(external_id, values, refs), before, after))
+        grants = plan.grants
         with transaction.atomic():
-            if inserts:
-                table.insert(self.key, now, inserts)
-            if new_roles:
-                for external_id, pk in table.pks(self.key, list(new_roles)).items():
-                    organization, slugs = new_roles[external_id]
+            if plan.inserts:
+                table.insert(self.key, now, plan.inserts)
+            if plan.new_roles:
+                for external_id, pk in table.pks(self.key, list(plan.new_roles)).items():
+                    organization, slugs = plan.new_roles[external_id]
                     grants.extend((pk, organization, slug) for slug in slugs)
-            if updates:
-                table.update(now, updates)
-            if replaced or grants:
-                replace_roles(replaced, grants)
-            record_described(self.template, events)
-        self.statistics.grew(table.db_table, len(inserts))
+            if plan.updates:
+                table.update(now, plan.updates)
+            if plan.replaced or grants:
+                replace_roles(plan.replaced, grants)
+            record_described(self.template, plan.events)
+        self.statistics.grew(table.db_table, len(plan.inserts))
         self.statistics.grew(ROLES_TABLE, len(grants))
-        self.run.created += len(inserts)
-        self.run.updated += len(updates)
-
-    def _references(
-        self,
-        kind: Kind,
-        creates: list[tuple[str, Values]],
-        changes: list[tuple[str, Values, tuple[Any, ...], list[str], Values]],
-    ) -> dict[str, dict[str, int]]:
-        """Primary keys of the rows new or re-pointed records refer to, one query per kind."""
-        found: dict[str, dict[str, int]] = {}
-        for ref in kind.refs:
-            wanted = {values[ref] for _, values in creates if values[ref]}
-            wanted.update(
-                change[1][ref] for change in changes if ref in change[3] and change[1][ref]
-            )
-            found[ref] = REFERENCED_TABLES[ref].pks(self.key, sorted(wanted))
-        return found
-
-    def _resolve(
-        self,
-        kind: Kind,
-        external_id: str,
-        values: Values,
-        needed: Iterable[str],
-        references: dict[str, dict[str, int]],
-    ) -> dict[str, int | None] | None:
-        resolved: dict[str, int | None] = {}
-        for ref in needed:
-            wanted = values[ref]
-            if not wanted:
-                resolved[ref] = None
-                continue
-            target = references[ref].get(wanted)
-            if target is None:
-                self.note_error(f"{kind.noun} {external_id}: unknown {ref} {wanted}")
-                return None
-            resolved[ref] = target
-        return resolved
+        self.run.created += len(plan.inserts)
+        self.run.updated += len(plan.updates)
 
     def _mark_removed(self, kind: Kind, table: Table, seen: PkSet) -> int:
         """Mark rows the provider no longer returned; rows written during this run are kept."""
@@ -327,11 +241,3 @@ class Syncer:
             )
         self.run.removed += count
         return count
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, dict):
-        return {name: _jsonable(item) for name, item in value.items()}
-    return value
