@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts import audit_tree
 from accounts.context import current_context
+from accounts.insert_rows import insert_rows
 from accounts.merkle import EMPTY_ROOT, LEAF_PREFIX, NODE_PREFIX, fold, leaf_hash
 from accounts.models.audit import AuditEvent
 
@@ -261,17 +262,10 @@ def _insert(events: list[AuditEvent], first: int) -> None:
         if not postgres:
             row[at_time] = adapt_time(row[at_time])
         rows.append(row)
+    insert_rows(AuditEvent._meta.db_table, [field.column for field in fields], rows)
     quote = connection.ops.quote_name
     table = quote(AuditEvent._meta.db_table)
-    columns = ", ".join(quote(field.column) for field in fields)
     with connection.cursor() as cursor:
-        if postgres:  # COPY: one round trip for the rows, and no per-value binding in Python
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join("%s" for _ in fields)
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
         cursor.execute(
             f"SELECT {quote('id')} FROM {table} WHERE {quote('sequence')} > %s "  # noqa: S608
             f"ORDER BY {quote('sequence')}",
@@ -375,13 +369,6 @@ def record_described(template: EventSpec, items: Iterable[tuple[str, Described, 
     }
     stored["occurred_at"] = connection.ops.adapt_datetimefield_value(occurred_at)
     stored["data"] = _CANONICAL.encode(shared["data"])
-    quote = connection.ops.quote_name
-    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - names from model metadata
-        quote(AuditEvent._meta.db_table),
-        ", ".join(quote(fields[name].column) for name in _COLUMNS),
-        ", ".join(f"%s{json_cast}" if name in _JSON_COLUMNS else "%s" for name in _COLUMNS),
-    )
     parts = _canonical_parts(shared)
     base = [stored.get(name) for name in _COLUMNS]
     at = {name: _COLUMNS.index(name) for name in (*_VARIABLE, "hash")}
@@ -435,15 +422,8 @@ def record_described(template: EventSpec, items: Iterable[tuple[str, Described, 
             row[at["hash"]] = digest
             params.append(row)
             prev_hash = digest
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":  # COPY: far cheaper than INSERTs by the thousand
-                columns = ", ".join(quote(fields[name].column) for name in _COLUMNS)
-                table = quote(AuditEvent._meta.db_table)
-                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for row in params:
-                        copy.write_row(row)
-            else:
-                cursor.executemany(sql, params)
+        columns = [fields[name].column for name in _COLUMNS]
+        insert_rows(AuditEvent._meta.db_table, columns, params)
         audit_tree.write_nodes(audit_tree.new_nodes(first, leaves))
     return len(params)
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+from accounts.insert_rows import insert_rows
 from accounts.merkle import (
     Node,
     extend,
@@ -119,17 +120,7 @@ def new_nodes(first: int, leaves: list[bytes]) -> list[tuple[int, int, bytes]]:
 
 def write_nodes(nodes: list[tuple[int, int, bytes]]) -> None:
     """Insert the nodes (inside the transaction that inserts their events)."""
-    table = connection.ops.quote_name(AuditTreeNode._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} (level, position, hash) FROM STDIN") as copy:
-                for node in nodes:
-                    copy.write_row(node)
-        else:
-            cursor.executemany(
-                f"INSERT INTO {table} (level, position, hash) VALUES (%s, %s, %s)",  # noqa: S608
-                nodes,
-            )
+    insert_rows(AuditTreeNode._meta.db_table, ("level", "position", "hash"), nodes)
 
 
 def inclusion_proofs(indexes: list[int], size: int) -> list[list[bytes]]:

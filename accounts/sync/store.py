@@ -21,6 +21,7 @@ from django.db import connection, models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from accounts.insert_rows import insert_rows
 from accounts.models import MembershipRole
 from accounts.sync.kinds import REFERENCED, Kind
 
@@ -186,23 +187,12 @@ class Table:
         names = [*self.kind.fields, *self.kind.refs]
         columns = ["provider", "external_id", "synced_at", "created_at", "updated_at"]
         columns += [self.columns[name] for name in names]
-        sql = "INSERT INTO {} ({}) VALUES ({})".format(
-            self.name,
-            ", ".join(_quote(column) for column in columns),
-            ", ".join(["%s"] * len(columns)),
-        )
         stamp = adapt_time(now)
-        params = [
-            (provider_key, external_id, stamp, stamp, stamp, *rest) for external_id, rest in rows
-        ]
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":  # COPY: far cheaper than INSERTs by the thousand
-                quoted = ", ".join(_quote(column) for column in columns)
-                with cursor.cursor.copy(f"COPY {self.name} ({quoted}) FROM STDIN") as copy:
-                    for row in params:
-                        copy.write_row(row)
-            else:
-                cursor.executemany(sql, params)
+        insert_rows(
+            self.db_table,
+            columns,
+            [(provider_key, external_id, stamp, stamp, stamp, *rest) for external_id, rest in rows],
+        )
 
     def update(self, now: datetime, rows: list[tuple[int, dict[str, Any], bool]]) -> None:
         """Update (pk, {field or ref: value or pk}, restored) rows, one executemany per shape."""
@@ -301,9 +291,6 @@ def replace_roles(replaced: Sequence[int], grants: Iterable[tuple[int, int, str]
         if replaced:
             condition, params = among("membership_id", replaced)
             cursor.execute(f"DELETE FROM {_ROLES} WHERE {condition}", params)
-        grants = list(grants)
-        if grants:
-            cursor.executemany(
-                f"INSERT INTO {_ROLES} (membership_id, organization_id, slug) VALUES (%s, %s, %s)",
-                grants,
-            )
+    grants = list(grants)
+    if grants:
+        insert_rows(ROLES_TABLE, ("membership_id", "organization_id", "slug"), grants)
