@@ -160,3 +160,23 @@ def test_concurrent_writers_never_fork_the_chain():
     )
     assert verify_chain().count == total
     assert verify().splitlines()[-1] == f"audit log verified: {total} events"
+
+
+def test_no_audit_index_repeats_the_start_of_another():
+    # Every index costs every append (a large sync appends hundreds of thousands of events):
+    # one whose columns begin another index (or equal it) serves no query the other cannot.
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, AuditEvent._meta.db_table)
+    indexes = {
+        name: tuple(details["columns"])
+        for name, details in found.items()
+        if details["index"] and not details["primary_key"]
+    }
+    assert {"audit_actor_idx", "audit_type_idx"} <= set(indexes)
+    redundant = [
+        (name, other)
+        for name, columns in indexes.items()
+        for other, longer in indexes.items()
+        if other != name and longer[: len(columns)] == columns
+    ]
+    assert redundant == []

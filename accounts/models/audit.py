@@ -60,6 +60,7 @@ class AuditEvent(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,  # audit_actor_idx starts with the actor
         related_name="+",
     )
     actor_repr = models.CharField(max_length=200, blank=True)
