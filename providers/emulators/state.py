@@ -209,11 +209,13 @@ class Store:
         offset: int = 0,
         where: dict[str, list[Any]] | None = None,
         match: Sequence[Match | Either] = (),
+        ids: Sequence[str] | None = None,
     ) -> list[tuple[int, dict[str, Any]]]:
         """(seq, data) pairs of a kind, filtered and ordered by sequence.
 
         `parent` is one value or a list of them; `where` maps a top-level JSON field to the
-        values it may take; every `match` must hold.
+        values it may take; every `match` must hold; `ids` keeps only those documents (found
+        through the index, where `where` reads every document).
         """
         rows = self.find_raw(
             kind,
@@ -226,6 +228,7 @@ class Store:
             offset=offset,
             where=where,
             match=match,
+            ids=ids,
         )
         return [(seq, json.loads(text)) for seq, _, text in rows]
 
@@ -242,6 +245,7 @@ class Store:
         offset: int = 0,
         where: dict[str, list[Any]] | None = None,
         match: Sequence[Match | Either] = (),
+        ids: Sequence[str] | None = None,
     ) -> list[tuple[int, str, str]]:
         """Like `find`, but (seq, parent, JSON text) triples, for answers passing documents on."""
         several = parent is not None and not isinstance(parent, str)
@@ -255,6 +259,9 @@ class Store:
         ]
         args: list[Any] = [kind]
         self._filter(sql, args, parent, ref, where, match)
+        if ids is not None:
+            sql.append(f"AND id IN ({', '.join('?' for _ in ids)})")
+            args.extend(ids)
         if after_seq is not None:
             sql.append("AND seq > ?")
             args.append(after_seq)

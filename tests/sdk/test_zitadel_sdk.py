@@ -88,6 +88,28 @@ def test_list_users_with_every_query_the_adapter_and_console_use(zitadel_sdk, an
     assert len(either.result) == 2
 
 
+def test_id_lists_answer_in_creation_order_and_with_the_other_queries(zitadel_sdk, answered):
+    everyone = users(zitadel_sdk, {"typeQuery": {"type": "TYPE_HUMAN"}})
+    ids = [u.user_id for u in everyone.result[:5]]
+    found = users(zitadel_sdk, {"inUserIdsQuery": {"userIds": [*reversed(ids), "unknown"]}})
+    answered(found)
+    assert [u.user_id for u in found.result] == ids
+    owner = everyone.result[2].details.resource_owner
+    both = users(
+        zitadel_sdk,
+        {"inUserIdsQuery": {"userIds": ids}},
+        {"organizationIdQuery": {"organizationId": owner}},
+    )
+    assert [u.user_id for u in both.result] == [
+        u.user_id for u in everyone.result[:5] if u.details.resource_owner == owner
+    ]
+    seats = authorizations(zitadel_sdk)
+    picked = [seat.id for seat in seats.authorizations[:4]]
+    again = authorizations(zitadel_sdk, {"authorizationIds": {"ids": picked[::-1]}})
+    answered(again)
+    assert [seat.id for seat in again.authorizations] == picked
+
+
 def test_users_created_through_v2_are_active_and_can_be_deactivated(zitadel_sdk, answered):
     created = zitadel_sdk.users.create_user(
         models.UserServiceCreateUserRequest.from_dict(

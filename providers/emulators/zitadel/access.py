@@ -99,7 +99,8 @@ class AccessMixin:
         if all(f == {"projectId": {"id": self.project_id}} for f in filters):
             answer = self.pager.page("authz", pagination, "authorizations", style="pagination")
         else:
-            docs = [doc for _, doc in self.store.find("authz")]
+            ids = wire.listed_ids(filters, "authorizationIds", "ids")
+            docs = [doc for _, doc in self.store.find("authz", ids=ids)]
             # Filters on the user or project read the rendered authorization, so go last.
             late = [q for q in filters if wire.one_query(q)[0] in wire.RENDERED_AUTHZ_FILTERS]
             for query in filters:

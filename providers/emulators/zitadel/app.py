@@ -133,7 +133,8 @@ class ZitadelEmulator(AccessMixin, EventsMixin, EmulatorApp):
         # Every emulated user is human, so a type filter alone needs no scan.
         if sort == "USER_FIELD_NAME_CREATION_DATE" and all(q == HUMANS for q in queries):
             return self.pager.page("user", body.get("query") or {}, "result", sortingColumn=sort)
-        docs = [doc for _, doc in self.store.find("user")]
+        ids = wire.listed_ids(queries, "inUserIdsQuery", "userIds")
+        docs = [doc for _, doc in self.store.find("user", ids=ids)]
         for query in queries:
             docs = [doc for doc in docs if wire.user_matches(doc, query)]
         if sort in {"USER_FIELD_NAME_USER_NAME", "USER_FIELD_NAME_EMAIL"}:

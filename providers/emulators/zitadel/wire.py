@@ -335,6 +335,23 @@ USER_TEXT_QUERIES: dict[str, tuple[Any, str]] = {
 }
 
 
+MAX_LISTED_IDS = 10_000
+
+
+def listed_ids(queries: list[Any], kind: str, key: str) -> list[str] | None:
+    """The ids an id-list query among ANDed `queries` allows; None when there is none.
+
+    A list endpoint reads only these documents instead of every one of the kind. A list
+    longer than SQLite takes as parameters is left to the scan.
+    """
+    for query in queries:
+        name, spec = one_query(query)
+        if name == kind:
+            ids = [str(value) for value in spec.get(key) or []]
+            return ids if len(ids) <= MAX_LISTED_IDS else None
+    return None
+
+
 def user_matches(doc: dict[str, Any], query: Any) -> bool:
     """Whether a v2 user matches one ListUsers query."""
     kind, spec = one_query(query)
