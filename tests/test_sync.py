@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.audit import (
     HASHED_FIELDS,
@@ -32,8 +33,10 @@ from accounts.models import (
     ProviderUser,
     SyncRun,
 )
-from accounts.sync import PkSet, start_sync, store, sync_provider_task
+from accounts.sync import PkSet, Syncer, start_sync, store, sync_provider_task
 from accounts.sync import run_sync as _run_sync
+from accounts.sync.kinds import USERS
+from providers.base import User
 from providers.emulators.seed import demo_dataset
 from providers.workos import WorkOSProvider
 from tests.factories import OrganizationFactory
@@ -460,3 +463,21 @@ def test_statistics_are_refreshed_each_time_sync_has_doubled_a_table(monkeypatch
     OrganizationFactory.create_batch(1)
     statistics.grew(table, 1)
     assert planner_rows() == 6
+
+
+def test_a_record_in_two_batches_in_a_row_is_created_once():
+    # A batch is looked up while the one before it is being written: one that shares a record
+    # with it must wait for that write, or it would plan to create the record a second time.
+    run = SyncRun.objects.create(
+        provider="sandbox", state=SyncRun.State.RUNNING, started_at=timezone.now()
+    )
+    syncer = Syncer(provider=None, run=run, actor=None, progress=None)
+    people = [User(id=f"user_{n}", email=f"person{n}@example.com") for n in range(4)]
+    read = timezone.now()
+
+    syncer._list_kind(USERS, [(read, people[:2]), (read, people[1:3]), (read, people[3:])])
+
+    assert ProviderUser.objects.filter(provider="sandbox").count() == 4
+    assert (run.seen, run.created, run.unchanged) == (5, 4, 1)
+    created = AuditEvent.objects.filter(event_type="user.sync_created")
+    assert sorted(created.values_list("target_id", flat=True)) == [p.id for p in people]

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, closing, nullcontext
+from contextlib import ExitStack, closing
 from datetime import datetime
 from typing import Any
 
@@ -80,25 +80,13 @@ class Syncer:
         for kind, seen in reversed(listed):
             self._removals(kind, seen)
 
-    def _read(self, kind: Kind) -> Generator[tuple[datetime, list[Any]]]:
-        return prefetched(iter(kind.listing(self.provider)), self.batch_size)
-
-    def sync_kind(
-        self, kind: Kind, batches: Iterable[tuple[datetime, list[Any]]] | None = None
-    ) -> None:
-        """Stream one kind, upsert it batch by batch, then mark what was not seen removed."""
-        self._removals(kind, self._list_kind(kind, batches))
-
-    def _list_kind(self, kind: Kind, batches: Iterable[tuple[datetime, list[Any]]] | None) -> PkSet:
-        """Stream one kind and upsert it batch by batch; the rows it saw."""
+    def _list_kind(self, kind: Kind, batches: Iterable[tuple[datetime, list[Any]]]) -> PkSet:
+        """Upsert one kind's batches as they come; the rows it saw."""
         self.run.phase = kind.plural
         self._report()
         table = Table(kind)
         seen = PkSet()
-        with (
-            closing(self._read(kind)) if batches is None else nullcontext(batches) as stream,
-            closing(self._planned(kind, table, stream, seen)) as plans,
-        ):
+        with closing(self._planned(kind, table, batches, seen)) as plans:
             for plan in plans:
                 self._write(kind, table, plan)
                 self._report()
