@@ -101,7 +101,7 @@ class Syncer:
         self.run.seen += len(items)
         table = Table(kind)
         looked = self._look_up(kind, table, items, fetched_at)
-        self._write(kind, table, self._plan(kind, table, looked, PkSet()))
+        self._write(kind, table, plan_batch(kind, table, looked, PkSet(), self.note_error))
 
     def remove_records(self, kind: Kind, external_ids: list[str]) -> None:
         """Mark records the provider deleted removed (already removed ones are left alone)."""
@@ -140,13 +140,11 @@ class Syncer:
         desired = {item.id: kind.to_values(item) for item in batch}
         rows = table.stored(self.key, list(desired), fetched_at)
         roles = held_roles(row[0] for row in rows) if kind.noun == "membership" else {}
-        looked = Lookup(desired, rows, roles, {})
-        for ref, wanted in wanted_references(kind, table, looked).items():
-            looked.references[ref] = REFERENCED_TABLES[ref].pks(self.key, sorted(wanted))
-        return looked
-
-    def _plan(self, kind: Kind, table: Table, looked: Lookup, seen: PkSet) -> Plan:
-        return plan_batch(kind, table, looked, seen, self.note_error)
+        references = {
+            ref: REFERENCED_TABLES[ref].pks(self.key, sorted(wanted))
+            for ref, wanted in wanted_references(kind, table, desired, rows).items()
+        }
+        return Lookup(desired, rows, roles, references)
 
     def _planned(
         self, kind: Kind, table: Table, batches: Iterable[tuple[datetime, list[Any]]], seen: PkSet
@@ -168,7 +166,7 @@ class Syncer:
                     yield pending.result()
                     pending = None
                 looked = self._look_up(kind, table, batch, fetched_at)
-                planned = planner.submit(self._plan, kind, table, looked, seen)
+                planned = planner.submit(plan_batch, kind, table, looked, seen, self.note_error)
                 if pending is not None:
                     yield pending.result()
                 pending, pending_ids = planned, ids

@@ -60,13 +60,15 @@ class Plan:
     unchanged: int = 0
 
 
-def wanted_references(kind: Kind, table: Table, looked: Lookup) -> dict[str, set[str]]:
+def wanted_references(
+    kind: Kind, table: Table, desired: dict[str, Values], rows: list[tuple[Any, ...]]
+) -> dict[str, set[str]]:
     """Provider ids of the rows that new or re-pointed records refer to, by ref."""
     wanted: dict[str, set[str]] = {ref: set() for ref in kind.refs}
     if not kind.refs:
         return wanted
-    by_id = {row[1]: row for row in looked.rows}
-    for external_id, values in looked.desired.items():
+    by_id = {row[1]: row for row in rows}
+    for external_id, values in desired.items():
         row = by_id.get(external_id)
         stored = table.current(row, None) if row is not None else None
         for ref in kind.refs:
