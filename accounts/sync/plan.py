@@ -68,12 +68,13 @@ def wanted_references(
     if not kind.refs:
         return wanted
     by_id = {row[1]: row for row in rows}
+    at = table.ref_ids_at
     for external_id, values in desired.items():
         row = by_id.get(external_id)
-        stored = table.current(row, None) if row is not None else None
-        for ref in kind.refs:
-            if values[ref] and (stored is None or stored[ref] != values[ref]):
-                wanted[ref].add(values[ref])
+        for index, ref in enumerate(kind.refs):
+            target = values[ref]
+            if target and (row is None or (row[at + index] or "") != target):
+                wanted[ref].add(target)
     return wanted
 
 

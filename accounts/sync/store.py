@@ -129,6 +129,8 @@ class Table:
         self.booleans = frozenset(
             name for name in kind.fields if isinstance(meta.get_field(name), models.BooleanField)
         )
+        # Where a stored row's referenced provider ids start (see select_sql).
+        self.ref_ids_at = 4 + len(kind.fields) + len(kind.refs)
 
     @cached_property
     def _source(self) -> tuple[list[str], str]:
@@ -170,9 +172,8 @@ class Table:
         values = dict(zip(fields, row[4 : 4 + len(fields)], strict=True))
         for name in self.booleans:
             values[name] = bool(values[name])
-        start = 4 + len(fields) + len(refs)
         for index, ref in enumerate(refs):
-            values[ref] = row[start + index] or ""
+            values[ref] = row[self.ref_ids_at + index] or ""
         if self.kind.noun == "membership":
             values["roles"] = roles or ()
         return values
