@@ -138,13 +138,14 @@ class Syncer:
     def _look_up(self, kind: Kind, table: Table, batch: list[Any], fetched_at: datetime) -> Lookup:
         """What the database holds for a batch: its rows, their roles, what it refers to."""
         desired = {item.id: kind.to_values(item) for item in batch}
-        rows = table.stored(self.key, list(desired), fetched_at)
-        roles = held_roles(row[0] for row in rows) if kind.noun == "membership" else {}
+        stored = {row[1]: row for row in table.stored(self.key, list(desired), fetched_at)}
+        is_membership = kind.noun == "membership"
+        roles = held_roles(row[0] for row in stored.values()) if is_membership else {}
         references = {
             ref: REFERENCED_TABLES[ref].pks(self.key, sorted(wanted))
-            for ref, wanted in wanted_references(kind, table, desired, rows).items()
+            for ref, wanted in wanted_references(kind, table, desired, stored).items()
         }
-        return Lookup(desired, rows, roles, references)
+        return Lookup(desired, stored, roles, references)
 
     def _planned(
         self, kind: Kind, table: Table, batches: Iterable[tuple[datetime, list[Any]]], seen: PkSet

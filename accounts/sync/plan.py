@@ -42,7 +42,7 @@ class Lookup:
     """A batch's records and what the database holds for them."""
 
     desired: dict[str, Values]
-    rows: list[tuple[Any, ...]]  # Table.stored's columns
+    stored: dict[str, tuple[Any, ...]]  # rows by provider id, in Table.stored's columns
     roles: dict[int, tuple[str, ...]]  # held role slugs by membership pk
     references: dict[str, dict[str, int]]  # referenced pks by ref and provider id
 
@@ -61,16 +61,15 @@ class Plan:
 
 
 def wanted_references(
-    kind: Kind, table: Table, desired: dict[str, Values], rows: list[tuple[Any, ...]]
+    kind: Kind, table: Table, desired: dict[str, Values], stored: dict[str, tuple[Any, ...]]
 ) -> dict[str, set[str]]:
     """Provider ids of the rows that new or re-pointed records refer to, by ref."""
     wanted: dict[str, set[str]] = {ref: set() for ref in kind.refs}
     if not kind.refs:
         return wanted
-    by_id = {row[1]: row for row in rows}
     at = table.ref_ids_at
     for external_id, values in desired.items():
-        row = by_id.get(external_id)
+        row = stored.get(external_id)
         for index, ref in enumerate(kind.refs):
             target = values[ref]
             if target and (row is None or (row[at + index] or "") != target):
@@ -83,7 +82,6 @@ def plan_batch(
 ) -> Plan:
     """Compare a batch with its stored rows; adds the pks it found to `seen`."""
     plan = Plan()
-    by_id = {row[1]: row for row in looked.rows}
     is_membership = kind.noun == "membership"
 
     def resolve(external_id: str, values: Values, needed: Iterable[str]) -> dict | None:
@@ -101,7 +99,7 @@ def plan_batch(
         return resolved
 
     for external_id, values in looked.desired.items():
-        row = by_id.get(external_id)
+        row = looked.stored.get(external_id)
         if row is None:
             refs = resolve(external_id, values, kind.refs)
             if refs is not None:
