@@ -434,3 +434,14 @@ def test_a_stytch_webhook_leaves_nothing_for_the_reconciliation(
     assert hooks.answers == [200]
     assert (reconciliation.updated, reconciliation.removed) == (0, 0)
     assert membership_events(membership.id) == ["membership.sync_updated"]
+
+
+@pytest.mark.django_db
+def test_an_oversized_delivery_is_a_karmo_error_and_audited(client, workos_hooks, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = org_event(name="x" * 2000)
+    answer = post_workos(client, body, workos_signature(SECRET, body, time.time_ns() // 10**6))
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "40000003"
+    assert [e.error_code for e in refusals()] == ["40000003"]
+    assert not Organization.objects.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -54,4 +55,8 @@ def _audit_refusal(provider: str, error: KarmoError) -> None:
 def _receive(request: HttpRequest, provider: str) -> WebhookDelivery:
     if request.method != "POST":
         raise KarmoError(ErrorCode.METHOD_NOT_ALLOWED)
-    return receive(provider, request.headers, request.body)
+    try:
+        body = request.body
+    except RequestDataTooBig as exc:
+        raise KarmoError(ErrorCode.BODY_TOO_LARGE) from exc
+    return receive(provider, request.headers, body)
