@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
 
 from accounts.models import (
+    AppliedEvent,
     AuditEvent,
     Organization,
     OrganizationMembership,
@@ -19,6 +21,7 @@ from accounts.models import (
 )
 from accounts.sync import run_sync
 from accounts.sync.feed import run_incremental
+from accounts.sync.once import KEPT_FOR, forget_old
 from accounts.webhooks.refusals import refusal_cap
 from accounts.webhooks.signatures import svix_signature, workos_signature, zitadel_signature
 from providers.base import Membership, Status
@@ -445,3 +448,18 @@ def test_an_oversized_delivery_is_a_karmo_error_and_audited(client, workos_hooks
     assert answer.json()["code"] == "40000003"
     assert [e.error_code for e in refusals()] == ["40000003"]
     assert not Organization.objects.exists()
+
+
+@pytest.mark.django_db
+def test_deliveries_are_forgotten_once_their_signatures_are_stale(client, workos_hooks, settings):
+    body = org_event()
+    post_workos(client, body, workos_signature(SECRET, body, time.time_ns() // 10**6))
+    received = WebhookDelivery.objects.get().received_at
+    applied = AppliedEvent.objects.get().applied_at
+    assert forget_old(received + KEPT_FOR - timedelta(seconds=1)) == 0
+    settings.KARMO_WEBHOOK_TOLERANCE_SECONDS = KEPT_FOR.total_seconds()  # a generous operator
+    assert forget_old(max(received, applied) + KEPT_FOR + timedelta(seconds=1)) == 1  # the event
+    assert WebhookDelivery.objects.exists()  # a replay could still be signed in time
+    settings.KARMO_WEBHOOK_TOLERANCE_SECONDS = 300
+    assert forget_old(received + KEPT_FOR + timedelta(seconds=1)) == 1
+    assert not WebhookDelivery.objects.exists()

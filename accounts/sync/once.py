@@ -12,12 +12,13 @@ from __future__ import annotations
 import zlib
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import AppliedEvent
+from accounts.models import AppliedEvent, WebhookDelivery
 from accounts.sync.engine import Syncer
 from accounts.sync.kinds import KINDS
 from providers.base import Change
@@ -123,6 +124,13 @@ def apply_once(syncer: Syncer, changes: list[Change], fetched_at: datetime, via:
 
 
 def forget_old(now: datetime | None = None) -> int:
-    """Drop applied events older than KEPT_FOR; returns how many."""
-    cutoff = (now or timezone.now()) - KEPT_FOR
-    return AppliedEvent.objects.filter(applied_at__lt=cutoff).delete()[0]
+    """Drop applied events and webhook deliveries older than KEPT_FOR; returns how many.
+
+    A delivery id only refuses replays while its signature could still pass: up to twice the
+    timestamp tolerance after it arrived (a timestamp may be that far ahead of our clock).
+    """
+    now = now or timezone.now()
+    tolerance = timedelta(seconds=2 * settings.KARMO_WEBHOOK_TOLERANCE_SECONDS)
+    applied = AppliedEvent.objects.filter(applied_at__lt=now - KEPT_FOR).delete()[0]
+    delivered = WebhookDelivery.objects.filter(received_at__lt=now - max(KEPT_FOR, tolerance))
+    return applied + delivered.delete()[0]
