@@ -463,3 +463,26 @@ def test_deliveries_are_forgotten_once_their_signatures_are_stale(client, workos
     settings.KARMO_WEBHOOK_TOLERANCE_SECONDS = 300
     assert forget_old(received + KEPT_FOR + timedelta(seconds=1)) == 1
     assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("provider", "headers"),
+    [
+        ("workos", {"HTTP_WORKOS_SIGNATURE": "t=1, v1=é"}),
+        (
+            "stytch",
+            {"HTTP_SVIX_ID": "msg_1", "HTTP_SVIX_TIMESTAMP": "1", "HTTP_SVIX_SIGNATURE": "v1,é"},
+        ),
+        ("zitadel", {"HTTP_ZITADEL_SIGNATURE": "t=1,v1=é"}),
+    ],
+)
+def test_a_signature_outside_ascii_is_refused(client, settings, provider, headers):
+    settings.KARMO_PROVIDER = provider
+    settings.WORKOS_WEBHOOK_SECRET = settings.ZITADEL_WEBHOOK_SECRET = SECRET
+    settings.STYTCH_WEBHOOK_SECRET = SVIX_SECRET
+    answer = client.post(
+        f"/webhooks/{provider}/", b"{}", content_type="application/json", **headers
+    )
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "40108001"

@@ -40,6 +40,12 @@ def _bad(detail: str) -> KarmoError:
     )
 
 
+def _matches(expected: str, given: list[str]) -> bool:
+    """Whether any given signature is the expected one, in constant time. Compared as bytes:
+    compare_digest refuses str with non-ASCII characters, which anyone can put in a header."""
+    return any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in given)
+
+
 def workos_signature(secret: str, body: bytes, timestamp_ms: int) -> str:
     """The `WorkOS-Signature` header value for a body (used by the emulator and tests)."""
     digest = hmac.new(secret.encode(), f"{timestamp_ms}.".encode() + body, hashlib.sha256)
@@ -58,7 +64,7 @@ def verify_workos(
     except (KeyError, ValueError):
         raise _bad("no t= and v1= in WorkOS-Signature") from None
     expected = workos_signature(secret, body, timestamp_ms).rpartition("v1=")[2]
-    if not hmac.compare_digest(expected, given):
+    if not _matches(expected, [given]):
         raise _bad("WorkOS-Signature")
     _fresh(timestamp_ms / 1000, tolerance, time.time() if now is None else now)
     return Signed(delivery_id="")
@@ -84,7 +90,7 @@ def verify_zitadel(
     except (StopIteration, ValueError):
         raise _bad("no t= in ZITADEL-Signature") from None
     expected = zitadel_signature(secret, body, timestamp).rpartition("v1=")[2]
-    if not any(hmac.compare_digest(expected, candidate) for candidate in given):
+    if not _matches(expected, given):
         raise _bad("ZITADEL-Signature")
     _fresh(timestamp, tolerance, time.time() if now is None else now)
     return Signed(delivery_id="")
@@ -122,7 +128,7 @@ def verify_svix(
         for part in headers.get("svix-signature", "").split()
         if part.startswith("v1,")
     ]
-    if not any(hmac.compare_digest(expected, candidate) for candidate in given):
+    if not _matches(expected, given):
         raise _bad("svix-signature")
     _fresh(timestamp, tolerance, time.time() if now is None else now)
     return Signed(delivery_id=delivery_id)
