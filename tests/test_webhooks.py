@@ -486,3 +486,31 @@ def test_a_signature_outside_ascii_is_refused(client, settings, provider, header
     )
     assert answer.status_code == 401
     assert answer.json()["code"] == "40108001"
+
+
+STYTCH_MISSHAPEN = [
+    {"object_type": "member", "action": "UPDATE", "member": {}},
+    {"object_type": "member", "action": "UPDATE", "member": {"member_id": 5}},
+    {"object_type": "organization", "action": "UPDATE", "organization": {"organization_id": []}},
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("payload", STYTCH_MISSHAPEN)
+def test_a_signed_stytch_body_of_another_shape_is_refused(client, stytch_hooks, payload):
+    body = json.dumps({"event_id": "event-test-1", **payload}).encode()
+    answer = post_stytch(client, body, "msg_1", int(time.time()))
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "40008001"
+    assert [e.error_code for e in refusals()] == ["40008001"]
+    assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_signed_workos_event_of_another_shape_is_refused(client, workos_hooks):
+    event = {"id": "event_1", "event": "user.updated", "data": {"id": "user_1", "email": None}}
+    body = json.dumps(event).encode()
+    answer = post_workos(client, body, workos_signature(SECRET, body, time.time_ns() // 10**6))
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "40008001"
+    assert not ProviderUser.objects.exists()
