@@ -177,7 +177,7 @@ def _changes(receiver: Receiver, name: str, payload: dict[str, Any]) -> list[Cha
         if not _well_formed(change):
             raise KarmoError(
                 ErrorCode.WEBHOOK_BAD_PAYLOAD,
-                f"The webhook's {change.kind} has a value of the wrong type.",
+                f"The webhook's {change.kind} lacks its id or has a value of the wrong type.",
             )
     return changes
 
