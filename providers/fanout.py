@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from typing import Any
 
+from providers import read_clock
 from providers.budget import background
 
 Chain = Callable[[], Iterable[list[Any]]]
@@ -31,8 +32,9 @@ def fan_out[T](
     """Every item of every chain, chains read by up to `workers` threads at once.
 
     Items come in page order within a chain, chains interleaved. At most `workers` pages wait
-    in the queue, and one more in each reader. The first error of any chain is raised here;
-    closing the iterator stops the readers after the page each is reading. Readers give way
+    in the queue, and one more in each reader; the taking thread learns each page's request
+    time (see read_clock). The first error of any chain is raised here; closing the iterator
+    stops the readers after the page each is reading. Readers give way
     to other requests in the budget unless `urgent` (the chains that bound the sync's
     duration).
     """
@@ -60,8 +62,13 @@ def fan_out[T](
         with nullcontext() if urgent else background():
             try:
                 while not stop.is_set() and (chain := next_chain()) is not None:
-                    for page in chain():
-                        if not hand_over(page):
+                    pages = iter(chain())
+                    while True:
+                        requested_at = read_clock.now()  # the chain asks for its next page
+                        page = next(pages, None)
+                        if page is None:
+                            break
+                        if not hand_over((requested_at, page)):
                             return
                 hand_over(_DONE)
             except BaseException as error:  # handed to the consumer, who decides
@@ -82,7 +89,9 @@ def fan_out[T](
             elif isinstance(value, _Failed):
                 raise value.error
             else:
-                yield from value
+                requested_at, page = value
+                read_clock.note(requested_at)
+                yield from page
     finally:
         stop.set()
         for thread in threads:

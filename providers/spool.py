@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from typing import IO, Any
 
+from providers import read_clock
+
 
 class Spool:
     """A first-in first-out queue of batches: `depth` in memory, the rest in a temporary file.
@@ -103,9 +105,11 @@ class Tee:
     def _consume(self, spool: Spool) -> Iterator[Any]:
         try:
             self._start()
-            while (page := spool.get()) != self._DONE:
-                if page == self._FAILED and self._error is not None:
+            while (value := spool.get()) != self._DONE:
+                if value == self._FAILED and self._error is not None:
                     raise self._error
+                requested_at, page = value
+                read_clock.note(requested_at)
                 yield page
         finally:
             spool.close()
@@ -117,13 +121,16 @@ class Tee:
                 self._thread.start()
 
     def _run(self) -> None:
+        began = read_clock.begin()  # a page may come from a fan-out that read it ahead
         with closing(iter(self._read())) as pages:  # type: ignore[type-var]
             try:
-                for page in pages:
+                while (page := next(pages, None)) is not None:
                     if all(spool.closed for spool in self._spools):
                         return
+                    requested_at = read_clock.oldest(began)
                     for spool in self._spools:
-                        spool.put(page)
+                        spool.put((requested_at, page))
+                    began = read_clock.begin()
                 marker = self._DONE
             except BaseException as error:  # handed to every consumer
                 self._error, marker = error, self._FAILED

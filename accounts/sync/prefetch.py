@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from itertools import islice
 
-from django.utils import timezone
-
+from providers import read_clock
 from providers.spool import Spool
 
 # Markers rather than objects: a marker may go through the file (pickle makes a copy).
@@ -23,7 +22,7 @@ _DONE, _FAILED = "done", "failed"
 
 
 class prefetched[T]:  # noqa: N801 - used like the generator function it replaced
-    """Batches of up to `size` items, each with the time its reading started.
+    """Batches of up to `size` items, each with the time its oldest page was asked for.
 
     Reading starts at once, in a thread that never waits for the consumer (see Spool); the
     provider's errors are raised in the caller's thread. `close()` stops the reader, whether
@@ -48,11 +47,11 @@ class prefetched[T]:  # noqa: N801 - used like the generator function it replace
     def _read(self) -> None:
         try:
             while not self._stop.is_set():
-                fetched_at = timezone.now()
+                began = read_clock.begin()
                 batch = list(islice(self._items, self._size))
                 if not batch:
                     break
-                self._spool.put((fetched_at, batch))
+                self._spool.put((read_clock.oldest(began), batch))
             self._spool.put(_DONE)
         except BaseException as error:  # handed to the caller, who decides
             self._error = error
