@@ -16,6 +16,7 @@ _taken = threading.local()
 
 
 def now() -> datetime:
+    """The time as mirror rows record their writes (aware, UTC)."""
     return datetime.now(UTC)
 
 
