@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 
@@ -106,11 +106,16 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class ChangePage:
-    """A page of the event feed: its changes, the cursor after them, and whether more wait."""
+    """A page of the event feed: its changes, the cursor after them, and whether more wait.
+
+    `unreadable` says which events of the page could not be read (one line each): they are
+    passed over, or one malformed event would hold the cursor back forever.
+    """
 
     changes: list[Change]
     cursor: str | None
     more: bool
+    unreadable: list[str] = field(default_factory=list)
 
 
 class Provider(Protocol):

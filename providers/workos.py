@@ -236,10 +236,20 @@ class WorkOSProvider:
         events = data.get("data")
         if not isinstance(events, list):
             raise ProviderUnavailable("workos sent an unreadable event list")
-        changes = [change for event in events if (change := event_change(event)) is not None]
-        last = events[-1]["id"] if events else cursor
+        changes, unreadable = [], []
+        for event in events:
+            try:
+                change = event_change(event)
+            except ProviderUnavailable as exc:
+                unreadable.append(f"workos event {_event_id(event)}: {exc.message}")
+                continue
+            if change is not None:
+                changes.append(change)
+        last = _event_id(events[-1]) if events else cursor
+        if events and not last:
+            raise ProviderUnavailable("workos sent an event without an id")
         more = bool((data.get("list_metadata") or {}).get("after")) and bool(events)
-        return ChangePage(changes=changes, cursor=last, more=more)
+        return ChangePage(changes=changes, cursor=last, more=more, unreadable=unreadable)
 
     # Changes ----------------------------------------------------------------------------
 
@@ -351,8 +361,15 @@ def _order_key(item: dict[str, Any]) -> tuple[str, str]:
     return (str(item.get("created_at") or ""), str(item.get("id") or ""))
 
 
+def _event_id(event: Any) -> str:
+    found = event.get("id") if isinstance(event, dict) else None
+    return found if isinstance(found, str) else ""
+
+
 def event_change(event: dict[str, Any]) -> Change | None:
     """The mirrored record an Events API (or webhook) event changes; None for other events."""
+    if not isinstance(event, dict):
+        raise ProviderUnavailable("workos sent an event that is not an object")
     noun, _, verb = str(event.get("event", "")).rpartition(".")
     kind = EVENT_KINDS.get(noun)
     data = event.get("data")

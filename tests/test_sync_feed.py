@@ -219,3 +219,23 @@ def test_applied_events_are_forgotten_after_they_can_no_longer_arrive(synced):
     assert event.via == "feed"
     assert forget_old(event.applied_at + KEPT_FOR - timedelta(seconds=1)) == 0
     assert forget_old(event.applied_at + KEPT_FOR + timedelta(seconds=1)) == 1
+
+
+def test_an_unreadable_event_is_passed_over_and_said_so(synced, workos_emulator):
+    emulator = workos_emulator.app
+    with emulator.store.transaction():
+        malformed = emulator.emit("user.updated", {"id": "user_without_an_email"})
+    membership = an_active_membership(synced)
+    synced.deactivate_membership(membership)
+
+    run = run_incremental(provider=synced)
+
+    assert run.mode == SyncRun.Mode.INCREMENTAL
+    assert run.state == SyncRun.State.SUCCEEDED
+    assert run.updated == 1  # the event after it is applied
+    assert f"workos event {malformed['id']}: " in run.errors
+    assert "(passed over)" in run.errors
+    assert FeedState.objects.get(provider="workos").cursor != malformed["id"]
+    again = run_incremental(provider=synced)
+    assert again.updated == 0
+    assert not again.errors  # the cursor moved past it

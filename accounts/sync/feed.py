@@ -147,6 +147,8 @@ def run_incremental(
     started_event(run, actor, syncer.correlation_id)
     try:
         while True:
+            for line in page.unreadable:  # passed over: the reconciliation mends the record
+                syncer.note_error(f"{line} (passed over)")
             with transaction.atomic():
                 apply_once(syncer, page.changes, fetched_at, via="feed")
                 _advance(state, page.cursor, page.changes)
