@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
 from axes.models import AccessAttempt
+from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.oath import TOTP
@@ -313,3 +315,18 @@ def test_sign_in_settings_are_checked(settings):
     settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = ["https://karmo.example.com"]
     found = {m.id for m in run_checks(include_deployment_checks=True)}
     assert not {"staff.E001", "staff.W001", "staff.W002"} & found
+
+
+@pytest.mark.parametrize("kind", ["auth", "register"])
+def test_passkey_scripts_run_after_their_translations(rf, kind):
+    """The passkey button works once it shows: an "async" catalogue could run after the
+    module that wires the button, and a click in between was lost."""
+    template = "{% load otp_webauthn %}{% render_otp_webauthn_" + kind + "_scripts %}"
+    html = Template(template).render(Context({"request": rf.get("/login/verify/")}))
+    scripts = re.findall(r"<script[^>]*src=[^>]*>", html)
+    assert len(scripts) == 2
+    catalogue, module = scripts
+    assert "jsi18n" in catalogue
+    assert "async" not in catalogue
+    assert " defer" in catalogue
+    assert 'type="module"' in module
