@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import functools
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 
 class Status(enum.StrEnum):
@@ -102,6 +104,28 @@ class Change:
     external_id: str
     item: Organization | User | Membership | Role | None
     occurred_at: str = ""
+
+
+def well_formed(change: Change) -> bool:
+    """Whether a change names its record by text and each field has its declared type (an
+    event is JSON from outside: an id may arrive as a number or a list, an email as null)."""
+    if not isinstance(change.external_id, str) or not change.external_id:
+        return False
+    item = change.item
+    return item is None or all(
+        _has_type(getattr(item, name), hint) for name, hint in _hints(type(item)).items()
+    )
+
+
+@functools.cache
+def _hints(record: type) -> dict[str, Any]:
+    return typing.get_type_hints(record)
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    if typing.get_origin(hint) is tuple:  # tuple[str, ...]
+        return isinstance(value, tuple) and all(isinstance(part, str) for part in value)
+    return isinstance(value, hint)
 
 
 @dataclass(frozen=True, slots=True)

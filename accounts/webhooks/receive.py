@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -18,7 +16,7 @@ from accounts.models import FeedState, SyncRun, WebhookDelivery
 from accounts.sync.engine import Syncer
 from accounts.sync.once import apply_once
 from accounts.webhooks.signatures import Signed, verify_svix, verify_workos, verify_zitadel
-from providers.base import Change
+from providers.base import Change, well_formed
 from providers.errors import ProviderError
 
 Verifier = Callable[[Mapping[str, str], bytes, str, float], Signed]
@@ -174,34 +172,12 @@ def _changes(receiver: Receiver, name: str, payload: dict[str, Any]) -> list[Cha
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a body of another shape
         raise KarmoError(ErrorCode.WEBHOOK_BAD_PAYLOAD) from exc
     for change in changes:
-        if not _well_formed(change):
+        if not well_formed(change):
             raise KarmoError(
                 ErrorCode.WEBHOOK_BAD_PAYLOAD,
                 f"The webhook's {change.kind} lacks its id or has a value of the wrong type.",
             )
     return changes
-
-
-def _well_formed(change: Change) -> bool:
-    """Whether the change names its record by text and each field has its declared type
-    (a signed body is still JSON from outside: an id may arrive as a number or a list)."""
-    if not isinstance(change.external_id, str) or not change.external_id:
-        return False
-    item = change.item
-    return item is None or all(
-        _has_type(getattr(item, name), hint) for name, hint in _hints(type(item)).items()
-    )
-
-
-@functools.cache
-def _hints(record: type) -> dict[str, Any]:
-    return typing.get_type_hints(record)
-
-
-def _has_type(value: Any, hint: Any) -> bool:
-    if typing.get_origin(hint) is tuple:  # tuple[str, ...]
-        return isinstance(value, tuple) and all(isinstance(part, str) for part in value)
-    return isinstance(value, hint)
 
 
 def apply_webhook(changes: list[Change]) -> tuple[int, int]:
