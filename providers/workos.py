@@ -19,6 +19,7 @@ from providers.base import (
     Role,
     Status,
     User,
+    well_formed,
 )
 from providers.budget import Budget
 from providers.errors import (
@@ -243,7 +244,9 @@ class WorkOSProvider:
             except ProviderUnavailable as exc:
                 unreadable.append(f"workos event {_event_id(event)}: {exc.message}")
                 continue
-            if change is not None:
+            if change is not None and not well_formed(change):
+                unreadable.append(f"workos event {_event_id(event)}: a value of the wrong type")
+            elif change is not None:
                 changes.append(change)
         last = _event_id(events[-1]) if events else cursor
         if events and not last:

@@ -239,3 +239,17 @@ def test_an_unreadable_event_is_passed_over_and_said_so(synced, workos_emulator)
     again = run_incremental(provider=synced)
     assert again.updated == 0
     assert not again.errors  # the cursor moved past it
+
+
+def test_an_event_with_a_value_of_the_wrong_type_is_passed_over(synced, workos_emulator):
+    emulator = workos_emulator.app
+    with emulator.store.transaction():
+        nulled = emulator.emit("user.updated", {"id": "user_null_email", "email": None})
+    synced.deactivate_membership(an_active_membership(synced))
+
+    run = run_incremental(provider=synced)
+
+    assert run.state == SyncRun.State.SUCCEEDED
+    assert run.updated == 1
+    assert f"workos event {nulled['id']}: " in run.errors
+    assert not ProviderUser.objects.filter(external_id="user_null_email").exists()
