@@ -5,9 +5,11 @@ from __future__ import annotations
 import enum
 import functools
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
+
+from providers.errors import ProviderUnavailable
 
 
 class Status(enum.StrEnum):
@@ -115,6 +117,21 @@ def well_formed(change: Change) -> bool:
     return item is None or all(
         _has_type(getattr(item, name), hint) for name, hint in _hints(type(item)).items()
     )
+
+
+def readable[**P, T](provider: str, convert: Callable[P, T]) -> Callable[P, T]:
+    """`convert` (an object of the provider's answer into records), with a missing or
+    mistyped field raised as ProviderUnavailable: an answer we cannot read is the provider's
+    fault, and a sync must fail on it with that said, not with a KeyError."""
+
+    @functools.wraps(convert)
+    def read(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return convert(*args, **kwargs)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ProviderUnavailable(f"{provider} sent an unreadable object: {exc!r}") from exc
+
+    return read
 
 
 @functools.cache

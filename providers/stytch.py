@@ -32,6 +32,7 @@ from providers.base import (
     Role,
     Status,
     User,
+    readable,
 )
 from providers.budget import Budget
 from providers.errors import (
@@ -333,6 +334,9 @@ class StytchProvider:
         return self._call("GET", path, params={"include_deleted": "true"}).data["member"]
 
 
+_readable = functools.partial(readable, "stytch")
+
+
 def _seg(value: str) -> str:
     return quote(value, safe="")
 
@@ -342,10 +346,12 @@ def _member_path(membership: Membership) -> str:
     return f"/v1/b2b/organizations/{org}/members/{member}"
 
 
+@_readable
 def _organization(data: dict[str, Any]) -> Organization:
     return Organization(id=data["organization_id"], name=data.get("organization_name") or "")
 
 
+@_readable
 def _user(data: dict[str, Any]) -> User:
     first, _, last = (data.get("name") or "").strip().partition(" ")
     raw = data.get("status") or ""
@@ -360,10 +366,12 @@ def _user(data: dict[str, Any]) -> User:
     )
 
 
+@_readable
 def _organization_id(data: dict[str, Any]) -> str:
     return data["organization_id"]
 
 
+@_readable
 def _custom_roles(data: dict[str, Any]) -> list[Role]:
     return [_role(role, data["organization_id"]) for role in data.get("custom_roles") or []]
 
@@ -372,6 +380,7 @@ def _user_and_membership(data: dict[str, Any]) -> tuple[User, Membership]:
     return _user(data), _membership(data)
 
 
+@_readable
 def _membership(data: dict[str, Any]) -> Membership:
     raw = data.get("status") or ""
     roles = [r["role_id"] for r in data.get("roles") or [] if r.get("role_id") != IMPLICIT_ROLE]
@@ -385,6 +394,7 @@ def _membership(data: dict[str, Any]) -> Membership:
     )
 
 
+@_readable
 def _role(data: dict[str, Any], organization_id: str) -> Role:
     role_id = data["role_id"]
     text = (data.get("description") or "").strip()

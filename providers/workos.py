@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -19,6 +19,7 @@ from providers.base import (
     Role,
     Status,
     User,
+    readable,
     well_formed,
 )
 from providers.budget import Budget
@@ -399,17 +400,7 @@ def _event_item(kind: str, data: dict[str, Any]) -> Organization | User | Member
     return _role(data, data.get("organization_id") or "")
 
 
-def _readable[**P, T](convert: Callable[P, T]) -> Callable[P, T]:
-    """Turn a missing or mistyped field in a WorkOS answer into ProviderUnavailable."""
-
-    @functools.wraps(convert)
-    def read(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return convert(*args, **kwargs)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ProviderUnavailable(f"workos sent an unreadable object: {exc!r}") from exc
-
-    return read
+_readable = functools.partial(readable, "workos")
 
 
 def _roles_path(organization_id: str) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from providers.base import Membership, Organization, Role, Status, User
+from providers.base import Membership, Organization, Role, Status, User, readable
 from providers.errors import (
     ProviderAPIError,
     ProviderAuthError,
@@ -53,6 +54,9 @@ AUTHZ_STATUS = {"STATE_ACTIVE": Status.ACTIVE, "STATE_INACTIVE": Status.INACTIVE
 INITIAL_USERS = {"stateQuery": {"state": INITIAL}}
 
 
+_readable = functools.partial(readable, "zitadel")
+
+
 def parse_error(response: httpx.Response, body: Any) -> ProviderAPIError:
     """Map a REST `{"code": int, "message", "details"}` or Connect `{"code": "snake"}` body."""
     data = body if isinstance(body, dict) else {}
@@ -86,6 +90,7 @@ def not_found(what: str, object_id: str, answer: Answer) -> ProviderNotFound:
     )
 
 
+@_readable
 def organization(item: dict[str, Any]) -> Organization:
     """A v2 organization; only ORGANIZATION_STATE_ACTIVE is active."""
     state = item.get("state", "")
@@ -93,6 +98,7 @@ def organization(item: dict[str, Any]) -> Organization:
     return Organization(id=item["id"], name=item.get("name", ""), status=status, raw_status=state)
 
 
+@_readable
 def user(item: dict[str, Any]) -> User:
     """A v2 user: INITIAL is pending, ACTIVE active, anything else (INACTIVE, LOCKED) inactive."""
     human = item.get("human") or {}
@@ -115,6 +121,7 @@ def membership_state(state: str, *, invited: bool) -> Status:
     return Status.PENDING if invited and status == Status.ACTIVE else status
 
 
+@_readable
 def membership(item: dict[str, Any], *, invited: bool = False) -> Membership:
     """A v2 authorization, with its role keys as the membership's roles.
 
@@ -131,6 +138,7 @@ def membership(item: dict[str, Any], *, invited: bool = False) -> Membership:
     )
 
 
+@_readable
 def role(organization_id: str, item: dict[str, Any]) -> Role:
     """A project role; as an organization's role its id is `<org id>:<key>`."""
     return Role(

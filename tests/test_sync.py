@@ -442,6 +442,34 @@ def test_failed_membership_listing_marks_no_user_or_organization_removed(
     assert not OrganizationMembership.objects.present().filter(user=gone).exists()
 
 
+def _without(name: str):
+    return lambda document: {key: value for key, value in document.items() if key != name}
+
+
+# For each emulator: a record it keeps as the adapter reads it, and how to make it unreadable.
+UNREADABLE = {
+    "workos": ("user", "list_users", _without("email")),
+    "stytch": ("member", "list_memberships", lambda member: {**member, "roles": [{}]}),
+    "zitadel": ("user", "list_users", _without("userId")),
+}
+
+
+@pytest.mark.parametrize("flavor", sorted(UNREADABLE))
+def test_an_object_the_adapter_cannot_read_fails_the_sync_with_the_provider_named(flavor, request):
+    provider = request.getfixturevalue(f"{flavor}_provider")
+    store = request.getfixturevalue(f"{flavor}_emulator").app.store
+    kind, listing, unreadable = UNREADABLE[flavor]
+    record = next(iter(getattr(provider, listing)()))
+    store.put(kind, record.id, unreadable(store.get(kind, record.id)))
+
+    run = run_sync(provider)
+
+    assert run.state == SyncRun.State.FAILED
+    assert f"{flavor} sent an unreadable object: KeyError(" in run.errors
+    assert not ProviderUser.objects.filter(removed_at__isnull=False).exists()
+    assert not OrganizationMembership.objects.filter(removed_at__isnull=False).exists()
+
+
 @pytest.mark.postgres
 def test_statistics_are_refreshed_each_time_sync_has_doubled_a_table(monkeypatch):
     def planner_rows() -> float:
