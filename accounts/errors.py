@@ -90,6 +90,7 @@ class ErrorCode(enum.Enum):
         "50304001",
         "Access-management provider is not configured for this environment.",
     )
+    PROVIDER_UNREADABLE = ("50204001", "The access provider sent an answer Karmo cannot read.")
     PROVIDER_UNAVAILABLE = ("50304002", "The access provider could not be reached.")
     PROVIDER_AUTH_FAILED = ("50304003", "The access provider refused Karmo's credentials.")
     INVALID_CURSOR = (
@@ -209,6 +210,7 @@ _PROVIDER_ERRORS: list[tuple[type[perr.ProviderError], ErrorCode]] = [
     (perr.ProviderConflict, ErrorCode.PROVIDER_CONFLICT),
     (perr.ProviderRejected, ErrorCode.PROVIDER_REJECTED),
     (perr.ProviderAuthError, ErrorCode.PROVIDER_AUTH_FAILED),
+    (perr.ProviderUnreadable, ErrorCode.PROVIDER_UNREADABLE),
     (perr.ProviderUnavailable, ErrorCode.PROVIDER_UNAVAILABLE),
 ]
 

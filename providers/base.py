@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from providers.errors import ProviderUnavailable
+from providers.errors import ProviderUnreadable
 
 
 class Status(enum.StrEnum):
@@ -121,7 +121,7 @@ def well_formed(change: Change) -> bool:
 
 def readable[**P, T](provider: str, convert: Callable[P, T]) -> Callable[P, T]:
     """`convert` (an object of the provider's answer into records), with a missing or
-    mistyped field raised as ProviderUnavailable: an answer we cannot read is the provider's
+    mistyped field raised as ProviderUnreadable: an answer we cannot read is the provider's
     fault, and a sync must fail on it with that said, not with a KeyError."""
 
     @functools.wraps(convert)
@@ -129,7 +129,7 @@ def readable[**P, T](provider: str, convert: Callable[P, T]) -> Callable[P, T]:
         try:
             return convert(*args, **kwargs)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ProviderUnavailable(f"{provider} sent an unreadable object: {exc!r}") from exc
+            raise ProviderUnreadable(f"{provider} sent an unreadable object: {exc!r}") from exc
 
     return read
 

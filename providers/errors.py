@@ -72,6 +72,11 @@ class ProviderUnavailable(ProviderAPIError):
     """5xx, a timeout, a dropped connection or an unreadable answer."""
 
 
+class ProviderUnreadable(ProviderUnavailable):
+    """A successful answer Karmo cannot read: not JSON, or an object missing a field or with
+    a field of another type. Asking again would get the same answer."""
+
+
 STATUS_TO_ERROR: dict[int, type[ProviderAPIError]] = {
     400: ProviderRejected,
     401: ProviderAuthError,

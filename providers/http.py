@@ -18,6 +18,7 @@ from providers.errors import (
     ProviderError,
     ProviderRateLimited,
     ProviderUnavailable,
+    ProviderUnreadable,
     error_for_status,
 )
 from providers.observe import count_retry
@@ -252,7 +253,7 @@ class ProviderHTTP:
             return response.json()
         except ValueError as exc:
             if response.is_success:
-                raise ProviderUnavailable(
+                raise ProviderUnreadable(
                     f"{self.provider} sent a response that is not JSON",
                     status_code=response.status_code,
                     request_id=request_id,

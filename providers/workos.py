@@ -29,7 +29,7 @@ from providers.errors import (
     ProviderFeedExpired,
     ProviderNotFound,
     ProviderRejected,
-    ProviderUnavailable,
+    ProviderUnreadable,
     ProviderUnsupported,
     error_for_status,
 )
@@ -144,7 +144,7 @@ class WorkOSProvider:
             data = answer.data if isinstance(answer.data, dict) else {}
             items, metadata = data.get("data"), data.get("list_metadata") or {}
             if not isinstance(items, list) or not isinstance(metadata, dict):
-                raise ProviderUnavailable(
+                raise ProviderUnreadable(
                     f"workos sent an unreadable list from {path}", request_id=answer.request_id
                 )
             yield items
@@ -217,7 +217,7 @@ class WorkOSProvider:
         data = self.http.request("GET", "/events", params=query).data
         events = data.get("data") if isinstance(data, dict) else None
         if not isinstance(events, list):
-            raise ProviderUnavailable("workos sent an unreadable event list")
+            raise ProviderUnreadable("workos sent an unreadable event list")
         return events[0]["id"] if events else None
 
     def read_changes(self, cursor: str | None) -> ChangePage:
@@ -237,12 +237,12 @@ class WorkOSProvider:
         data = answer.data if isinstance(answer.data, dict) else {}
         events = data.get("data")
         if not isinstance(events, list):
-            raise ProviderUnavailable("workos sent an unreadable event list")
+            raise ProviderUnreadable("workos sent an unreadable event list")
         changes, unreadable = [], []
         for event in events:
             try:
                 change = event_change(event)
-            except ProviderUnavailable as exc:
+            except ProviderUnreadable as exc:
                 unreadable.append(f"workos event {_event_id(event)}: {exc.message}")
                 continue
             if change is not None and not well_formed(change):
@@ -251,7 +251,7 @@ class WorkOSProvider:
                 changes.append(change)
         last = _event_id(events[-1]) if events else cursor
         if events and not last:
-            raise ProviderUnavailable("workos sent an event without an id")
+            raise ProviderUnreadable("workos sent an event without an id")
         more = bool((data.get("list_metadata") or {}).get("after")) and bool(events)
         return ChangePage(changes=changes, cursor=last, more=more, unreadable=unreadable)
 
@@ -373,7 +373,7 @@ def _event_id(event: Any) -> str:
 def event_change(event: dict[str, Any]) -> Change | None:
     """The mirrored record an Events API (or webhook) event changes; None for other events."""
     if not isinstance(event, dict):
-        raise ProviderUnavailable("workos sent an event that is not an object")
+        raise ProviderUnreadable("workos sent an event that is not an object")
     noun, _, verb = str(event.get("event", "")).rpartition(".")
     kind = EVENT_KINDS.get(noun)
     data = event.get("data")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from providers import zitadel_wire as wire
 from providers.base import Change, ChangePage, Membership, Organization, Role, User
-from providers.errors import ProviderFeedExpired, ProviderNotFound, ProviderUnavailable
+from providers.errors import ProviderFeedExpired, ProviderNotFound, ProviderUnreadable
 
 if TYPE_CHECKING:
     from providers.zitadel import ZitadelProvider
@@ -35,7 +35,7 @@ def event_id(aggregate_type: str, aggregate_id: str, sequence: object) -> str:
 def _events(data: Any) -> list[dict[str, Any]]:
     events = data.get("events") if isinstance(data, dict) else None
     if not isinstance(events, list):
-        raise ProviderUnavailable("zitadel sent an unreadable event list")
+        raise ProviderUnreadable("zitadel sent an unreadable event list")
     return events
 
 

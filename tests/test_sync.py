@@ -465,7 +465,9 @@ def test_an_object_the_adapter_cannot_read_fails_the_sync_with_the_provider_name
     run = run_sync(provider)
 
     assert run.state == SyncRun.State.FAILED
-    assert f"{flavor} sent an unreadable object: KeyError(" in run.errors
+    code, message = run.errors.split(" ", 1)
+    assert code == "[50204001]"  # PROVIDER_UNREADABLE: asking again would not help
+    assert f"({flavor} sent an unreadable object: KeyError(" in message
     assert not ProviderUser.objects.filter(removed_at__isnull=False).exists()
     assert not OrganizationMembership.objects.filter(removed_at__isnull=False).exists()
 

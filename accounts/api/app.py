@@ -29,6 +29,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     422: "UNPROCESSABLE_ENTITY",
     429: "Configured access provider rate limited the request.",
     500: "INTERNAL_SERVER_ERROR",
+    502: "The access provider sent an answer Karmo cannot read.",
     503: "Access-management provider is not configured for this environment.",
 }
 # Free text the server can store: no NUL (which PostgreSQL refuses and the API answers 422).
