@@ -8,11 +8,13 @@ v2 event webhooks, which name one aggregate and its sequence.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from providers import zitadel_wire as wire
-from providers.base import Change, ChangePage, Membership, Organization, Role, User
+from providers.base import Change, ChangePage, Membership, Organization, Role, User, readable
 from providers.errors import ProviderFeedExpired, ProviderNotFound, ProviderUnreadable
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ AGGREGATES = {"user": "user", "org": "organization", "usergrant": "membership", 
 PAGE = 500
 
 Item = Organization | User | Membership | Role
+Event = tuple[str, str, object, str]  # aggregate type, aggregate id, sequence, creation date
+_readable = functools.partial(readable, "zitadel")
 
 
 def event_id(aggregate_type: str, aggregate_id: str, sequence: object) -> str:
@@ -43,7 +47,7 @@ def latest_change_cursor(provider: ZitadelProvider) -> str | None:
     """The newest relevant event's sequence, None while there is none."""
     body = {"aggregateTypes": list(AGGREGATES), "asc": False, "limit": 1}
     events = _events(provider.call(EVENTS, body, idempotent=True).data)
-    return str(events[0]["sequence"]) if events else None
+    return str(_sequence(events[0])) if events else None
 
 
 def read_changes(provider: ZitadelProvider, cursor: str | None) -> ChangePage:
@@ -61,20 +65,53 @@ def read_changes(provider: ZitadelProvider, cursor: str | None) -> ChangePage:
     }
     events = _events(provider.call(EVENTS, body, idempotent=True).data)
     if after:
-        if not events or int(events[0]["sequence"]) != after:
+        if not events or _sequence(events[0]) != after:
             raise ProviderFeedExpired(f"zitadel has no event {after} any more: the log has a gap")
         events = events[1:]
-    found = [
-        (e["aggregate"]["type"]["type"], e["aggregate"]["id"], e["sequence"], e["creationDate"])
-        for e in events
-    ]
-    last = str(events[-1]["sequence"]) if events else cursor
-    return ChangePage(changes=changes_of(provider, found), cursor=last, more=len(events) >= PAGE)
+    found, unreadable = [], []
+    for index, event in enumerate(events):
+        try:
+            found.append(_event(event))
+        except ProviderUnreadable as exc:
+            unreadable.append(f"zitadel event {index + 1} of the page: {exc.message}")
+    last = str(_sequence(events[-1])) if events else cursor  # the cursor must get past it
+    changes = _changes_passing_over(provider, found, unreadable)
+    return ChangePage(changes, cursor=last, more=len(events) >= PAGE, unreadable=unreadable)
 
 
-def changes_of(
-    provider: ZitadelProvider, events: Iterable[tuple[str, str, object, str]]
+def _changes_passing_over(
+    provider: ZitadelProvider, events: list[Event], unreadable: list[str]
 ) -> list[Change]:
+    """The events' changes; when a record cannot be read, each event's record is read on its
+    own and the unreadable ones are passed over (noted in `unreadable`), or one record would
+    hold the feed back for good."""
+    try:
+        return changes_of(provider, events)
+    except ProviderUnreadable:
+        changes = []
+        for event in events:
+            try:
+                changes.extend(changes_of(provider, [event]))
+            except ProviderUnreadable as exc:
+                unreadable.append(f"zitadel event {event_id(*event[:3])}: {exc.message}")
+        return changes
+
+
+@_readable
+def _event(event: dict[str, Any]) -> Event:
+    aggregate = event["aggregate"]
+    found = (aggregate["type"]["type"], aggregate["id"], _sequence(event), event["creationDate"])
+    if not all(isinstance(part, str) for part in (found[0], found[1], found[3])):
+        raise TypeError("an aggregate type, id or creation date is not text")
+    return found
+
+
+@_readable
+def _sequence(event: dict[str, Any]) -> int:
+    return int(event["sequence"])
+
+
+def changes_of(provider: ZitadelProvider, events: Iterable[Event]) -> list[Change]:
     """Changes for (aggregate type, aggregate id, sequence, creation date) events, each with
     its record as it is now (None when it is gone)."""
     events = [event for event in events if event[0] in AGGREGATES]
@@ -104,7 +141,7 @@ def _users(provider: ZitadelProvider, ids: set[str]) -> dict[str, Item]:
     if not ids:
         return {}
     query = {"queries": [{"inUserIdsQuery": {"userIds": sorted(ids)}}]}
-    return {item["userId"]: wire.user(item) for item in provider.pages("/v2/users", query)}
+    return {user.id: user for user in map(wire.user, provider.pages("/v2/users", query))}
 
 
 def _organizations(provider: ZitadelProvider, ids: set[str]) -> dict[str, Item]:
@@ -121,13 +158,15 @@ def _memberships(provider: ZitadelProvider, ids: set[str]) -> dict[str, Item]:
     if not ids:
         return {}
     body = {"filters": [{"authorizationIds": {"ids": sorted(ids)}}]}
-    grants = list(provider.pages(AUTHZ, body, "authorizations"))
-    users = {grant["user"]["id"] for grant in grants}
+    grants = [wire.membership(grant) for grant in provider.pages(AUTHZ, body, "authorizations")]
+    users = {grant.user_id for grant in grants}
     invited = set()
     if users:
         query = {"queries": [{"inUserIdsQuery": {"userIds": sorted(users)}}, wire.INITIAL_USERS]}
-        invited = {item["userId"] for item in provider.pages("/v2/users", query)}
+        invited = {user.id for user in map(wire.user, provider.pages("/v2/users", query))}
     return {
-        grant["id"]: wire.membership(grant, invited=grant["user"]["id"] in invited)
+        grant.id: replace(
+            grant, status=wire.membership_state(grant.raw_status, invited=grant.user_id in invited)
+        )
         for grant in grants
     }

@@ -114,6 +114,29 @@ def test_a_gap_in_the_event_log_falls_back_to_a_full_sync(synced, zitadel_emulat
     assert FeedState.objects.get(provider="zitadel").last_fallback_reason == run.reason
 
 
+def test_an_unreadable_record_or_event_is_passed_over_and_said_so(synced, zitadel_emulator):
+    emulator = zitadel_emulator.app
+    membership = next(m for m in synced.list_memberships() if m.status == Status.ACTIVE)
+    other = next(u for u in synced.list_users() if u.id != membership.user_id)
+    emulator.store.put("user", other.id, {**emulator.store.get("user", other.id), "human": "?"})
+    emulator.emit("user", other.id, "owner", "user.human.profile.changed", {})
+    emulator.emit("user", "user_without_a_date", "owner", "user.human.profile.changed", {})
+    last = emulator.store.get_meta("events")  # the key of the event just emitted
+    emulator.store.put("event", last, {**emulator.store.get("event", last), "creationDate": None})
+    synced.deactivate_membership(membership)
+
+    run = run_incremental(provider=synced)
+
+    assert (run.state, run.updated) == (SyncRun.State.SUCCEEDED, 1), run.errors
+    assert f"zitadel event zitadel:user:{other.id}:" in run.errors
+    assert "zitadel sent an unreadable object: AttributeError(" in run.errors
+    assert "of the page: zitadel sent an unreadable object: TypeError(" in run.errors
+    assert run.errors.count("(passed over)") == 2
+    assert OrganizationMembership.objects.get(external_id=membership.id).status == "inactive"
+    again = run_incremental(provider=synced, record_empty=False)
+    assert again is None  # the cursor moved past both
+
+
 def test_the_poll_task_and_sync_provider_read_zitadel_s_feed(synced, settings):
     settings.KARMO_FEED_POLL_SECONDS = 30
     membership = next(m for m in synced.list_memberships() if m.status == Status.ACTIVE)
