@@ -69,7 +69,8 @@ class ProviderFeedExpired(ProviderError):
 
 
 class ProviderUnavailable(ProviderAPIError):
-    """5xx, a timeout, a dropped connection or an unreadable answer."""
+    """5xx, a timeout or a dropped connection; also, as ProviderUnreadable, an answer that
+    cannot be read."""
 
 
 class ProviderUnreadable(ProviderUnavailable):
