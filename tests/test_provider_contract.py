@@ -21,6 +21,7 @@ from providers.errors import (
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
+    ProviderUnreadable,
     ProviderUnsupported,
 )
 from tests.fixtures.flavors import FAST_RETRY, FLAVORS, TEST_TIMEOUT
@@ -315,10 +316,10 @@ def test_dropped_connection_is_retried_then_surfaced(provider, emulator):
         provider.get_organization(organization.id)
 
 
-def test_malformed_json_is_unavailable(provider, emulator):
+def test_malformed_json_is_unreadable(provider, emulator):
     organization = next(iter(provider.list_organizations()))
     emulator.faults.configure({"bad_json": 1})
-    with pytest.raises(ProviderUnavailable, match="not JSON"):
+    with pytest.raises(ProviderUnreadable, match="not JSON"):
         provider.get_organization(organization.id)
 
 

@@ -106,7 +106,7 @@ def test_provider_refusal_of_a_stale_pending_membership_keeps_the_mirror(mirrore
         ({"fail": [429]}, ErrorCode.PROVIDER_RATE_LIMITED),
         ({"fail": [503]}, ErrorCode.PROVIDER_UNAVAILABLE),
         ({"drop": 1}, ErrorCode.PROVIDER_UNAVAILABLE),
-        ({"bad_json": 1}, ErrorCode.PROVIDER_UNAVAILABLE),
+        ({"bad_json": 1}, ErrorCode.PROVIDER_UNREADABLE),
     ],
 )
 def test_provider_failure_leaves_mirror_and_records_failed_outcome(
