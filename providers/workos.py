@@ -20,7 +20,6 @@ from providers.base import (
     Status,
     User,
     readable,
-    well_formed,
 )
 from providers.budget import Budget
 from providers.errors import (
@@ -245,9 +244,7 @@ class WorkOSProvider:
             except ProviderUnreadable as exc:
                 unreadable.append(f"workos event {_event_id(event)}: {exc.message}")
                 continue
-            if change is not None and not well_formed(change):
-                unreadable.append(f"workos event {_event_id(event)}: a value of the wrong type")
-            elif change is not None:
+            if change is not None:
                 changes.append(change)
         last = _event_id(events[-1]) if events else cursor
         if events and not last:

@@ -28,7 +28,7 @@ from accounts.models import Channel, FeedState, SyncRun
 from accounts.scheduling import book_once
 from accounts.sync.engine import Syncer
 from accounts.sync.once import apply_once, forget_old
-from providers.base import Change, Provider
+from providers.base import Change, Provider, well_formed
 from providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -149,9 +149,10 @@ def run_incremental(
         while True:
             for line in page.unreadable:  # passed over: the reconciliation mends the record
                 syncer.note_error(f"{line} (passed over)")
+            changes = _well_formed(provider.name, page.changes, syncer)
             with transaction.atomic():
-                apply_once(syncer, page.changes, fetched_at, via="feed")
-                _advance(state, page.cursor, page.changes)
+                apply_once(syncer, changes, fetched_at, via="feed")
+                _advance(state, page.cursor, changes)
             if not page.more:
                 break
             fetched_at = timezone.now()
@@ -163,6 +164,19 @@ def run_incremental(
         return run
     finish(run, syncer, counter, started)
     return run
+
+
+def _well_formed(provider: str, changes: list[Change], syncer: Syncer) -> list[Change]:
+    """The changes whose records have their declared types. The others are passed over with a
+    line, as the webhooks refuse them: a null email would fail the write, and every poll."""
+    kept = []
+    for change in changes:
+        if well_formed(change):
+            kept.append(change)
+        else:
+            line = f"{provider} event {change.event_id}: a value of the wrong type (passed over)"
+            syncer.note_error(line)
+    return kept
 
 
 def _advance(state: FeedState, cursor: str | None, changes: list[Change]) -> None:
