@@ -31,26 +31,26 @@ def fan_out[T](
 ) -> Iterator[T]:
     """Every item of every chain, chains read by up to `workers` threads at once.
 
-    Items come in page order within a chain, chains interleaved. At most `workers` pages wait
-    in the queue, and one more in each reader; the taking thread learns each page's request
-    time (see read_clock). The first error of any chain is raised here; closing the iterator
-    stops the readers after the page each is reading. Readers give way
-    to other requests in the budget unless `urgent` (the chains that bound the sync's
-    duration).
+    Items come in page order within a chain, chains interleaved. A reader asks for a page only
+    once it holds one of `workers` slots, which the taking thread gives back as it takes the
+    page: however many readers run, at most `workers` pages are being read or waiting, so
+    memory does not grow with the readers when the consumer is the slower side. The taking
+    thread learns each page's request time (see read_clock). The first error of any chain is
+    raised here; closing the iterator stops the readers after the page each is reading.
+    Readers give way to other requests in the budget unless `urgent` (the chains that bound
+    the sync's duration).
     """
     workers = max(1, workers)
-    pages: queue.Queue[Any] = queue.Queue(maxsize=workers)
+    pages: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    slots = threading.BoundedSemaphore(workers)
     stop = threading.Event()
     source = iter(chains)
     source_lock = threading.Lock()
 
-    def hand_over(value: Any) -> bool:
+    def take_slot() -> bool:
         while not stop.is_set():
-            try:
-                pages.put(value, timeout=0.1)
-            except queue.Full:
-                continue
-            return True
+            if slots.acquire(timeout=0.1):
+                return True
         return False
 
     def next_chain() -> Callable[[], Iterable[list[T]]] | None:
@@ -62,17 +62,17 @@ def fan_out[T](
         with nullcontext() if urgent else background():
             try:
                 while not stop.is_set() and (chain := next_chain()) is not None:
-                    pages = iter(chain())
-                    while True:
+                    read_pages = iter(chain())
+                    while take_slot():
                         requested_at = read_clock.now()  # the chain asks for its next page
-                        page = next(pages, None)
+                        page = next(read_pages, None)
                         if page is None:
+                            slots.release()
                             break
-                        if not hand_over((requested_at, page)):
-                            return
-                hand_over(_DONE)
+                        pages.put((requested_at, page))
+                pages.put(_DONE)
             except BaseException as error:  # handed to the consumer, who decides
-                hand_over(_Failed(error))
+                pages.put(_Failed(error))
 
     threads = [
         threading.Thread(target=read, name=f"karmo-fan-out-{n}", daemon=True)
@@ -89,6 +89,7 @@ def fan_out[T](
             elif isinstance(value, _Failed):
                 raise value.error
             else:
+                slots.release()
                 requested_at, page = value
                 read_clock.note(requested_at)
                 yield from page

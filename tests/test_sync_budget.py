@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import nullcontext
 
 import pytest
@@ -74,6 +75,27 @@ def test_fan_out_reads_chains_concurrently_and_raises_the_first_error() -> None:
 
     with pytest.raises(RuntimeError, match="page 2"):
         list(fan_out([broken, broken], workers=2))
+
+
+
+def test_a_slow_consumer_holds_no_more_pages_than_readers_in_memory() -> None:
+    lock = threading.Lock()
+    held = most = 0
+
+    def chain():
+        nonlocal held, most
+        for _ in range(3):
+            with lock:
+                held += 1
+                most = max(most, held)
+            yield [object()]
+
+    for _ in fan_out([chain] * 8, workers=4):
+        time.sleep(0.01)  # the writer is the slower side: readers must wait, not read ahead
+        with lock:
+            held -= 1
+    assert held == 0
+    assert most <= 4 + 1  # four read or waiting, and the one being taken
 
 
 DATASET = generated_dataset(24, 300, 900, seed=3)
