@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from playwright.sync_api import expect
 
 from accounts.sync import run_sync
 from tests.conftest import make_staff
@@ -22,6 +23,9 @@ from tests.conftest import make_staff
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the
 # test body are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Assertions wait as long as actions (page.set_default_timeout below): on a machine busy with
+# the other test workers, a notice after a server round trip can take more than the 5 s default.
+expect.set_options(timeout=30_000)
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
