@@ -77,7 +77,6 @@ def test_fan_out_reads_chains_concurrently_and_raises_the_first_error() -> None:
         list(fan_out([broken, broken], workers=2))
 
 
-
 def test_a_slow_consumer_holds_no_more_pages_than_readers_in_memory() -> None:
     lock = threading.Lock()
     held = most = 0
