@@ -187,7 +187,7 @@ class ZitadelProvider:
             AUTHZ + "ListAuthorizations",
             {"filters": filters},
             "authorizations",
-            lambda item: wire.membership(item, invited=item["user"]["id"] in invited),
+            lambda item: wire.membership(item, invited=invited),
         )
 
     def list_roles(self) -> Iterator[Role]:
@@ -240,10 +240,11 @@ class ZitadelProvider:
         answer = self._call(AUTHZ + "ListAuthorizations", body, idempotent=True)
         if not answer.data.get("authorizations"):
             raise wire.not_found("authorization", membership_id, answer)
-        item = answer.data["authorizations"][0]
-        user = self.http.request("GET", f"/v2/users/{wire.segment(item['user']['id'])}")
+        found = wire.membership(answer.data["authorizations"][0])
+        user = self.http.request("GET", f"/v2/users/{wire.segment(found.user_id)}")
         invited = user.data["user"].get("state") == wire.INITIAL
-        return wire.membership(item, invited=invited), answer, invited
+        status = wire.membership_state(found.raw_status, invited=invited)
+        return replace(found, status=status), answer, invited
 
     # -- state changes -----------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Container
 from typing import Any
 from urllib.parse import quote
 
@@ -122,17 +123,18 @@ def membership_state(state: str, *, invited: bool) -> Status:
 
 
 @_readable
-def membership(item: dict[str, Any], *, invited: bool = False) -> Membership:
+def membership(item: dict[str, Any], *, invited: Container[str] = ()) -> Membership:
     """A v2 authorization, with its role keys as the membership's roles.
 
-    `invited` says its user is in USER_STATE_INITIAL (ZITADEL has no pending authorization).
+    `invited` holds the users in USER_STATE_INITIAL (ZITADEL has no pending authorization).
     """
     state = item.get("state", "")
+    user_id = item["user"]["id"]
     return Membership(
         id=item["id"],
         organization_id=item["organization"]["id"],
-        user_id=item["user"]["id"],
-        status=membership_state(state, invited=invited),
+        user_id=user_id,
+        status=membership_state(state, invited=user_id in invited),
         raw_status=state,
         roles=tuple(role["key"] for role in item.get("roles") or []),
     )

@@ -472,6 +472,27 @@ def test_an_object_the_adapter_cannot_read_fails_the_sync_with_the_provider_name
     assert not OrganizationMembership.objects.filter(removed_at__isnull=False).exists()
 
 
+def test_a_zitadel_authorization_without_its_user_fails_the_sync_as_unreadable(
+    zitadel_provider, zitadel_emulator, monkeypatch
+) -> None:
+    # The emulator renders an authorization's user from its store, so the answer is altered.
+    render = zitadel_emulator.app._render_one
+    monkeypatch.setattr(
+        zitadel_emulator.app,
+        "_render_one",
+        lambda *args: {key: value for key, value in render(*args).items() if key != "user"},
+    )
+
+    run = run_sync(zitadel_provider)
+
+    assert run.state == SyncRun.State.FAILED
+    assert run.errors == (
+        "[50204001] The access provider sent an answer Karmo cannot read. "
+        "(zitadel sent an unreadable object: KeyError('user'))"
+    )
+    assert not OrganizationMembership.objects.filter(removed_at__isnull=False).exists()
+
+
 @pytest.mark.postgres
 def test_statistics_are_refreshed_each_time_sync_has_doubled_a_table(monkeypatch):
     def planner_rows() -> float:
