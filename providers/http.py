@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -114,6 +115,7 @@ class ProviderHTTP:
         self.retry = retry or RetryPolicy()
         self.error_parser = error_parser
         self.request_id_header = request_id_header
+        self._digesting = threading.Lock()
         self.client = httpx.Client(
             base_url=base_url,
             headers=dict(headers or {}),
@@ -137,22 +139,28 @@ class ProviderHTTP:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        digest: Callable[[Any], Any] | None = None,
     ) -> Answer:
-        """Send one call, retrying transient failures the call can safely repeat."""
+        """Send one call, retrying transient failures the call can safely repeat.
+
+        `digest` turns a successful answer's JSON into what `data` holds (a page's records),
+        one answer at a time across threads: under the GIL, readers decoding at once gain
+        no speed, and each would hold its page's whole JSON tree meanwhile.
+        """
         method = method.upper()
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         # A policy of no retries (max_retries=0) means none for 429s either.
         pauses = self.retry.rate_limited_retries if self.retry.max_retries else 0
         for _ in range(pauses):
             try:
-                return self._with_retries(method, path, params, json, headers, safe)
+                return self._with_retries(method, path, params, json, headers, safe, digest)
             except ProviderRateLimited as exc:
                 if self.budget is None:
                     raise
                 count_retry(self.provider, rate_limited=True)
                 # Every thread waits: the provider counts this credential, not this thread.
                 self.budget.pause(1.0 if exc.retry_after is None else exc.retry_after)
-        return self._with_retries(method, path, params, json, headers, safe)
+        return self._with_retries(method, path, params, json, headers, safe, digest)
 
     def _with_retries(
         self,
@@ -162,6 +170,7 @@ class ProviderHTTP:
         json: Any,
         headers: Mapping[str, str] | None,
         safe: bool,
+        digest: Callable[[Any], Any] | None,
     ) -> Answer:
         try:
             for attempt in stamina.retry_context(
@@ -173,7 +182,7 @@ class ProviderHTTP:
                 wait_jitter=self.retry.wait_jitter,
             ):
                 with attempt:
-                    return self._send_once(method, path, params=params, json=json, headers=headers)
+                    return self._send_once(method, path, params, json, headers, digest)
         except _Transient as exc:
             # Callers see the public class; the retry marker stays internal.
             raise ProviderUnavailable(
@@ -205,10 +214,10 @@ class ProviderHTTP:
         self,
         method: str,
         path: str,
-        *,
         params: Mapping[str, Any] | None,
         json: Any,
         headers: Mapping[str, str] | None,
+        digest: Callable[[Any], Any] | None,
     ) -> Answer:
         if self.budget is not None:
             self.budget.acquire()
@@ -222,7 +231,11 @@ class ProviderHTTP:
         except httpx.TransportError as exc:
             raise _Transient(f"connection to {self.provider} failed: {exc}", sent=True) from exc
         request_id = response.headers.get(self.request_id_header, "")
-        body = self._decode(response, request_id)
+        if response.is_success and digest is not None:
+            with self._digesting:
+                body = digest(self._decode(response, request_id))
+        else:
+            body = self._decode(response, request_id)
         # httpx's response and its stream refer to each other, so a read response and its
         # body (up to a megabyte a page) would wait for the cyclic collector: cut the loop.
         response.stream = httpx.ByteStream(b"")

@@ -316,14 +316,17 @@ class StytchProvider:
         read: Callable[[dict[str, Any]], Any],
     ) -> Iterator[list[list[Any]]]:
         """Each page's items through `read`, wrapped so a fan-out hands the page over whole."""
+
+        def digest(data: dict[str, Any]) -> tuple[str | None, list[Any]]:
+            cursor = (data.get("results_metadata") or {}).get("next_cursor")
+            return cursor, [read(item) for item in data.get(key) or []]
+
         cursor = None
         while True:
             page = {**body, "limit": self.page_size, **({"cursor": cursor} if cursor else {})}
             # A search only reads, so it is safe to repeat although it is a POST.
-            data = self.http.request("POST", path, json=page, idempotent=True).data
-            cursor = (data.get("results_metadata") or {}).get("next_cursor")
-            items = [read(item) for item in data.get(key) or []]
-            del data  # a suspended generator keeps its locals: the raw page must not wait too
+            answer = self.http.request("POST", path, json=page, idempotent=True, digest=digest)
+            cursor, items = answer.data
             yield [items]
             if not cursor:
                 return

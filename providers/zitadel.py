@@ -100,12 +100,22 @@ class ZitadelProvider:
 
     # -- transport ---------------------------------------------------------------------------
 
-    def _call(self, path: str, body: dict[str, Any], *, idempotent: bool, org: str = "") -> Answer:
+    def _call(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        idempotent: bool,
+        org: str = "",
+        digest: Callable[[Any], Any] | None = None,
+    ) -> Answer:
         """POST a REST or Connect call; `org` sets the v1 org context (x-zitadel-orgid)."""
         headers = dict(CONNECT_HEADERS) if path.startswith(CONNECT_PREFIX) else {}
         if org:
             headers["x-zitadel-orgid"] = org
-        return self.http.request("POST", path, json=body, idempotent=idempotent, headers=headers)
+        return self.http.request(
+            "POST", path, json=body, idempotent=idempotent, headers=headers, digest=digest
+        )
 
     def _pages(
         self, path: str, body: dict[str, Any], key: str, read: Callable[[Any], Any] = _as_sent
@@ -113,9 +123,7 @@ class ZitadelProvider:
         """Every item of an offset-paged list, each through `read`; the first page says how
         many there are, so the other pages are read concurrently (items come page by page,
         pages interleaved)."""
-        raw, total = self._page(path, body, key, 0)
-        first = [read(item) for item in raw]
-        del raw  # a suspended generator keeps its locals: the raw page must not outlive this
+        first, total = self._page(path, body, key, 0, read)
         yield from first
         if not first or len(first) >= total:
             return
@@ -128,16 +136,21 @@ class ZitadelProvider:
     ) -> Iterator[list]:
         # Records made by the reading thread: a page of raw JSON takes several times the
         # memory while it waits in the fan-out's queue.
-        yield [read(item) for item in self._page(path, body, key, offset)[0]]
+        yield self._page(path, body, key, offset, read)[0]
 
-    def _page(self, path: str, body: dict[str, Any], key: str, offset: int) -> tuple[list, int]:
-        """One page at `offset` (oldest first) and the list's total."""
+    def _page(
+        self, path: str, body: dict[str, Any], key: str, offset: int, read: Callable[[Any], Any]
+    ) -> tuple[list, int]:
+        """One page at `offset` (oldest first), each item through `read`, and the list's total."""
         connect = path.startswith(CONNECT_PREFIX)
         paging, meta = ("pagination", "pagination") if connect else ("query", "details")
         window = {"offset": str(offset), "limit": self.page_size, "asc": True}
-        answer = self._call(path, {**body, paging: window}, idempotent=True)
-        items = answer.data.get(key) or []
-        return items, int(answer.data.get(meta, {}).get("totalResult", "0"))
+
+        def digest(data: dict[str, Any]) -> tuple[list, int]:
+            items = [read(item) for item in data.get(key) or []]
+            return items, int(data.get(meta, {}).get("totalResult", "0"))
+
+        return self._call(path, {**body, paging: window}, idempotent=True, digest=digest).data
 
     def call(self, path: str, body: dict[str, Any], *, idempotent: bool) -> Answer:
         """One POST (for the feed's reads)."""
