@@ -5,8 +5,10 @@ from __future__ import annotations
 import email.utils
 import gc
 import socket
+import threading
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -130,3 +132,29 @@ def test_a_read_response_is_freed_without_the_cyclic_collector(make_http):
         assert responses[0]() is None  # its body went with it, a page at a time
     finally:
         gc.enable()
+
+
+def test_answers_are_digested_one_at_a_time_across_threads(make_http):
+    http = make_http(RetryPolicy(max_retries=0))
+    lock = threading.Lock()
+    digesting = most = 0
+
+    def digest(data: dict) -> int:
+        nonlocal digesting, most
+        with lock:
+            digesting += 1
+            most = max(most, digesting)
+        time.sleep(0.05)  # long enough for the other readers' answers to arrive meanwhile
+        with lock:
+            digesting -= 1
+        return len(data["data"])
+
+    with ThreadPoolExecutor(4) as readers:
+        answers = list(
+            readers.map(lambda _: http.request("GET", "/organizations", digest=digest), range(4))
+        )
+
+    assert {answer.data for answer in answers} == {
+        len(http.request("GET", "/organizations").data["data"])
+    }
+    assert most == 1
