@@ -145,7 +145,8 @@ class ProviderHTTP:
 
         `digest` turns a successful answer's JSON into what `data` holds (a page's records),
         one answer at a time across threads: under the GIL, readers decoding at once gain
-        no speed, and each would hold its page's whole JSON tree meanwhile.
+        no speed, and each would hold its page's whole JSON tree meanwhile. It must not call
+        the provider itself.
         """
         method = method.upper()
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
