@@ -317,6 +317,7 @@ class StytchProvider:
     ) -> Iterator[list[list[Any]]]:
         """Each page's items through `read`, wrapped so a fan-out hands the page over whole."""
 
+        @_readable
         def digest(data: dict[str, Any]) -> tuple[str | None, list[Any]]:
             cursor = (data.get("results_metadata") or {}).get("next_cursor")
             return cursor, [read(item) for item in data.get(key) or []]

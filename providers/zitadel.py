@@ -23,6 +23,7 @@ from providers.base import (
     Role,
     Status,
     User,
+    readable,
 )
 from providers.budget import Budget
 from providers.errors import (
@@ -40,6 +41,8 @@ AUTHZ = "/zitadel.authorization.v2.AuthorizationService/"
 PROJECT = "/zitadel.project.v2.ProjectService/"
 ORG_ROLE_PREFIX = "org-"
 NO_PROJECT = "ZITADEL_PROJECT_ID is not set: ZITADEL roles belong to a project"
+
+_readable = functools.partial(readable, "zitadel")
 
 
 def _as_sent(item: Any) -> Any:
@@ -146,6 +149,7 @@ class ZitadelProvider:
         paging, meta = ("pagination", "pagination") if connect else ("query", "details")
         window = {"offset": str(offset), "limit": self.page_size, "asc": True}
 
+        @_readable
         def digest(data: dict[str, Any]) -> tuple[list, int]:
             items = [read(item) for item in data.get(key) or []]
             return items, int(data.get(meta, {}).get("totalResult", "0"))

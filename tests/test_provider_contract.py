@@ -323,6 +323,12 @@ def test_malformed_json_is_unreadable(provider, emulator):
         provider.get_organization(organization.id)
 
 
+def test_a_list_page_that_is_not_an_object_is_unreadable(provider, emulator):
+    emulator.faults.configure({"not_object": 1})
+    with pytest.raises(ProviderUnreadable, match=f"^{provider.name} sent an unreadable"):
+        list(provider.list_organizations())
+
+
 @pytest.mark.parametrize("fault", [{"fail": [503]}, {"drop": 1}])
 def test_create_is_not_repeated_after_it_may_have_been_sent(provider, emulator, fault):
     needs(provider, Capability.CREATE_USER)

@@ -20,6 +20,7 @@ class Faults:
     statuses: deque[int] = field(default_factory=deque)
     drops: int = 0
     bad_json: int = 0
+    not_object: int = 0  # answers of valid JSON that is not an object
     delay: float = 0.0
     delays_left: int = 0
     rate_limit: int = 0
@@ -31,13 +32,14 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def configure(self, spec: dict[str, Any]) -> None:
-        """Apply a JSON spec: {"fail": [503], "drop": 1, "bad_json": 1, "delay": 2.0,
-        "delay_count": 1, "rate_limit": {"limit": 5, "window": 1, "retry_after": "1"},
-        "ignore_writes": 1}."""
+        """Apply a JSON spec: {"fail": [503], "drop": 1, "bad_json": 1, "not_object": 1,
+        "delay": 2.0, "delay_count": 1, "rate_limit": {"limit": 5, "window": 1,
+        "retry_after": "1"}, "ignore_writes": 1}."""
         with self._lock:
             self.statuses.extend(int(s) for s in spec.get("fail", []))
             self.drops += int(spec.get("drop", 0))
             self.bad_json += int(spec.get("bad_json", 0))
+            self.not_object += int(spec.get("not_object", 0))
             self.ignore_writes += int(spec.get("ignore_writes", 0))
             if "delay" in spec:
                 self.delay = float(spec["delay"])
@@ -52,7 +54,7 @@ class Faults:
         """Turn every switch off."""
         with self._lock:
             self.statuses.clear()
-            self.drops = self.bad_json = self.delays_left = self.rate_limit = 0
+            self.drops = self.bad_json = self.not_object = self.delays_left = self.rate_limit = 0
             self.ignore_writes = 0
             self.delay = 0.0
             self._hits.clear()
@@ -66,7 +68,8 @@ class Faults:
             return True
 
     def next_fault(self) -> tuple[str, Any] | None:
-        """The fault to apply to this request, if any: ("drop"|"status"|"rate"|"bad_json", x)."""
+        """The fault to apply to this request, if any, as (kind, value): kind is "drop",
+        "status", "rate", "bad_json" or "not_object"."""
         with self._lock:
             if self.delays_left > 0:
                 self.delays_left -= 1
@@ -94,4 +97,7 @@ class Faults:
         if self.bad_json > 0:
             self.bad_json -= 1
             return ("bad_json", None)
+        if self.not_object > 0:
+            self.not_object -= 1
+            return ("not_object", None)
         return None

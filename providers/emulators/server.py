@@ -187,6 +187,8 @@ class EmulatorApp:
             raise HTTPError(value, "server_error", "Injected failure.")
         if kind == "rate":
             return self._too_many(request, request_id, value)
+        if kind == "not_object":
+            return Response(200, raw=b"[]")
         return Response(200, raw=b'{"data": [')
 
     def _answer(self, request: Request) -> Response:
