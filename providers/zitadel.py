@@ -142,7 +142,12 @@ class ZitadelProvider:
         yield self._page(path, body, key, offset, read)[0]
 
     def _page(
-        self, path: str, body: dict[str, Any], key: str, offset: int, read: Callable[[Any], Any]
+        self,
+        path: str,
+        body: dict[str, Any],
+        key: str,
+        offset: int,
+        read: Callable[[Any], Any] = _as_sent,
     ) -> tuple[list, int]:
         """One page at `offset` (oldest first), each item through `read`, and the list's total."""
         connect = path.startswith(CONNECT_PREFIX)
