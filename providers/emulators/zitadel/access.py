@@ -52,7 +52,8 @@ class AccessMixin:
         users = self.store.get_many("user", sorted({doc["userId"] for doc in docs}))
         orgs = self.store.get_many("org", sorted({doc["organizationId"] for doc in docs}))
         roles = {doc["key"]: doc for _, doc in self.store.find("role")}
-        return [self._render_one(doc, users, orgs, roles) for doc in docs]
+        owner = self.owner_org()  # one stored setting a page, not one an authorization
+        return [self._render_one(doc, users, orgs, roles, owner) for doc in docs]
 
     def _render_one(
         self,
@@ -60,6 +61,7 @@ class AccessMixin:
         users: dict[str, dict[str, Any]],
         orgs: dict[str, dict[str, Any]],
         roles: dict[str, dict[str, Any]],
+        owner: str,
     ) -> dict[str, Any]:
         user = users.get(doc["userId"], {})
         org = orgs.get(doc["organizationId"], {})
@@ -71,7 +73,7 @@ class AccessMixin:
             "project": {
                 "id": doc["projectId"],
                 "name": wire.PROJECT_NAME,
-                "organizationId": self.owner_org(),
+                "organizationId": owner,
             },
             "organization": {"id": doc["organizationId"], "name": org.get("name", "")},
             "user": {

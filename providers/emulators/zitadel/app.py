@@ -134,7 +134,12 @@ class ZitadelEmulator(AccessMixin, EventsMixin, EmulatorApp):
         if sort == "USER_FIELD_NAME_CREATION_DATE" and all(q == HUMANS for q in queries):
             return self.pager.page("user", body.get("query") or {}, "result", sortingColumn=sort)
         ids = wire.listed_ids(queries, "inUserIdsQuery", "userIds")
-        docs = [doc for _, doc in self.store.find("user", ids=ids)]
+        # One state query is also asked of SQLite: only the users in that state are decoded
+        # (the filters below still apply every query).
+        asked = [wire.one_query(query) for query in queries]
+        states = [spec.get("state") for kind, spec in asked if kind == "stateQuery"]
+        where = {"state": states} if len(states) == 1 and isinstance(states[0], str) else None
+        docs = [doc for _, doc in self.store.find("user", ids=ids, where=where)]
         for query in queries:
             docs = [doc for doc in docs if wire.user_matches(doc, query)]
         if sort in {"USER_FIELD_NAME_USER_NAME", "USER_FIELD_NAME_EMAIL"}:
