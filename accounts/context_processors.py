@@ -51,6 +51,7 @@ def _provider() -> dict[str, Any]:
             "name": found.name,
             "configured": found.configured,
             "reason": found.reason,
+            "pull_feed": found.pull_feed,
             # Unconfigured: show every action, disabled, so staff see what is missing.
             "can": dict.fromkeys((c.value for c in found.capabilities), True)
             if found.configured

@@ -119,6 +119,11 @@ def well_formed(change: Change) -> bool:
     )
 
 
+def has_feed(provider: Any) -> bool:
+    """Whether the adapter offers a pull feed of changes (Stytch sends webhooks only)."""
+    return callable(getattr(provider, "read_changes", None))
+
+
 def readable[**P, T](provider: str, convert: Callable[P, T]) -> Callable[P, T]:
     """`convert` (an object of the provider's answer into records), with a missing or
     mistyped field raised as ProviderUnreadable: an answer we cannot read is the provider's

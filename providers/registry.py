@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from providers.base import Capability, Provider
+from providers.base import Capability, Provider, has_feed
 from providers.budget import Budget, published_rate
 from providers.errors import ProviderNotConfigured
 from providers.http import RetryPolicy
@@ -22,6 +22,7 @@ class ProviderStatus:
     configured: bool
     reason: str = ""
     capabilities: frozenset[Capability] = frozenset()
+    pull_feed: bool = False
 
 
 def retry_policy() -> RetryPolicy:
@@ -109,4 +110,9 @@ def provider_status() -> ProviderStatus:
     except ProviderNotConfigured as exc:
         return ProviderStatus(name=name, configured=False, reason=exc.message)
     provider.close()
-    return ProviderStatus(name=name, configured=True, capabilities=provider.capabilities)
+    return ProviderStatus(
+        name=name,
+        configured=True,
+        capabilities=provider.capabilities,
+        pull_feed=has_feed(provider),
+    )

@@ -28,6 +28,7 @@ from accounts.sync.feed import (
 )
 from accounts.sync.once import KEPT_FOR, forget_old
 from providers.base import Membership, Status
+from providers.registry import get_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -167,10 +168,32 @@ def test_the_sync_page_shows_mode_requests_freshness_and_drift(synced, client, a
     body = client.get("/sync/").content.decode()
 
     assert "Mirror freshness" in body
+    assert "Feed</dt><dd>following the provider's events" in body
+    assert "Last feed poll</dt><dd>" in body
     assert re.search(r"Last change applied</dt><dd>\d+ s ago", body)
     assert f"{full.updated} updated / 0 removed" in body
     assert '<td data-label="Mode">Incremental</td>' in body
     assert '<td data-label="Requests">1</td>' in body
+
+
+def test_the_sync_page_says_when_the_provider_has_no_feed(settings, tmp_path, client, auditor):
+    settings.KARMO_PROVIDER = "sandbox"
+    settings.KARMO_SANDBOX_FLAVOR = "stytch"  # webhooks only
+    settings.KARMO_SANDBOX_DIR = tmp_path
+    settings.KARMO_SANDBOX_URL = ""
+    provider = get_provider()
+    try:
+        run = run_incremental(provider=provider)
+    finally:
+        provider.close()
+    assert run.mode == SyncRun.Mode.FULL
+    client.force_login(auditor)
+
+    body = client.get("/sync/").content.decode()
+
+    assert "Mirror freshness" in body
+    assert "Feed</dt><dd>none: this provider has no event feed" in body
+    assert "Last feed poll" not in body
 
 
 def test_the_scheduled_reconciliation_records_drift_and_books_the_next(synced, settings):

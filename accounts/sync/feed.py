@@ -28,7 +28,7 @@ from accounts.models import Channel, FeedState, SyncRun
 from accounts.scheduling import book_once
 from accounts.sync.engine import Syncer
 from accounts.sync.once import apply_once, forget_old
-from providers.base import Change, Provider, well_formed
+from providers.base import Change, Provider, has_feed, well_formed
 from providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -41,11 +41,6 @@ logger = logging.getLogger("karmo.sync")
 RECONCILIATION = "scheduled reconciliation: does the mirror still match the provider?"
 # WorkOS keeps events 30 days; a cursor placed longer ago than this may point at a gap.
 FEED_RETENTION = timedelta(days=29)
-
-
-def has_feed(provider: Any) -> bool:
-    """Whether the adapter offers a pull feed of changes."""
-    return callable(getattr(provider, "read_changes", None))
 
 
 def feed_state(key: str) -> FeedState:
