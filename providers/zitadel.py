@@ -23,7 +23,6 @@ from providers.base import (
     Role,
     Status,
     User,
-    readable,
 )
 from providers.budget import Budget
 from providers.errors import (
@@ -41,8 +40,6 @@ AUTHZ = "/zitadel.authorization.v2.AuthorizationService/"
 PROJECT = "/zitadel.project.v2.ProjectService/"
 ORG_ROLE_PREFIX = "org-"
 NO_PROJECT = "ZITADEL_PROJECT_ID is not set: ZITADEL roles belong to a project"
-
-_readable = functools.partial(readable, "zitadel")
 
 
 def _as_sent(item: Any) -> Any:
@@ -154,7 +151,7 @@ class ZitadelProvider:
         paging, meta = ("pagination", "pagination") if connect else ("query", "details")
         window = {"offset": str(offset), "limit": self.page_size, "asc": True}
 
-        @_readable
+        @wire.readable_answer
         def digest(data: dict[str, Any]) -> tuple[list, int]:
             items = [read(item) for item in data.get(key) or []]
             return items, int(data.get(meta, {}).get("totalResult", "0"))

@@ -8,13 +8,12 @@ v2 event webhooks, which name one aggregate and its sequence.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from providers import zitadel_wire as wire
-from providers.base import Change, ChangePage, Membership, Organization, Role, User, readable
+from providers.base import Change, ChangePage, Membership, Organization, Role, User
 from providers.errors import ProviderFeedExpired, ProviderNotFound, ProviderUnreadable
 
 if TYPE_CHECKING:
@@ -28,7 +27,6 @@ PAGE = 500
 
 Item = Organization | User | Membership | Role
 Event = tuple[str, str, object, str]  # aggregate type, aggregate id, sequence, creation date
-_readable = functools.partial(readable, "zitadel")
 
 
 def event_id(aggregate_type: str, aggregate_id: str, sequence: object) -> str:
@@ -97,7 +95,7 @@ def _changes_passing_over(
         return changes
 
 
-@_readable
+@wire.readable_answer
 def _event(event: dict[str, Any]) -> Event:
     aggregate = event["aggregate"]
     found = (aggregate["type"]["type"], aggregate["id"], _sequence(event), event["creationDate"])
@@ -106,7 +104,7 @@ def _event(event: dict[str, Any]) -> Event:
     return found
 
 
-@_readable
+@wire.readable_answer
 def _sequence(event: dict[str, Any]) -> int:
     return int(event["sequence"])
 

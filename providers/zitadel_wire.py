@@ -55,7 +55,8 @@ AUTHZ_STATUS = {"STATE_ACTIVE": Status.ACTIVE, "STATE_INACTIVE": Status.INACTIVE
 INITIAL_USERS = {"stateQuery": {"state": INITIAL}}
 
 
-_readable = functools.partial(readable, "zitadel")
+# A conversion of ZITADEL's answers: one it cannot read raises ProviderUnreadable.
+readable_answer = functools.partial(readable, "zitadel")
 
 
 def parse_error(response: httpx.Response, body: Any) -> ProviderAPIError:
@@ -91,7 +92,7 @@ def not_found(what: str, object_id: str, answer: Answer) -> ProviderNotFound:
     )
 
 
-@_readable
+@readable_answer
 def organization(item: dict[str, Any]) -> Organization:
     """A v2 organization; only ORGANIZATION_STATE_ACTIVE is active."""
     state = item.get("state", "")
@@ -99,7 +100,7 @@ def organization(item: dict[str, Any]) -> Organization:
     return Organization(id=item["id"], name=item.get("name", ""), status=status, raw_status=state)
 
 
-@_readable
+@readable_answer
 def user(item: dict[str, Any]) -> User:
     """A v2 user: INITIAL is pending, ACTIVE active, anything else (INACTIVE, LOCKED) inactive."""
     human = item.get("human") or {}
@@ -122,7 +123,7 @@ def membership_state(state: str, *, invited: bool) -> Status:
     return Status.PENDING if invited and status == Status.ACTIVE else status
 
 
-@_readable
+@readable_answer
 def membership(item: dict[str, Any], *, invited: Container[str] = ()) -> Membership:
     """A v2 authorization, with its role keys as the membership's roles.
 
@@ -140,7 +141,7 @@ def membership(item: dict[str, Any], *, invited: Container[str] = ()) -> Members
     )
 
 
-@_readable
+@readable_answer
 def role(organization_id: str, item: dict[str, Any]) -> Role:
     """A project role; as an organization's role its id is `<org id>:<key>`."""
     return Role(
