@@ -122,8 +122,10 @@ class Tee:
 
     def _run(self) -> None:
         began = read_clock.begin()  # a page may come from a fan-out that read it ahead
-        with closing(iter(self._read())) as pages:  # type: ignore[type-var]
-            try:
+        try:
+            # Starting the read may itself ask the provider (Stytch lists organizations
+            # first), so its failure too must reach the consumers, or they wait forever.
+            with closing(iter(self._read())) as pages:  # type: ignore[type-var]
                 while (page := next(pages, None)) is not None:
                     if all(spool.closed for spool in self._spools):
                         return
@@ -131,8 +133,8 @@ class Tee:
                     for spool in self._spools:
                         spool.put((requested_at, page))
                     began = read_clock.begin()
-                marker = self._DONE
-            except BaseException as error:  # handed to every consumer
-                self._error, marker = error, self._FAILED
+            marker = self._DONE
+        except BaseException as error:  # handed to every consumer
+            self._error, marker = error, self._FAILED
         for spool in self._spools:
             spool.put(marker)

@@ -14,8 +14,10 @@ from providers.budget import Budget, background, published_rate
 from providers.emulators.seed import generated_dataset
 from providers.emulators.server import RunningEmulator
 from providers.emulators.workos import EMULATOR_API_KEY
+from providers.errors import ProviderUnavailable
 from providers.fanout import fan_out
 from providers.http import RetryPolicy
+from providers.spool import Tee
 from providers.workos import WorkOSProvider
 from tests.fixtures.flavors import TEST_TIMEOUT
 
@@ -75,6 +77,38 @@ def test_fan_out_reads_chains_concurrently_and_raises_the_first_error() -> None:
 
     with pytest.raises(RuntimeError, match="page 2"):
         list(fan_out([broken, broken], workers=2))
+
+
+@pytest.mark.parametrize("fails", ["on the first page", "before its first page"])
+def test_a_tee_hands_its_read_failure_to_every_consumer(fails: str) -> None:
+    def read():
+        if fails == "before its first page":  # Stytch lists organizations before members
+            raise ProviderUnavailable("organizations unavailable")
+
+        def pages():
+            raise ProviderUnavailable("members unavailable")
+            yield
+
+        return pages()
+
+    tee = Tee(read)
+    consumers = [tee.attach(), tee.attach()]
+    errors: list[BaseException] = []
+
+    def consume(pages) -> None:
+        try:
+            list(pages)
+        except ProviderUnavailable as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=consume, args=(pages,), daemon=True) for pages in consumers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+
+    assert not any(thread.is_alive() for thread in threads), "a consumer waits forever"
+    assert len(errors) == 2
 
 
 def test_a_slow_consumer_holds_no_more_pages_than_readers_in_memory() -> None:
