@@ -20,7 +20,8 @@ class Faults:
     statuses: deque[int] = field(default_factory=deque)
     drops: int = 0
     bad_json: int = 0
-    not_object: int = 0  # answers of valid JSON that is not an object
+    not_object: int = 0  # requests done as asked but answered with JSON that is not an object
+    not_object_after: int = 0  # requests answered as usual before those
     delay: float = 0.0
     delays_left: int = 0
     rate_limit: int = 0
@@ -33,13 +34,14 @@ class Faults:
 
     def configure(self, spec: dict[str, Any]) -> None:
         """Apply a JSON spec: {"fail": [503], "drop": 1, "bad_json": 1, "not_object": 1,
-        "delay": 2.0, "delay_count": 1, "rate_limit": {"limit": 5, "window": 1,
-        "retry_after": "1"}, "ignore_writes": 1}."""
+        "not_object_after": 2, "delay": 2.0, "delay_count": 1, "rate_limit": {"limit": 5,
+        "window": 1, "retry_after": "1"}, "ignore_writes": 1}."""
         with self._lock:
             self.statuses.extend(int(s) for s in spec.get("fail", []))
             self.drops += int(spec.get("drop", 0))
             self.bad_json += int(spec.get("bad_json", 0))
             self.not_object += int(spec.get("not_object", 0))
+            self.not_object_after += int(spec.get("not_object_after", 0))
             self.ignore_writes += int(spec.get("ignore_writes", 0))
             if "delay" in spec:
                 self.delay = float(spec["delay"])
@@ -55,7 +57,7 @@ class Faults:
         with self._lock:
             self.statuses.clear()
             self.drops = self.bad_json = self.not_object = self.delays_left = self.rate_limit = 0
-            self.ignore_writes = 0
+            self.ignore_writes = self.not_object_after = 0
             self.delay = 0.0
             self._hits.clear()
 
@@ -98,6 +100,9 @@ class Faults:
             self.bad_json -= 1
             return ("bad_json", None)
         if self.not_object > 0:
+            if self.not_object_after > 0:
+                self.not_object_after -= 1
+                return None
             self.not_object -= 1
             return ("not_object", None)
         return None

@@ -188,6 +188,8 @@ class EmulatorApp:
         if kind == "rate":
             return self._too_many(request, request_id, value)
         if kind == "not_object":
+            self.authenticate(request)
+            self._answer(request)  # done as asked; only the answer is of another shape
             return Response(200, raw=b"[]")
         return Response(200, raw=b'{"data": [')
 
