@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import enum
 import functools
+import inspect
+import logging
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from providers.errors import ProviderUnreadable
+
+logger = logging.getLogger("karmo.providers")
 
 
 class Status(enum.StrEnum):
@@ -124,6 +128,10 @@ def has_feed(provider: Any) -> bool:
     return callable(getattr(provider, "read_changes", None))
 
 
+# What reading an answer of another shape than expected raises: a field missing or mistyped.
+UNREADABLE = (LookupError, TypeError, ValueError, AttributeError)
+
+
 def readable[**P, T](provider: str, convert: Callable[P, T]) -> Callable[P, T]:
     """`convert` (an object of the provider's answer into records), with a missing or
     mistyped field raised as ProviderUnreadable: an answer we cannot read is the provider's
@@ -133,10 +141,48 @@ def readable[**P, T](provider: str, convert: Callable[P, T]) -> Callable[P, T]:
     def read(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return convert(*args, **kwargs)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except UNREADABLE as exc:
             raise ProviderUnreadable(f"{provider} sent an unreadable object: {exc!r}") from exc
 
     return read
+
+
+def reads_answers_safely[A: type](adapter: A) -> A:
+    """Class decorator: each public method of `adapter`, and each list it returns as it is
+    iterated, raises ProviderUnreadable where reading an answer fails on its shape.
+
+    The adapters' converters already say so for each record; this covers the rest (an
+    envelope's key, an item looked up in a list), so a change records its failure instead of
+    ending in a 500. Our own bug would look the same, so the original error is logged.
+    """
+    for name, method in list(vars(adapter).items()):
+        if not name.startswith("_") and inspect.isfunction(method):
+            setattr(adapter, name, _guarded(adapter.name, method))
+    return adapter
+
+
+def _guarded(provider: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = method(*args, **kwargs)
+        except UNREADABLE as exc:
+            raise _unreadable_answer(provider, exc) from exc
+        return _guarded_items(provider, result) if isinstance(result, Iterator) else result
+
+    return call
+
+
+def _guarded_items[T](provider: str, items: Iterator[T]) -> Iterator[T]:
+    try:
+        yield from items
+    except UNREADABLE as exc:
+        raise _unreadable_answer(provider, exc) from exc
+
+
+def _unreadable_answer(provider: str, error: Exception) -> ProviderUnreadable:
+    logger.warning("%s answer not read", provider, exc_info=error)
+    return ProviderUnreadable(f"{provider} sent an unreadable answer: {error!r}")
 
 
 @functools.cache

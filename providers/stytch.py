@@ -33,6 +33,7 @@ from providers.base import (
     Status,
     User,
     readable,
+    reads_answers_safely,
 )
 from providers.budget import Budget
 from providers.errors import (
@@ -40,6 +41,7 @@ from providers.errors import (
     ProviderConflict,
     ProviderNotConfigured,
     ProviderNotFound,
+    ProviderUnreadable,
     ProviderUnsupported,
     error_for_status,
 )
@@ -115,6 +117,7 @@ def _rate_limit_wait(response: httpx.Response) -> None:
         response.headers["Retry-After"] = RATE_LIMIT_WAIT
 
 
+@reads_answers_safely
 class StytchProvider:
     """The Provider protocol over Stytch B2B (HTTP Basic with project id and secret)."""
 
@@ -276,7 +279,8 @@ class StytchProvider:
     def _call(self, method: str, path: str, **options: Any) -> Answer:
         """One call; Stytch puts the request id in the body, not in a header."""
         answer = self.http.request(method, path, **options)
-        data = answer.data if isinstance(answer.data, dict) else {}
+        if not isinstance(data := answer.data, dict):
+            raise ProviderUnreadable("stytch sent an unreadable answer: not an object")
         return Answer(data, answer.status_code, str(data.get("request_id") or ""))
 
     def _organizations[T](self, read: Callable[[dict[str, Any]], T]) -> Iterator[T]:

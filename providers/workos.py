@@ -20,6 +20,7 @@ from providers.base import (
     Status,
     User,
     readable,
+    reads_answers_safely,
 )
 from providers.budget import Budget
 from providers.errors import (
@@ -88,6 +89,7 @@ def parse_error(response: httpx.Response, body: Any) -> ProviderAPIError:
     )
 
 
+@reads_answers_safely
 class WorkOSProvider:
     """The Provider protocol over WorkOS's REST API."""
 

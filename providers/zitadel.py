@@ -23,6 +23,7 @@ from providers.base import (
     Role,
     Status,
     User,
+    reads_answers_safely,
 )
 from providers.budget import Budget
 from providers.errors import (
@@ -46,6 +47,7 @@ def _as_sent(item: Any) -> Any:
     return item
 
 
+@reads_answers_safely
 class ZitadelProvider:
     """ZITADEL over httpx with a personal access token; memberships are v2 authorizations.
 

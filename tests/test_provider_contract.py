@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from providers.base import Capability, Membership, Provider, Status
+from providers.base import Capability, Membership, Provider, Status, has_feed
 from providers.emulators.seed import demo_dataset
 from providers.errors import (
     ProviderAuthError,
@@ -327,6 +327,72 @@ def test_a_list_page_that_is_not_an_object_is_unreadable(provider, emulator):
     emulator.faults.configure({"not_object": 1})
     with pytest.raises(ProviderUnreadable, match=f"^{provider.name} sent an unreadable"):
         list(provider.list_organizations())
+
+
+def every_call(provider: Provider) -> dict[str, Callable[[], Any]]:
+    """Each read and change of the adapter, on records of the demo data (read beforehand)."""
+    active, inactive = first(provider, Status.ACTIVE), first(provider, Status.INACTIVE)
+    organization = active.organization_id
+    calls: dict[str, Callable[[], Any]] = {
+        "list_organizations": lambda: list(provider.list_organizations()),
+        "list_users": lambda: list(provider.list_users()),
+        "list_memberships": lambda: list(provider.list_memberships()),
+        "list_roles": lambda: list(provider.list_roles()),
+        "get_organization": lambda: provider.get_organization(organization),
+        "get_user": lambda: provider.get_user(active.user_id),
+        "get_membership": lambda: provider.get_membership(active.id),
+        "reactivate_membership": lambda: provider.reactivate_membership(inactive),
+        "deactivate_membership": lambda: provider.deactivate_membership(active),
+        "set_membership_roles": lambda: provider.set_membership_roles(active, ("org-viewer",)),
+        "upsert_organization_role": lambda: provider.upsert_organization_role(
+            organization, "org-support", "Support"
+        ),
+        "create_user": lambda: provider.create_user("odd.answer@contract.example", "Odd"),
+        "activate_user": lambda: provider.activate_user(inactive.user_id),
+        "deactivate_user": lambda: provider.deactivate_user(active.user_id),
+        "reactivate_organization": lambda: provider.reactivate_organization(organization),
+        "deactivate_organization": lambda: provider.deactivate_organization(organization),
+    }
+    if has_feed(provider):
+        calls["latest_change_cursor"] = provider.latest_change_cursor  # type: ignore[attr-defined]
+        calls["read_changes"] = lambda: provider.read_changes(None)  # type: ignore[attr-defined]
+    return {
+        name: call
+        for name, call in calls.items()
+        if name not in Capability.__members__.values() or Capability(name) in provider.capabilities
+    }
+
+
+CALLS = [
+    *(c.value for c in Capability),
+    *("get_organization", "get_user", "get_membership", "latest_change_cursor", "read_changes"),
+]
+# What a call needs done first, so that the provider would say yes to it.
+UNDONE_BY = {
+    "activate_user": "deactivate_user",
+    "reactivate_organization": "deactivate_organization",
+}
+
+
+@pytest.mark.parametrize("answered", range(4))
+@pytest.mark.parametrize("name", CALLS)
+def test_an_answer_of_another_shape_in_any_call_is_unreadable(provider, emulator, name, answered):
+    """Whichever of a call's requests is answered with 200 and `[]`, the call either does not
+    need that answer or says the provider's answer is unreadable: never a KeyError."""
+    calls = every_call(provider)
+    if name not in calls:
+        pytest.skip(f"{provider.name} has no {name}")
+    if name in UNDONE_BY:
+        calls[UNDONE_BY[name]]()
+    emulator.faults.configure({"not_object": 1, "not_object_after": answered})
+
+    error = error_of(calls[name])
+
+    if emulator.faults.not_object:
+        pytest.skip(f"{name} sends {answered} requests or fewer")
+    assert error is None or isinstance(error, ProviderUnreadable), error
+    if answered == 0 and name.startswith(("list_", "get_")):
+        assert isinstance(error, ProviderUnreadable)
 
 
 @pytest.mark.parametrize("fault", [{"fail": [503]}, {"drop": 1}])

@@ -127,6 +127,25 @@ def test_provider_failure_leaves_mirror_and_records_failed_outcome(
     assert failed.data["attempt"] == attempt.sequence
 
 
+@pytest.mark.parametrize("answered", [0, 1])
+def test_an_answer_of_another_shape_is_a_failed_outcome_not_a_crash(
+    zitadel_mirrored, manager, zitadel_emulator, answered
+):
+    """ZITADEL's deactivation reads the authorization and its user before it writes: when
+    either answer is `[]`, the change fails as unreadable and its failure is audited."""
+    target = membership_in(MirrorStatus.ACTIVE)
+    before = OrganizationMembership.objects.get(pk=target.pk)
+    zitadel_emulator.app.faults.configure({"not_object": 1, "not_object_after": answered})
+    with pytest.raises(KarmoError) as caught:
+        services.deactivate_membership(actor=manager, membership=target, reason="left")
+    assert caught.value.code is ErrorCode.PROVIDER_UNREADABLE
+    assert "zitadel sent an unreadable" in caught.value.message
+    after = OrganizationMembership.objects.get(pk=target.pk)
+    assert (after.status, after.updated_at) == (before.status, before.updated_at)
+    failed = assert_audited("membership.deactivated", target=target, outcome=Outcome.FAILED)
+    assert failed.error_code == ErrorCode.PROVIDER_UNREADABLE.code
+
+
 def test_unconfigured_provider_is_a_failed_outcome(mirrored, manager, settings):
     settings.WORKOS_API_KEY = ""
     target = membership_in(MirrorStatus.ACTIVE)
