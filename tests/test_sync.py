@@ -532,3 +532,27 @@ def test_a_record_in_two_batches_in_a_row_is_created_once():
     assert (run.seen, run.created, run.unchanged) == (5, 4, 1)
     created = AuditEvent.objects.filter(event_type="user.sync_created")
     assert sorted(created.values_list("target_id", flat=True)) == [p.id for p in people]
+
+
+@pytest.mark.parametrize("flavor", ["workos", "stytch", "zitadel"])
+def test_any_list_page_of_another_shape_fails_the_sync_cleanly(flavor, request):
+    """Whichever of a full sync's requests is answered with `[]` (lists read concurrently,
+    Stytch's members shared by two lists), the run ends as failed and marks nothing removed."""
+    provider = request.getfixturevalue(f"{flavor}_provider")
+    emulator = request.getfixturevalue(f"{flavor}_emulator").app
+    run_sync(provider)  # the mirror is full and the adapter has what it keeps (an owner id)
+    before = emulator.request_count
+    assert run_sync(provider).state == SyncRun.State.SUCCEEDED
+    requests = emulator.request_count - before
+
+    for answered in sorted({0, requests // 3, 2 * requests // 3, requests - 1}):
+        emulator.faults.configure({"not_object": 1, "not_object_after": answered})
+
+        run = run_sync(provider)
+
+        assert emulator.faults.not_object == 0, answered
+        assert run.state == SyncRun.State.FAILED, answered
+        assert run.errors.startswith("[50204001] "), run.errors
+        assert f"({flavor} sent an unreadable" in run.errors
+        assert not ProviderUser.objects.filter(removed_at__isnull=False).exists()
+        assert not OrganizationMembership.objects.filter(removed_at__isnull=False).exists()
